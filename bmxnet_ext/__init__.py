@@ -1,0 +1,18 @@
+"""bmxnet-ext: binary neural networks for MXNet Gluon.
+
+- :mod:`bmxnet_ext.quantization`: sign / k-bit quantizers with straight-through gradients.
+- :mod:`bmxnet_ext.layers`: ``QActivation``, ``QConv1D``, ``QConv2D``, ``QDense`` and binary conveniences.
+- :mod:`bmxnet_ext.config`: global layer defaults (``binary_layer_config``).
+- :mod:`bmxnet_ext.datasets`: offline datasets (the MNIST idx files, scikit-learn's digits).
+
+The binary conventions shared with the converter and the native kernels are in ``docs/conventions.md``.
+"""
+from . import config, quantization
+from .config import binary_layer_config
+from .layers import (SCALING_MODES, BinaryConvolution, BinaryDense, QActivation, QConv1D, QConv2D,
+                     QDense)
+
+__version__ = "0.1.0"
+
+__all__ = ["config", "quantization", "binary_layer_config", "QActivation", "QConv1D", "QConv2D", "QDense",
+           "BinaryConvolution", "BinaryDense", "SCALING_MODES", "__version__"]

@@ -1,0 +1,79 @@
+"""Build and install bmxnet-ext: the Python packages and the native C++ core.
+
+The native code is plain C++17 compiled by setuptools; no hand steps. ``native/core`` is built once as a
+static library and linked into every extension that needs it (the Python binding, the MXNet operator
+library, the standalone runtime's C API). Instruction-set specific files select their ISA with
+``#pragma GCC target`` so every file shares one set of compiler flags and the choice among them is made at
+run time by CPU dispatch.
+"""
+import glob
+import os
+
+from setuptools import find_packages, setup
+from pybind11.setup_helpers import ParallelCompile, Pybind11Extension, build_ext
+
+ParallelCompile("BMX_BUILD_JOBS", default=2).install()
+
+CXX_FLAGS = ["-std=c++17", "-O3", "-fPIC", "-fvisibility=hidden", "-Wall", "-Wextra"]
+CORE_INCLUDE = os.path.join("native", "core", "include")
+
+
+def native_sources(folder):
+    """All C++ sources below ``native/<folder>``, sorted so builds are reproducible."""
+    return sorted(glob.glob(os.path.join("native", folder, "**", "*.cc"), recursive=True))
+
+
+def core_library():
+    """The shared native core as a static library, or nothing while it has no sources."""
+    sources = native_sources("core")
+    if not sources:
+        return []
+    return [("bmxcore", {"sources": sources, "include_dirs": [CORE_INCLUDE], "cflags": CXX_FLAGS})]
+
+
+def extensions():
+    """Extension modules whose sources exist in this checkout."""
+    exts = []
+    if native_sources("python"):
+        exts.append(Pybind11Extension(
+            "bmxnet_ext._native", native_sources("python"),
+            include_dirs=[CORE_INCLUDE], libraries=["bmxcore"],
+            extra_compile_args=CXX_FLAGS, extra_link_args=["-pthread"], cxx_std=17))
+    return exts
+
+
+class BuildNative(build_ext):
+    """Build the core library before the extensions that link it (also for ``build_ext --inplace``)."""
+
+    def run(self):
+        if self.distribution.has_c_libraries():
+            build_clib = self.get_finalized_command("build_clib")
+            build_clib.run()
+            self.library_dirs.append(build_clib.build_clib)
+        super().run()
+
+
+setup(
+    name="bmxnet-ext",
+    version="0.1.0",
+    description="Binary neural networks for MXNet Gluon: layers, model zoo, converter and native kernels",
+    long_description=open("README.md", encoding="utf-8").read() if os.path.exists("README.md") else "",
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.8",
+    packages=find_packages(include=["bmxnet_ext*", "model_zoo*", "tools*"]),
+    libraries=core_library(),
+    ext_modules=extensions(),
+    cmdclass={"build_ext": BuildNative},
+    install_requires=[
+        "mxnet==1.9.1",
+        "numpy>=1.17,<1.24",
+        "gluoncv",
+        "opencv-python-headless",
+    ],
+    extras_require={
+        "test": ["pytest>=7", "scikit-learn"],
+        "train": ["scikit-learn", "matplotlib", "tqdm"],
+    },
+    zip_safe=False,
+)

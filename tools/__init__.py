@@ -1,0 +1,1 @@
+"""Command-line tools: model converter, training, benchmarks, experiments."""
