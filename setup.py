@@ -9,7 +9,7 @@ run time by CPU dispatch.
 import glob
 import os
 
-from setuptools import find_packages, setup
+from setuptools import Extension, find_packages, setup
 from pybind11.setup_helpers import ParallelCompile, Pybind11Extension, build_ext
 
 ParallelCompile("BMX_BUILD_JOBS", default=2).install()
@@ -32,13 +32,26 @@ def core_library():
 
 
 def extensions():
-    """Extension modules whose sources exist in this checkout."""
+    """Extension modules whose sources exist in this checkout.
+
+    - ``bmxnet_ext._native``: pybind11 binding of the core (``native/python``).
+    - ``bmxnet_ext._mxnet_op``: MXNet extension library with the binary operators (``native/mxnet_op``),
+      a plain C-ABI shared library loaded by ``mx.library.load``.
+    - ``bmxnet_ext._runtime``: the standalone runtime's C API (``native/runtime/src``), used from Python via
+      ctypes for tests; the runtime also builds without Python through its own CMakeLists.
+    """
     exts = []
     if native_sources("python"):
         exts.append(Pybind11Extension(
             "bmxnet_ext._native", native_sources("python"),
             include_dirs=[CORE_INCLUDE], libraries=["bmxcore"],
             extra_compile_args=CXX_FLAGS, extra_link_args=["-pthread"], cxx_std=17))
+    for name, folder in (("_mxnet_op", "mxnet_op"), ("_runtime", os.path.join("runtime", "src"))):
+        if native_sources(folder):
+            exts.append(Extension(
+                f"bmxnet_ext.{name}", native_sources(folder), language="c++",
+                include_dirs=[CORE_INCLUDE, os.path.join("native", folder)], libraries=["bmxcore"],
+                extra_compile_args=CXX_FLAGS, extra_link_args=["-pthread"]))
     return exts
 
 
