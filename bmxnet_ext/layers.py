@@ -12,6 +12,9 @@ Arguments left as ``None`` take the defaults of :mod:`bmxnet_ext.config` (1 bit,
 Conventions (``docs/conventions.md``): a 1-bit layer outputs the raw dot product of +/-1 tensors, and pads
 with -1, so the packed xnor/popcount kernel reproduces it exactly.
 """
+import json
+
+import mxnet as mx
 from mxnet.gluon import HybridBlock, nn
 
 from . import config, quantization
@@ -30,7 +33,25 @@ SCALING_MODES = ("none", "backward", "forward_backward", "xnor")
 """
 
 
-class QActivation(HybridBlock):
+LAYER_ATTR = "__bmx_layer__"
+"""Symbol attribute naming the quantized layer that created a graph node (for the model converter)."""
+CONFIG_ATTR = "__bmx_config__"
+"""Symbol attribute holding the creating layer's quantization settings as JSON (for the model converter)."""
+
+
+class _Tagged:
+    """Marks every graph node a quantized layer creates with ``__bmx_layer__`` / ``__bmx_config__`` attributes.
+
+    Exported symbol JSON then tells the converter which nodes form one quantized layer and how it was
+    configured, without guessing from operator patterns.
+    """
+
+    def _tag(self, **settings):
+        return mx.AttrScope(**{LAYER_ATTR: f"{type(self).__name__}:{self.name}",
+                               CONFIG_ATTR: json.dumps(settings, sort_keys=True)})
+
+
+class QActivation(_Tagged, HybridBlock):
     r"""Quantize activations: binary sign with a clipping STE, or DoReFa k-bit.
 
     - ``bits = 1``: :math:`y = \mathrm{sign}(x)` (zero maps to +1) with the gradient of ``method``, cancelled
@@ -68,16 +89,18 @@ class QActivation(HybridBlock):
             self._sign = None
 
     def hybrid_forward(self, F, x):
-        if self.bits == 1:
-            return self._sign(F, quantization.grad_cancel(F, x, self.threshold))
-        return quantization.quantize_activations(F, x, self.bits)
+        method = getattr(self.method, "__name__", self.method) if self.bits == 1 else "round"
+        with self._tag(bits=self.bits, method=method, threshold=self.threshold):
+            if self.bits == 1:
+                return self._sign(F, quantization.grad_cancel(F, x, self.threshold))
+            return quantization.quantize_activations(F, x, self.bits)
 
     def __repr__(self):
         method = "round" if self.bits > 1 else getattr(self.method, "__name__", self.method)
         return f"{self.__class__.__name__}(bits={self.bits}, t_clip={self.threshold}, method={method})"
 
 
-class _QuantizedWeights:
+class _QuantizedWeights(_Tagged):
     """Weight quantization and output scaling shared by the quantized convolution and dense layers."""
 
     def _init_quantization(self, bits, scaling, use_bias, activation):
@@ -146,9 +169,11 @@ class _QConv(_QuantizedWeights, nn.conv_layers._Conv):
         return F.pad(x, mode="constant", constant_value=self.pad_value, pad_width=(0, 0, 0, 0) + spatial)
 
     def hybrid_forward(self, F, x, weight, bias=None):
-        x = self._pad(F, x)
-        y = super().hybrid_forward(F, x, self._quantize(F, weight), bias)
-        return self._scale(F, y, weight, (1, -1) + (1,) * len(self._padding))
+        with self._tag(bits=self.bits, scaling=self.scaling, pad_value=self.pad_value,
+                       padding=list(self._padding)):
+            x = self._pad(F, x)
+            y = super().hybrid_forward(F, x, self._quantize(F, weight), bias)
+            return self._scale(F, y, weight, (1, -1) + (1,) * len(self._padding))
 
     def __repr__(self):
         base = super().__repr__()[:-1]
@@ -232,9 +257,10 @@ class QDense(_QuantizedWeights, nn.Dense):
                          **kwargs)
 
     def hybrid_forward(self, F, x, weight, bias=None):
-        y = super().hybrid_forward(F, x, self._quantize(F, weight), bias)
-        channel_shape = (1, -1) if self._flatten else (-1,)
-        return self._scale(F, y, weight, channel_shape)
+        with self._tag(bits=self.bits, scaling=self.scaling):
+            y = super().hybrid_forward(F, x, self._quantize(F, weight), bias)
+            channel_shape = (1, -1) if self._flatten else (-1,)
+            return self._scale(F, y, weight, channel_shape)
 
     def __repr__(self):
         return f"{super().__repr__()[:-1]}, bits={self.bits}, scaling={self.scaling})"
