@@ -18,7 +18,7 @@ _DROPPED_ATTRS = ("act_bit", "weight_bit", "binarized_weights_only", "backward_o
 
 def _layer_node(layer, data_entry):
     attrs = {"kind": "conv" if layer.op == "QConvolution" else "dense", "bits": 1, "scaling": "none",
-             "weight": layer.weight_name, "bias": None, "origin": layer.name, "raw_origin": None,
+             "weight": layer.weight_name, "bias": None, "origin": layer.name, "raw_origin": layer.name,
              "output_scale": 0.5, "output_offset": float(layer.inputs_per_output)}
     if layer.op == "QConvolution":
         attrs.update(kernel=layer.kernel, stride=layer.stride or (1, 1), dilate=(1, 1), num_group=1,
