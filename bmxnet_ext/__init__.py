@@ -4,6 +4,7 @@
 - :mod:`bmxnet_ext.layers`: ``QActivation``, ``QConv1D``, ``QConv2D``, ``QDense`` and binary conveniences.
 - :mod:`bmxnet_ext.config`: global layer defaults (``binary_layer_config``).
 - :mod:`bmxnet_ext.datasets`: offline datasets (the MNIST idx files, scikit-learn's digits).
+- :mod:`bmxnet_ext.summary`: ``summary(net, input_shape)``, parameters / MACs / sizes by precision.
 
 The binary conventions shared with the converter and the native kernels are in ``docs/conventions.md``.
 """
@@ -11,8 +12,9 @@ from . import config, quantization
 from .config import binary_layer_config
 from .layers import (SCALING_MODES, BinaryConvolution, BinaryDense, QActivation, QConv1D, QConv2D,
                      QDense)
+from .summary import summary
 
 __version__ = "0.1.0"
 
 __all__ = ["config", "quantization", "binary_layer_config", "QActivation", "QConv1D", "QConv2D", "QDense",
-           "BinaryConvolution", "BinaryDense", "SCALING_MODES", "__version__"]
+           "BinaryConvolution", "BinaryDense", "SCALING_MODES", "summary", "__version__"]

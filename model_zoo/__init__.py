@@ -15,9 +15,9 @@ from . import resnet as _resnet, resnet_e as _resnet_e  # noqa: F401
 from .binary_densenet import BinaryDenseNet, binary_densenet
 from .densenet import DenseNet, densenet
 from .meliusnet import MeliusNet, meliusnet
-from .registry import get_model, list_models, register_model
+from .registry import default_input_shape, get_model, list_models, register_model
 from .resnet import ResNetV2, resnet
 from .resnet_e import ResNetE, resnet_e
 
-__all__ = ["get_model", "list_models", "register_model", "ResNetV2", "resnet", "DenseNet", "densenet",
+__all__ = ["get_model", "list_models", "register_model", "default_input_shape", "ResNetV2", "resnet", "DenseNet", "densenet",
            "ResNetE", "resnet_e", "BinaryDenseNet", "binary_densenet", "MeliusNet", "meliusnet"]

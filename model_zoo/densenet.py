@@ -143,7 +143,7 @@ def densenet45(classes=1000, bits=1, bits_a=1, **kwargs):
     return densenet(160, [2, 4, 8, 6], classes=classes, bits=bits, bits_a=bits_a, **kwargs)
 
 
-@register_model
+@register_model(input_shape=(3, 32, 32))
 def densenet21_cifar(classes=10, bits=1, bits_a=1, **kwargs):
     """DenseNet-21 for 32x32 CIFAR-10 (paper Table 2: 87.1 %, 1.9 MB / 51 MB): k = 160, b = 2, thumbnail
     stem; 13,154,896 parameters. The paper gives only the sizes; k = 160 is the growth rate that
