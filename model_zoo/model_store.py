@@ -28,7 +28,7 @@ import urllib.request
 from dataclasses import dataclass
 
 __all__ = ["ModelStoreError", "StoredFile", "PRETRAINED", "DEFAULT_BASE_URL", "default_root", "base_url",
-           "pretrained_models", "get_model_files", "add_file", "sha256_of"]
+           "pretrained_models", "registered_files", "get_model_files", "add_file", "sha256_of"]
 
 DEFAULT_BASE_URL = "https://bmxnet-models.invalid/models"
 """No public mirror of hash-named files exists yet; set ``$BMXNET_MODEL_URL`` to your own."""
@@ -95,6 +95,13 @@ def pretrained_models():
     return sorted(PRETRAINED)
 
 
+def registered_files(name):
+    """The :class:`StoredFile` entries of pretrained model ``name``; raises ``ModelStoreError`` if it has none."""
+    if name not in PRETRAINED:
+        raise ModelStoreError(f"No pretrained weights for model {name!r}: expected one of {pretrained_models()}.")
+    return PRETRAINED[name]
+
+
 def sha256_of(path):
     """Hex SHA-256 of the file at ``path``."""
     digest = hashlib.sha256()
@@ -123,9 +130,7 @@ def get_model_files(name, tag=True, root=None, url=None):
     ModelStoreError
         Unknown name or tag, a file with the wrong hash, or a missing file that cannot be downloaded.
     """
-    if name not in PRETRAINED:
-        raise ModelStoreError(f"No pretrained weights for model {name!r}: expected one of {pretrained_models()}.")
-    files = PRETRAINED[name]
+    files = registered_files(name)
     params_hash = next(f.sha256 for f in files if f.role == "params")
     if tag is not True and not (isinstance(tag, str) and tag and params_hash.startswith(tag.lower())):
         raise ModelStoreError(f"Expected `pretrained` to be True or a prefix of {params_hash[:8]} for model "

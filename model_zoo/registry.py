@@ -56,8 +56,9 @@ def get_model(name, pretrained=False, root=None, classes=None, bits=1, bits_a=No
     name : str
         A name from :func:`list_models` (case-insensitive).
     pretrained : bool or str, default False
-        ``True`` loads the released weights for ``name`` from the model store (verifying their SHA-256);
-        a string selects a specific file by its hash prefix. The model is then initialized.
+        ``True`` loads the released weights of ``name`` (``lenet``, ``resnet18``, ``resnet18_cifar``: BMXNet
+        v1's models) from the model store, verifying their SHA-256; a string selects the file by a prefix of
+        its hash. The model is then initialized. See :mod:`model_zoo.model_store` for getting the files.
     root : str, optional
         Model store folder; default ``$BMXNET_HOME/models`` or ``~/.bmxnet/models``.
     classes : int, optional
@@ -79,7 +80,10 @@ def get_model(name, pretrained=False, root=None, classes=None, bits=1, bits_a=No
     if classes is not None:
         kwargs["classes"] = classes
     bits_a = bits if bits_a is None else bits_a
+    if pretrained:
+        from . import pretrained as released  # imports the store and the v1 reader only when needed
+        kwargs = released.pretrained_kwargs(key, bits, bits_a, kwargs)
     net = _MODELS[key](bits=bits, bits_a=bits_a, **kwargs)
     if pretrained:
-        raise NotImplementedError("Pretrained weights come with the model store (not yet on this branch).")
+        released.load_pretrained(net, key, pretrained, root=root)
     return net
