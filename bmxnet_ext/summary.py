@@ -176,8 +176,11 @@ def summary(net, input_shape=None, print_fn=print):
     shapes = _infer_shapes(net, traced, input_shape)
     batch = input_shape[0] if input_shape else None
     out_shapes = shapes["outputs"] or [None] * len(traced.calls)
-    layers = [_layer_summary(net, block, in_bits, out_shape, shapes["args"], batch)
-              for (block, _, in_bits), out_shape in zip(traced.calls, out_shapes)]
+    layers, seen = [], set()
+    for (block, _, in_bits), out_shape in zip(traced.calls, out_shapes):
+        layers.append(_layer_summary(net, block, in_bits, out_shape, shapes["args"], batch,
+                                     first_call=id(block) not in seen))
+        seen.add(id(block))
     params_by_bits, macs_by_bits = {}, ({} if input_shape else None)
     for layer in layers:
         _accumulate(params_by_bits, layer.params)
@@ -250,8 +253,12 @@ def _infer_shapes(net, traced, input_shape):
     return {"args": args, "outputs": out_shapes}
 
 
-def _layer_summary(net, block, in_bits, output_shape, arg_shapes, batch):
-    """Parameters, state, packed bytes and MACs of one leaf ``block``."""
+def _layer_summary(net, block, in_bits, output_shape, arg_shapes, batch, first_call=True):
+    """Parameters, state, packed bytes and MACs of one call of leaf ``block``.
+
+    A block called more than once (shared weights) has its parameters and memory counted at the first call
+    only; every call counts its MACs.
+    """
     name = block.name[len(net.prefix):] if block.name.startswith(net.prefix) else block.name
     layer = LayerSummary(name=name or block.name, type=type(block).__name__,
                          output_shape=None if output_shape is None else tuple(output_shape))
@@ -260,14 +267,14 @@ def _layer_summary(net, block, in_bits, output_shape, arg_shapes, batch):
     weight_bits = getattr(block, "bits", 32) if not isinstance(block, QActivation) else None
     for param in block._reg_params.values():
         shape = arg_shapes.get(param.name, param.shape)
-        count = int(math.prod(shape))
+        count = int(math.prod(shape)) if first_call else 0
         if param.name.endswith(STATE_SUFFIXES):
             layer.state += count
             layer.memory_bytes += FLOAT_BYTES * count
         elif param.name.endswith("weight") and isinstance(block, (nn.conv_layers._Conv, nn.Dense)):
             layer.weight_bits, layer.activation_bits = weight_bits, in_bits
             layer.params[weight_bits] = layer.params.get(weight_bits, 0) + count
-            layer.memory_bytes += _weight_bytes(shape, weight_bits)
+            layer.memory_bytes += _weight_bytes(shape, weight_bits) if first_call else 0
             if layer.output_shape is not None:
                 layer.macs = {max(weight_bits, in_bits): _macs(block, shape, layer.output_shape, batch)}
         else:

@@ -101,3 +101,31 @@ def test_cli_prints_and_writes_json(tmp_path, capsys):
 def test_cli_rejects_unknown_models(capsys):
     assert summary_cli.main(["resnet19"]) == 2
     assert "resnet18" in capsys.readouterr().err
+
+
+class TwiceDense(nn.HybridBlock):
+    """One Dense layer applied twice (shared weights)."""
+
+    def __init__(self):
+        super().__init__()
+        with self.name_scope():
+            self.dense = nn.Dense(6, in_units=6)
+
+    def hybrid_forward(self, F, x):
+        return self.dense(self.dense(x))
+
+
+def test_shared_layers_count_parameters_once_and_macs_per_call():
+    s = summary(TwiceDense(), (1, 6), print_fn=None)
+    assert s.total_params == 6 * 6 + 6 and len(s.layers) == 2
+    assert s.macs_by_bits == {32: 2 * 36}
+
+
+def test_initialized_hybridized_model_after_a_forward_pass():
+    import mxnet as mx
+
+    net = get_model("lenet")
+    net.initialize()
+    net.hybridize()
+    net(mx.nd.zeros((1, 1, 28, 28)))
+    assert summary(net, (1, 1, 28, 28), print_fn=None).total_params == 1_140_330
