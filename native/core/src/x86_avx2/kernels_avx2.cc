@@ -20,7 +20,7 @@ namespace bmx {
 namespace detail {
 namespace {
 
-constexpr int kLanes = 4, kPlanes = 2, kMaxVecs = 4, kChunk = 31;
+constexpr int kLanes = 4, kPlanes = 2, kMaxVecs = 8, kChunk = 31;
 
 inline __m256i nibble_lut() {
   return _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3,
@@ -76,9 +76,7 @@ void conv_counts_v(const word_t* xs, const std::int64_t* vec_base, const std::in
                    const word_t* w, std::int64_t nchan, std::int32_t* counts) {
   const word_t* base[V];
   for (int v = 0; v < V; ++v) base[v] = xs + vec_base[v] * (kLanes * kPlanes);
-  std::int64_t c = 0;
-  for (; c + 2 <= nchan; c += 2) conv_block<V, 2>(base, tap_off, kwords, w + c * kwords, counts + c * V * kLanes);
-  if (c < nchan) conv_block<V, 1>(base, tap_off, kwords, w + c * kwords, counts + c * V * kLanes);
+  for (std::int64_t c = 0; c < nchan; ++c) conv_block<V, 1>(base, tap_off, kwords, w + c * kwords, counts + c * V * kLanes);
 }
 
 void conv_counts(const word_t* xs, const std::int64_t* vec_base, int nvec, const std::int64_t* tap_off,
@@ -87,7 +85,11 @@ void conv_counts(const word_t* xs, const std::int64_t* vec_base, int nvec, const
     case 1: return conv_counts_v<1>(xs, vec_base, tap_off, kwords, w, nchan, counts);
     case 2: return conv_counts_v<2>(xs, vec_base, tap_off, kwords, w, nchan, counts);
     case 3: return conv_counts_v<3>(xs, vec_base, tap_off, kwords, w, nchan, counts);
-    default: return conv_counts_v<4>(xs, vec_base, tap_off, kwords, w, nchan, counts);
+    case 4: return conv_counts_v<4>(xs, vec_base, tap_off, kwords, w, nchan, counts);
+    case 5: return conv_counts_v<5>(xs, vec_base, tap_off, kwords, w, nchan, counts);
+    case 6: return conv_counts_v<6>(xs, vec_base, tap_off, kwords, w, nchan, counts);
+    case 7: return conv_counts_v<7>(xs, vec_base, tap_off, kwords, w, nchan, counts);
+    default: return conv_counts_v<8>(xs, vec_base, tap_off, kwords, w, nchan, counts);
   }
 }
 
