@@ -22,7 +22,10 @@ def _shape(text):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="bmxnet-convert", description=__doc__.splitlines()[0].strip("`"))
+    parser = argparse.ArgumentParser(
+        prog="bmxnet-convert",
+        description="Convert a model trained with bmxnet_ext layers (or a BMXNet v1 released model) into packed "
+                    "binary operators that run inside MXNet; verify it against the original; write it atomically.")
     parser.add_argument("symbol_file", help="the model's PREFIX-symbol.json")
     parser.add_argument("params_file", help="the model's PREFIX-NNNN.params")
     parser.add_argument("-o", "--output-dir", required=True, help="directory to create for the converted model")
