@@ -181,16 +181,18 @@ class _Rewriter:
         nodes.append(Node(op=op, name=self.unique(name), attrs=dict(attrs or {}), inputs=list(inputs)))
         return (len(nodes) - 1, 0)
 
-    def param(self, name, array=None, aux=False):
-        """Entry of parameter ``name`` (an original one when ``array`` is None), emitted once."""
-        if name not in self.param_cache:
+    def param(self, name, array=None):
+        """Entry of parameter ``name``, emitted once: the original one when ``array`` is None, else a new one
+        holding ``array`` (kept apart from originals of the same name; the node name is made unique)."""
+        key = name if array is None else ("generated", name)
+        if key not in self.param_cache:
             entry = self.emit("null", name, [])
             self.out.graph.params[self.out.graph.nodes[entry[0]].name] = (
                 self.src.params[name] if array is None else array)
-            if aux or (array is None and name in self.src.aux_names):
+            if array is None and name in self.src.aux_names:
                 self.out.graph.aux_names.add(self.out.graph.nodes[entry[0]].name)
-            self.param_cache[name] = entry
-        return self.param_cache[name]
+            self.param_cache[key] = entry
+        return self.param_cache[key]
 
     # ---- values -------------------------------------------------------------------------------------------
     def value(self, entry):
