@@ -69,7 +69,10 @@ class ThreadPool {
     }
     wake_.notify_all();
     work();
-    while (active_.load() != 0) cpu_relax();
+    // A worker may still run a task it claimed; if the OS preempted it, yield so it can finish.
+    for (int i = 0; active_.load() != 0; ++i) {
+      if (i < 4096) cpu_relax(); else std::this_thread::yield();
+    }
     job_ = nullptr;
     if (error_) std::rethrow_exception(error_);
   }
@@ -109,7 +112,7 @@ class ThreadPool {
       std::uint64_t gen = wake_generation_.load();
       if (gen != seen) return gen;
       cpu_relax();
-      if ((i & 255) == 255 && std::chrono::steady_clock::now() - start > std::chrono::microseconds(300)) break;
+      if ((i & 255) == 255 && std::chrono::steady_clock::now() - start > std::chrono::microseconds(100)) break;
     }
     std::unique_lock<std::mutex> lock(mutex_);
     wake_.wait(lock, [&] { return wake_generation_.load() != seen; });

@@ -167,39 +167,36 @@ void pack_nchw_8pixels(const float* x, std::int64_t c, std::int64_t hw, std::int
     }
 }
 
-// Sum of popcount(data[i] ^ key) over L1-resident data, nibble-split as in the convolution kernel.
+// The convolution's inner loop on L1-resident data, without its address arithmetic: 8 nibble-split
+// vectors (8 x 4 words) against one broadcast weight word per step, 31 steps per widening.
 double peak_loop(std::int64_t iters) {
-  constexpr int kVectors = 64;  // 2 KiB per plane
-  alignas(64) static thread_local word_t data[2 * kVectors * 4];
-  for (int i = 0; i < 2 * kVectors * 4; ++i) data[i] = (0x9e3779b97f4a7c15ULL * (i + 1)) & 0x0f0f0f0f0f0f0f0fULL;
-  const __m256i lut = nibble_lut();
-  const __m256i k0 = _mm256_set1_epi8(0x05), k1 = _mm256_set1_epi8(0x0a), k2 = _mm256_set1_epi8(0x03),
-                k3 = _mm256_set1_epi8(0x0c);
-  __m256i sum = _mm256_setzero_si256();
+  constexpr int kVectors = 8, kSteps = kChunk;
+  alignas(64) static thread_local word_t data[kSteps][kVectors][2][4];
+  alignas(64) static thread_local word_t keys[kSteps];
+  for (int t = 0; t < kSteps; ++t) {
+    keys[t] = 0x9e3779b97f4a7c15ULL * (t + 7);
+    for (int v = 0; v < kVectors; ++v)
+      for (int j = 0; j < 8; ++j)
+        data[t][v][j / 4][j % 4] = (0xd1b54a32d192ed03ULL * (t * 64 + v * 8 + j + 1)) & 0x0f0f0f0f0f0f0f0fULL;
+  }
+  const __m256i lut = nibble_lut(), low = _mm256_set1_epi8(0x0f);
+  __m256i total = _mm256_setzero_si256();
   for (std::int64_t it = 0; it < iters; ++it) {
-    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
-    for (int i = 0; i < kVectors; i += 2) {  // 2 vectors x 2 keys x 2 planes: 8 lookups per step
-      const __m256i* e = reinterpret_cast<const __m256i*>(data) + 2 * i;
-      const __m256i xl0 = _mm256_load_si256(e), xh0 = _mm256_load_si256(e + 1);
-      const __m256i xl1 = _mm256_load_si256(e + 2), xh1 = _mm256_load_si256(e + 3);
-      a0 = _mm256_add_epi8(a0, _mm256_shuffle_epi8(lut, _mm256_xor_si256(xl0, k0)));
-      a0 = _mm256_add_epi8(a0, _mm256_shuffle_epi8(lut, _mm256_xor_si256(xh0, k1)));
-      a1 = _mm256_add_epi8(a1, _mm256_shuffle_epi8(lut, _mm256_xor_si256(xl0, k2)));
-      a1 = _mm256_add_epi8(a1, _mm256_shuffle_epi8(lut, _mm256_xor_si256(xh0, k3)));
-      a2 = _mm256_add_epi8(a2, _mm256_shuffle_epi8(lut, _mm256_xor_si256(xl1, k0)));
-      a2 = _mm256_add_epi8(a2, _mm256_shuffle_epi8(lut, _mm256_xor_si256(xh1, k1)));
-      a3 = _mm256_add_epi8(a3, _mm256_shuffle_epi8(lut, _mm256_xor_si256(xl1, k2)));
-      a3 = _mm256_add_epi8(a3, _mm256_shuffle_epi8(lut, _mm256_xor_si256(xh1, k3)));
-      if ((i & 15) == 14) {  // widen before the byte counters can overflow
-        const __m256i z = _mm256_setzero_si256();
-        sum = _mm256_add_epi64(sum, _mm256_add_epi64(_mm256_add_epi64(_mm256_sad_epu8(a0, z), _mm256_sad_epu8(a1, z)),
-                                                     _mm256_add_epi64(_mm256_sad_epu8(a2, z), _mm256_sad_epu8(a3, z))));
-        a0 = a1 = a2 = a3 = z;
+    __m256i acc[kVectors];
+    for (int v = 0; v < kVectors; ++v) acc[v] = _mm256_setzero_si256();
+    for (int t = 0; t < kSteps; ++t) {
+      const __m256i w = _mm256_set1_epi64x(static_cast<long long>(keys[t]));
+      const __m256i wl = _mm256_and_si256(w, low), wh = _mm256_and_si256(_mm256_srli_epi64(w, 4), low);
+      for (int v = 0; v < kVectors; ++v) {
+        const __m256i* e = reinterpret_cast<const __m256i*>(data[t][v]);
+        acc[v] = _mm256_add_epi8(acc[v], _mm256_shuffle_epi8(lut, _mm256_xor_si256(_mm256_load_si256(e), wl)));
+        acc[v] = _mm256_add_epi8(acc[v], _mm256_shuffle_epi8(lut, _mm256_xor_si256(_mm256_load_si256(e + 1), wh)));
       }
     }
+    for (int v = 0; v < kVectors; ++v) total = _mm256_add_epi64(total, _mm256_sad_epu8(acc[v], _mm256_setzero_si256()));
   }
-  asm volatile("" ::"x"(sum));
-  return double(iters) * kVectors * 2 * 256;  // vectors x keys x 256 bits (each split pair is one 256-bit xor)
+  asm volatile("" ::"x"(total));
+  return double(iters) * kSteps * kVectors * 256;
 }
 
 }  // namespace
