@@ -43,6 +43,7 @@ class ParamValue:
 class SignValue:
     source: object
     origin: str  # original node whose output is this +/-1 tensor
+    name: str  # the QActivation layer's name, for the nodes emitted for it
 
 
 @dataclass(eq=False)
@@ -113,6 +114,10 @@ class Rewritten:
     sign_checks: list = field(default_factory=list)
     arithmetic_checks: list = field(default_factory=list)
     folded_batchnorms: int = 0
+
+
+_TWO_D_OPS = ("Flatten", "FullyConnected", "BmxBinaryDense")
+"""Operators whose output is already (N, K): a dense layer's input needs no Flatten after them."""
 
 
 def _tuple_attr(values):
@@ -215,9 +220,9 @@ class _Rewriter:
     def _materialize(self, value):
         if isinstance(value, SignValue):
             x = self.float(value.source)
-            ge = self.emit("_greater_equal_scalar", f"{value.origin}_ge", [x], {"scalar": "0"})
-            twice = self.emit("_mul_scalar", f"{value.origin}_twice", [ge], {"scalar": "2"})
-            return self.emit("_minus_scalar", value.origin, [twice], {"scalar": "1"})
+            ge = self.emit("_greater_equal_scalar", f"{value.name}_ge", [x], {"scalar": "0"})
+            twice = self.emit("_mul_scalar", f"{value.name}_twice", [ge], {"scalar": "2"})
+            return self.emit("_minus_scalar", value.name, [twice], {"scalar": "1"})
         if isinstance(value, BatchNormValue):
             node = value.node
             inputs = [self.float(value.source)] + [self.param(self.src.nodes[s].name) for s, _ in node.inputs[1:]]
@@ -243,24 +248,24 @@ class _Rewriter:
         if not self.exact and kind == "conv" and isinstance(source, BatchNormValue):
             scale, bias = as_float32(flip * source.scale), as_float32(flip * source.bias)
             self.out.sign_checks.append(SignCheck(
-                name=sign.origin, source=self.origin_name(source.node.inputs[0]), reference=source.node.name,
+                name=sign.name, source=self.origin_name(source.node.inputs[0]), reference=source.node.name,
                 scale=scale, bias=bias, negated=negated))
             suffix = "_pack_neg" if negated else "_pack"
-            inputs = [self.float(source.source), self.param(f"{sign.origin}{suffix}_scale", scale),
-                      self.param(f"{sign.origin}{suffix}_bias", bias)]
-            entry = self.emit("BmxPack", f"{sign.origin}{suffix}", inputs, {"affine": "True", "num_group": str(groups)})
+            inputs = [self.float(source.source), self.param(f"{sign.name}{suffix}_scale", scale),
+                      self.param(f"{sign.name}{suffix}_bias", bias)]
+            entry = self.emit("BmxPack", f"{sign.name}{suffix}", inputs, {"affine": "True", "num_group": str(groups)})
         elif (not self.exact or not negated) and self._fusable(source, kind, groups):
             self._check_binary_sign(source, negated)
             entry = self.binary_op(source, "packed", negated=negated)
         elif negated:
-            raise ConversionError(f"{consumer.name}: cannot negate the packed input {sign.origin!r}.")
+            raise ConversionError(f"{consumer.name}: cannot negate the packed input {sign.name!r}.")
         else:
             if isinstance(source, BinaryValue):
                 self._check_binary_sign(source, False)
             x = self.float(source)
-            if kind == "dense":
-                x = self.emit("Flatten", f"{sign.origin}_flatten", [x])
-            entry = self.emit("BmxPack", f"{sign.origin}_pack", [x], {"num_group": str(groups)})
+            if kind == "dense" and self.out.graph.nodes[x[0]].op not in _TWO_D_OPS:
+                x = self.emit("Flatten", f"{sign.name}_flatten", [x])
+            entry = self.emit("BmxPack", f"{sign.name}_pack", [x], {"num_group": str(groups)})
         self.packed_cache[key] = entry
         return entry
 
@@ -419,7 +424,7 @@ class _Rewriter:
                 else:
                     self.values[(i, 0)] = FloatValue(self.emit("null", node.name, []))
             elif node.op == "_bmx_sign":
-                self.values[(i, 0)] = SignValue(source=inputs[0], origin=node.attrs["origin"])
+                self.values[(i, 0)] = SignValue(source=inputs[0], origin=node.attrs["origin"], name=node.name)
             elif node.op == "_bmx_act_k":
                 self.values[(i, 0)] = FloatValue(self.k_bit_activation(node, inputs[0]))
             elif node.op == "_bmx_qlayer":
