@@ -234,8 +234,6 @@ void run_conv(const Conv2DParams& p, const word_t* input, const word_t* weights,
   p.validate(op);
   if (input == nullptr || weights == nullptr || out == nullptr)
     throw Error(std::string(op) + ": null input, weight or output pointer");
-  if (kind != OutputKind::int32 && (scale == nullptr || bias == nullptr))
-    throw Error(std::string(op) + ": this output form needs scale and bias arrays of shape (out_channels,)");
   const IsaKernels& isa = current_kernels();
   if (isa.max_vecs > kMaxTileVecs) throw Error(std::string(op) + ": kernel tile too large");
   const bool packed = kind == OutputKind::packed;
@@ -247,9 +245,7 @@ void run_conv(const Conv2DParams& p, const word_t* input, const word_t* weights,
   const std::size_t xs_at = layout.add<word_t>(plan.xs_words());
   const std::size_t pad_at = layout.add<word_t>(plan.words_per_pixel);
   const std::size_t taps_at = layout.add<std::int64_t>(p.groups * plan.kwords);
-  const std::size_t intervals_at = layout.add<SignInterval>(packed ? p.out_channels : 0);
-  const std::size_t lo_at = layout.add<std::uint32_t>(packed ? p.out_channels : 0);
-  const std::size_t span_at = layout.add<std::uint32_t>(packed ? p.out_channels : 0);
+  const std::size_t sink_at = layout.add<char>(sink_scratch_bytes(kind, p.out_channels));
   layout.allocate(Scratch::call());
   word_t* xs = layout.at<word_t>(xs_at);
   word_t* pad = layout.at<word_t>(pad_at);
@@ -259,21 +255,8 @@ void run_conv(const Conv2DParams& p, const word_t* input, const word_t* weights,
     plan.tap_offsets(g, taps + g * plan.kwords);
   }
 
-  OutputSink sink;
-  sink.kind = kind;
-  sink.scale = scale;
-  sink.bias = bias;
-  if (kind == OutputKind::int32) sink.i32 = static_cast<std::int32_t*>(out);
-  if (kind == OutputKind::float32) sink.f32 = static_cast<float*>(out);
-  if (packed) {
-    sink.bits = static_cast<word_t*>(out);
-    SignInterval* intervals = layout.at<SignInterval>(intervals_at);
-    sign_intervals(scale, bias, p.out_channels, plan.k, intervals);
-    count_intervals(intervals, p.out_channels, plan.k, layout.at<std::uint32_t>(lo_at), layout.at<std::uint32_t>(span_at));
-    sink.count_lo = layout.at<std::uint32_t>(lo_at);
-    sink.count_span = layout.at<std::uint32_t>(span_at);
-    std::memset(sink.bits, 0, p.output_words() * sizeof(word_t));
-  }
+  const OutputSink sink = make_sink(op, kind, out, scale, bias, p.out_channels, plan.k, p.output_words(),
+                                    layout.at<char>(sink_at));
 
   const std::int64_t row_words = plan.planes * (plan.padded_w + plan.lanes * p.stride_w) * plan.words_per_pixel;
   parallel_for(static_cast<int>(std::min<std::int64_t>(p.batch * plan.padded_h, kMaxTasks)), [&](int task) {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <string>
 
 #include "bmx/threshold.h"
 #include "bmx/types.h"
@@ -47,6 +48,37 @@ inline void count_intervals(const SignInterval* iv, std::int64_t channels, std::
       span[o] = static_cast<std::uint32_t>(c_hi - c_lo);
     }
   }
+}
+
+/// Scratch bytes make_sink() needs for `channels` outputs.
+inline std::size_t sink_scratch_bytes(OutputKind kind, std::int64_t channels) {
+  return kind == OutputKind::packed ? channels * (sizeof(SignInterval) + 2 * sizeof(std::uint32_t)) : 0;
+}
+
+/// The sink of one call of operation `op` with `channels` outputs of `k` binary inputs each. Checks that
+/// the float and packed forms got scale and bias; for the packed form computes the popcount intervals into
+/// `scratch` (sink_scratch_bytes() large) and zeroes the `packed_words` output words.
+inline OutputSink make_sink(const char* op, OutputKind kind, void* out, const float* scale, const float* bias,
+                            std::int64_t channels, std::int64_t k, std::int64_t packed_words, void* scratch) {
+  if (kind != OutputKind::int32 && (scale == nullptr || bias == nullptr))
+    throw Error(std::string(op) + ": this output form needs scale and bias arrays with one value per output channel");
+  OutputSink sink;
+  sink.kind = kind;
+  sink.scale = scale;
+  sink.bias = bias;
+  if (kind == OutputKind::int32) sink.i32 = static_cast<std::int32_t*>(out);
+  if (kind == OutputKind::float32) sink.f32 = static_cast<float*>(out);
+  if (kind == OutputKind::packed) {
+    SignInterval* intervals = static_cast<SignInterval*>(scratch);
+    std::uint32_t* lo = reinterpret_cast<std::uint32_t*>(intervals + channels);
+    sign_intervals(scale, bias, channels, k, intervals);
+    count_intervals(intervals, channels, k, lo, lo + channels);
+    sink.count_lo = lo;
+    sink.count_span = lo + channels;
+    sink.bits = static_cast<word_t*>(out);
+    std::memset(sink.bits, 0, packed_words * sizeof(word_t));
+  }
+  return sink;
 }
 
 /// dst[j] = k - 2 * cnt[j] for j < n (n == L: the vectorized full vector).
