@@ -201,14 +201,22 @@ void run_tiles(const ConvPlan& plan, const OutputSink& sink, const word_t* xs, c
             }
           continue;
         }
+        // Per-channel values and per-vector targets in locals: the output stores cannot alias them.
+        std::int64_t target[kMaxTileVecs], lanes[kMaxTileVecs];
+        for (int v = 0; v < nvec; ++v) {
+          target[v] = pixel[t0 + v];
+          lanes[v] = valid[t0 + v];
+        }
         for (std::int64_t c = 0; c < nchan; ++c) {
           const std::int64_t o = sub + c;
           const std::int32_t* cnt = counts + c * tile_lanes;
-          for (int v = t0; v < t0 + nvec; ++v, cnt += L) {
-            if (sink.kind == OutputKind::int32)
-              store_dots<L>(cnt, k, valid[v], sink.i32 + pixel[v] + o * pixels);
-            else
-              store_affine<L>(cnt, k, sink.scale[o], sink.bias[o], valid[v], sink.f32 + pixel[v] + o * pixels);
+          if (sink.kind == OutputKind::int32) {
+            std::int32_t* plane = sink.i32 + o * pixels;
+            for (int v = 0; v < nvec; ++v) store_dots<L>(cnt + v * L, k, lanes[v], plane + target[v]);
+          } else {
+            float* plane = sink.f32 + o * pixels;
+            const float scale = sink.scale[o], bias = sink.bias[o];
+            for (int v = 0; v < nvec; ++v) store_affine<L>(cnt + v * L, k, scale, bias, lanes[v], plane + target[v]);
           }
         }
       }
