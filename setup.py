@@ -31,6 +31,11 @@ def core_library():
     return [("bmxcore", {"sources": sources, "include_dirs": [CORE_INCLUDE], "cflags": CXX_FLAGS})]
 
 
+def core_dependencies():
+    """Files of the core library: an extension is rebuilt (and relinked) when one of them changes."""
+    return native_sources("core") + sorted(glob.glob(os.path.join("native", "core", "**", "*.h"), recursive=True))
+
+
 def extensions():
     """Extension modules whose sources exist in this checkout.
 
@@ -44,13 +49,14 @@ def extensions():
     if native_sources("python"):
         exts.append(Pybind11Extension(
             "bmxnet_ext._native", native_sources("python"),
-            include_dirs=[CORE_INCLUDE], libraries=["bmxcore"],
+            include_dirs=[CORE_INCLUDE], libraries=["bmxcore"], depends=core_dependencies(),
             extra_compile_args=CXX_FLAGS, extra_link_args=["-pthread"], cxx_std=17))
     for name, folder in (("_mxnet_op", "mxnet_op"), ("_runtime", os.path.join("runtime", "src"))):
         if native_sources(folder):
             exts.append(Extension(
                 f"bmxnet_ext.{name}", native_sources(folder), language="c++",
                 include_dirs=[CORE_INCLUDE, os.path.join("native", folder)], libraries=["bmxcore"],
+                depends=core_dependencies(),
                 extra_compile_args=CXX_FLAGS, extra_link_args=["-pthread"]))
     return exts
 
