@@ -25,8 +25,10 @@ namespace {
 
 constexpr word_t kLowNibbles = 0x0f0f0f0f0f0f0f0fULL;
 constexpr int kMaxTileVecs = 16;            // most pixel vectors per kernel call (any ISA)
+constexpr int kMaxTileLanes = 128;          // most pixels per kernel call
 constexpr std::int64_t kMaxGroupTiles = 4;  // tiles per task: each output plane gets runs of >= 4 tiles
 constexpr std::int64_t kSubChunk = 16;      // output channels per kernel call: few concurrent output streams
+static_assert(kSubChunk <= 32, "packed outputs collect a sub-chunk's bits in 32-bit lanes");
 constexpr std::int64_t kTargetTasksPerThread = 4;
 
 struct ChannelChunk {
@@ -189,16 +191,13 @@ void run_tiles(const ConvPlan& plan, const OutputSink& sink, const word_t* xs, c
         plan.isa.conv_counts(xs, base + t0, nvec, taps + chunk.group * plan.kwords, plan.kwords,
                              weights + sub * plan.kwords, nchan, counts);
         if (sink.kind == OutputKind::packed) {
-          for (int v = t0; v < t0 + nvec; ++v)
-            for (std::int64_t j = 0; j < valid[v]; ++j) {
-              word_t bits = 0;
-              for (std::int64_t c = 0; c < nchan; ++c) {
-                const std::uint32_t cnt = static_cast<std::uint32_t>(counts[c * tile_lanes + (v - t0) * L + j]);
-                bits |= word_t(cnt - sink.count_lo[sub + c] <= sink.count_span[sub + c]) << c;
-              }
-              sink.bits[(sample[v] * pixels + pixel[v] - sample[v] * p.out_channels * pixels + j) * out_words +
-                        sub / 64] |= bits << (sub % 64);
-            }
+          std::uint32_t bits[kMaxTileLanes];
+          sign_bits(counts, tile_lanes, nchan, sink.count_lo + sub, sink.count_span + sub, bits);
+          for (int v = t0; v < t0 + nvec; ++v) {
+            word_t* word = sink.bits + (sample[v] * pixels + pixel[v] - sample[v] * p.out_channels * pixels) * out_words +
+                           sub / 64;
+            for (std::int64_t j = 0; j < valid[v]; ++j) word[j * out_words] |= word_t(bits[(v - t0) * L + j]) << (sub % 64);
+          }
           continue;
         }
         // Per-channel values and per-vector targets in locals: the output stores cannot alias them.
@@ -243,7 +242,8 @@ void run_conv(const Conv2DParams& p, const word_t* input, const word_t* weights,
   if (input == nullptr || weights == nullptr || out == nullptr)
     throw Error(std::string(op) + ": null input, weight or output pointer");
   const IsaKernels& isa = current_kernels();
-  if (isa.max_vecs > kMaxTileVecs) throw Error(std::string(op) + ": kernel tile too large");
+  if (isa.max_vecs > kMaxTileVecs || isa.max_vecs * isa.lanes > kMaxTileLanes)
+    throw Error(std::string(op) + ": kernel tile too large");
   const bool packed = kind == OutputKind::packed;
   const ConvPlan plan(p, isa, get_num_threads(), packed);
   const RunTileFn tile_fn = run_tile_for(plan.lanes);

@@ -81,6 +81,29 @@ inline OutputSink make_sink(const char* op, OutputKind kind, void* out, const fl
   return sink;
 }
 
+/// bits[q] (q < lanes) = the packed-output bits of channels c < nchan (<= 32) of lane q: bit c is set iff
+/// counts[c * lanes + q] - lo[c] <= span[c] (unsigned). Channel-major, four lanes at a time.
+inline void sign_bits(const std::int32_t* counts, std::int64_t lanes, std::int64_t nchan, const std::uint32_t* lo,
+                      const std::uint32_t* span, std::uint32_t* bits) {
+  typedef std::uint32_t v4u __attribute__((vector_size(16)));
+  const std::int64_t full = lanes / 4 * 4;
+  for (std::int64_t q = 0; q < full; q += 4) {
+    v4u acc = {0, 0, 0, 0};
+    for (std::int64_t c = 0; c < nchan; ++c) {
+      v4u cnt;
+      std::memcpy(&cnt, counts + c * lanes + q, sizeof(cnt));
+      acc |= reinterpret_cast<v4u>(cnt - lo[c] <= span[c]) & (std::uint32_t(1) << c);
+    }
+    std::memcpy(bits + q, &acc, sizeof(acc));
+  }
+  for (std::int64_t q = full; q < lanes; ++q) {
+    std::uint32_t acc = 0;
+    for (std::int64_t c = 0; c < nchan; ++c)
+      acc |= std::uint32_t(static_cast<std::uint32_t>(counts[c * lanes + q]) - lo[c] <= span[c]) << c;
+    bits[q] = acc;
+  }
+}
+
 /// dst[j] = k - 2 * cnt[j] for j < n (n == L: the vectorized full vector).
 template <int L>
 inline void store_dots(const std::int32_t* cnt, std::int32_t k, std::int64_t n, std::int32_t* dst) {
