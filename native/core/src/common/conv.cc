@@ -4,9 +4,10 @@
 //  1. build the "vector layout" xs of the -1 padded input (kernels.h): entry (n, row, c0, word) holds, for
 //     lanes j < L, the padded input word at (row, c0 + j * stride_w), so the L lanes of one entry are the
 //     inputs of L adjacent output pixels for one kernel tap; tasks = padded rows;
-//  2. cut the pixel vectors (L adjacent output pixels of one row) into tiles of max_vecs vectors and the
-//     output channels into word-aligned chunks of <= 64 (split further into parts when there are few tiles);
-//     each task runs the kernel on one tile x part and writes the outputs of exactly those pixels and channels.
+//  2. cut the pixel vectors (L adjacent output pixels of one row) into tiles of max_vecs vectors (one kernel
+//     call) and the output channels into word-aligned chunks of <= 64; a task is a few consecutive tiles x a
+//     part of the chunks (all of them unless there are few tiles), runs the kernel on them in sub-chunks of
+//     16 channels and writes the outputs of exactly those pixels and channels.
 #include <algorithm>
 #include <cstring>
 #include <string>
