@@ -13,8 +13,12 @@
 
 #include "../common/kernels.h"
 
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,popcnt"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,popcnt")
+#endif
 
 namespace bmx {
 namespace detail {
@@ -285,7 +289,11 @@ void pack_rows_avx2(const float* x, std::int64_t rows, std::int64_t k, const flo
 }  // namespace detail
 }  // namespace bmx
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
 namespace bmx {
 namespace detail {

@@ -9,11 +9,16 @@
 
 #include "../common/kernels.h"
 
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512vpopcntdq,avx2,popcnt"))), \
+                             apply_to = function)
+#else
 // GCC 12's own _mm256_undefined_si256() trips -Wuninitialized inside the AVX-512 headers' inline code.
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512vpopcntdq,avx2,popcnt")
+#endif
 
 namespace bmx {
 namespace detail {
@@ -102,7 +107,11 @@ double peak_loop(std::int64_t iters) {
 }  // namespace detail
 }  // namespace bmx
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
 namespace bmx {
 namespace detail {
