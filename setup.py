@@ -23,17 +23,17 @@ def native_sources(folder):
     return sorted(glob.glob(os.path.join("native", folder, "**", "*.cc"), recursive=True))
 
 
-def core_files():
-    """Every core source and header: an extension is rebuilt when any of them is newer than it."""
-    return sorted(glob.glob(os.path.join("native", "core", "**", "*.[ch]*"), recursive=True))
-
-
 def core_library():
     """The shared native core as a static library, or nothing while it has no sources."""
     sources = native_sources("core")
     if not sources:
         return []
     return [("bmxcore", {"sources": sources, "include_dirs": [CORE_INCLUDE], "cflags": CXX_FLAGS})]
+
+
+def core_dependencies():
+    """Files of the core library: an extension is rebuilt (and relinked) when one of them changes."""
+    return native_sources("core") + sorted(glob.glob(os.path.join("native", "core", "**", "*.h"), recursive=True))
 
 
 def extensions():
@@ -49,14 +49,15 @@ def extensions():
     if native_sources("python"):
         exts.append(Pybind11Extension(
             "bmxnet_ext._native", native_sources("python"),
-            include_dirs=[CORE_INCLUDE], libraries=["bmxcore"],
-            extra_compile_args=CXX_FLAGS, extra_link_args=["-pthread"], cxx_std=17, depends=core_files()))
+            include_dirs=[CORE_INCLUDE], libraries=["bmxcore"], depends=core_dependencies(),
+            extra_compile_args=CXX_FLAGS, extra_link_args=["-pthread"], cxx_std=17))
     for name, folder in (("_mxnet_op", "mxnet_op"), ("_runtime", os.path.join("runtime", "src"))):
         if native_sources(folder):
             exts.append(Extension(
                 f"bmxnet_ext.{name}", native_sources(folder), language="c++",
                 include_dirs=[CORE_INCLUDE, os.path.join("native", folder)], libraries=["bmxcore"],
-                extra_compile_args=CXX_FLAGS, extra_link_args=["-pthread"], depends=core_files()))
+                depends=core_dependencies(),
+                extra_compile_args=CXX_FLAGS, extra_link_args=["-pthread"]))
     return exts
 
 
@@ -83,7 +84,6 @@ setup(
     libraries=core_library(),
     ext_modules=extensions(),
     cmdclass={"build_ext": BuildNative},
-    entry_points={"console_scripts": ["bmxnet-convert=tools.model_converter.__main__:main"]},
     install_requires=[
         "mxnet==1.9.1",
         "numpy>=1.17,<1.24",

@@ -1,5 +1,5 @@
-"""The C++ kernel test driver (native/core/tests/kernel_test.cc) built with plain g++ for this machine and
-with aarch64-linux-gnu-g++ for ARM, the latter run under qemu-aarch64 (NEON and portable kernels).
+"""The C++ kernel test driver (native/core/tests/kernel_test.cc) built with plain g++ and clang++ for this
+machine and with aarch64-linux-gnu-g++ for ARM, the latter run under qemu-aarch64 (NEON and portable kernels).
 Each test skips cleanly when its compiler or emulator is missing."""
 import glob
 import os
@@ -31,8 +31,9 @@ def check_run(command, env=None):
     assert "ALL PASSED" in result.stdout
 
 
-def test_kernels_on_this_machine(tmp_path):
-    check_run([build("g++", str(tmp_path / "kernel_test"))])
+@pytest.mark.parametrize("compiler", ["g++", "clang++"])
+def test_kernels_on_this_machine(tmp_path, compiler):
+    check_run([build(compiler, str(tmp_path / "kernel_test"))])
 
 
 def test_neon_kernels_under_qemu(tmp_path):

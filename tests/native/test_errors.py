@@ -1,4 +1,8 @@
 """Bad input gives a clear Python error naming the operation and the shapes, never a crash."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -86,11 +90,9 @@ def test_use_isa_nests_and_restores():
     assert native.current_isa() == best
 
 
-def test_bmx_isa_environment_variable_selects_and_rejects(tmp_path):
-    import subprocess
-    import sys
+def test_bmx_isa_environment_variable_selects_and_rejects():
     code = "from bmxnet_ext import native; print(native.current_isa())"
-    env = dict(__import__("os").environ, BMX_ISA="portable")
+    env = dict(os.environ, BMX_ISA="portable")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "portable"
     env["BMX_ISA"] = "sse9"

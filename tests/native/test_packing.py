@@ -17,7 +17,7 @@ def test_pack_nchw_matches_reference(isa, rng, channels, hw):
     np.testing.assert_array_equal(packed, reference.pack_nchw(x))
 
 
-@pytest.mark.parametrize("channels,groups", [(4, 2), (74, 2), (130, 2), (12, 4), (260, 4), (3, 3)])
+@pytest.mark.parametrize("channels,groups", [(4, 2), (74, 2), (130, 2), (12, 4), (260, 4), (3, 3), (128, 2), (384, 3)])
 def test_pack_groups_each_group_on_its_own(isa, rng, channels, groups):
     x = rng.standard_normal((3, channels, 5, 7)).astype(np.float32)
     packed = native.pack_activations(x, groups=groups)

@@ -8,10 +8,13 @@ Measured side by side in one process, in alternating rounds so machine noise hit
 - MXNet's fp32 ``Convolution`` (oneDNN) on the same shape, batch 1.
 
 Prints per shape the median milliseconds, binary G MAC/s (one MAC = one binary multiply-accumulate), the
-fraction of the measured peak of the instruction set in use, and the speed-up over fp32. ``--json`` writes
+fraction of the measured peak of the instruction set in use, and the speed-up over fp32 (``--per-core``: one
+thread on both sides, robust when other jobs share the machine). ``--json`` writes
 one record per shape with the keys ``name``, ``binary_ms``, ``float_ms``, ``speedup``, ``peak_fraction``
 (plus shape, isa, threads and G MAC/s for context).
 """
+import os
+import sys
 import time
 
 import numpy as np
@@ -37,6 +40,9 @@ def add_arguments(parser):
                         help="comma-separated substrings selecting shapes by name (default: all)")
     parser.add_argument("--peak-seconds", type=float, default=0.3,
                         help="duration of each peak measurement in seconds (default: 0.3)")
+    parser.add_argument("--per-core", action="store_true",
+                        help="one thread for both sides (binary kernels and MXNet's OpenMP), a comparison that "
+                             "stays fair when other jobs share the machine (default: all threads)")
 
 
 def _median_ms(samples):
@@ -93,11 +99,17 @@ def benchmark_shape(native, mx, shape, repeat, rng):
 
 
 def run(args):
+    if args.per_core:
+        if "mxnet" in sys.modules:
+            raise RuntimeError("--per-core must set OMP_NUM_THREADS before MXNet is imported")
+        os.environ["OMP_NUM_THREADS"] = "1"
     import mxnet as mx
 
     from bmxnet_ext import native
 
-    if args.threads is not None:
+    if args.per_core:
+        native.set_num_threads(1)
+    elif args.threads is not None:
         native.set_num_threads(args.threads)
     threads = native.get_num_threads()
     isa = args.isa or native.current_isa()
@@ -112,8 +124,10 @@ def run(args):
 
     results = []
     header = f"{'shape':36s} {'binary ms':>10s} {'fp32 ms':>9s} {'G MAC/s':>9s} {'% peak':>7s} {'speed-up':>9s}"
+    float_threads = os.environ.get("OMP_NUM_THREADS", "MXNet's default")
     print(f"\nbinary = pack (fused affine) + binary conv (float output) on {isa}, {threads} thread(s); "
-          f"fp32 = mx.nd.Convolution; medians of {args.repeat} runs in alternating blocks, batch 1")
+          f"fp32 = mx.nd.Convolution, OMP_NUM_THREADS={float_threads}; medians of {args.repeat} runs in "
+          f"alternating blocks, batch 1")
     print(header)
     print("-" * len(header))
     with native.use_isa(isa):
@@ -123,7 +137,7 @@ def run(args):
             record = {"name": shape[0], "binary_ms": binary_ms, "float_ms": float_ms,
                       "speedup": float_ms / binary_ms, "peak_fraction": gmacs * 1e9 / peak,
                       "binary_gmacs": gmacs, "macs": macs, "isa": isa, "threads": threads,
-                      "peak_gmacs": peak / 1e9}
+                      "float_omp_threads": float_threads, "peak_gmacs": peak / 1e9}
             results.append(record)
             print(f"{shape[0]:36s} {binary_ms:10.3f} {float_ms:9.3f} {gmacs:9.1f} "
                   f"{100 * record['peak_fraction']:6.1f}% {record['speedup']:8.1f}x")

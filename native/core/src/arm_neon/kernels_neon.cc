@@ -59,12 +59,9 @@ void conv_counts_v(const word_t* xs, const std::int64_t* vec_base, const std::in
 
 void conv_counts(const word_t* xs, const std::int64_t* vec_base, int nvec, const std::int64_t* tap_off,
                  std::int64_t kwords, const word_t* w, std::int64_t nchan, std::int32_t* counts) {
-  switch (nvec) {
-    case 1: return conv_counts_v<1>(xs, vec_base, tap_off, kwords, w, nchan, counts);
-    case 2: return conv_counts_v<2>(xs, vec_base, tap_off, kwords, w, nchan, counts);
-    case 3: return conv_counts_v<3>(xs, vec_base, tap_off, kwords, w, nchan, counts);
-    default: return conv_counts_v<4>(xs, vec_base, tap_off, kwords, w, nchan, counts);
-  }
+  with_vector_count<kMaxVecs>(nvec, [&](auto v) {
+    conv_counts_v<decltype(v)::value>(xs, vec_base, tap_off, kwords, w, nchan, counts);
+  });
 }
 
 void gemm_counts(const word_t* a, std::int64_t m, const word_t* b, std::int64_t n, std::int64_t kw,

@@ -4,9 +4,10 @@
 //  1. build the "vector layout" xs of the -1 padded input (kernels.h): entry (n, row, c0, word) holds, for
 //     lanes j < L, the padded input word at (row, c0 + j * stride_w), so the L lanes of one entry are the
 //     inputs of L adjacent output pixels for one kernel tap; tasks = padded rows;
-//  2. cut the pixel vectors (L adjacent output pixels of one row) into tiles of max_vecs vectors and the
-//     output channels into word-aligned chunks of <= 64 (split further into parts when there are few tiles);
-//     each task runs the kernel on one tile x part and writes the outputs of exactly those pixels and channels.
+//  2. cut the pixel vectors (L adjacent output pixels of one row) into tiles of max_vecs vectors (one kernel
+//     call) and the output channels into word-aligned chunks of <= 64; a task is a few consecutive tiles x a
+//     part of the chunks (all of them unless there are few tiles), runs the kernel on them in sub-chunks of
+//     16 channels and writes the outputs of exactly those pixels and channels.
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -25,8 +26,10 @@ namespace {
 
 constexpr word_t kLowNibbles = 0x0f0f0f0f0f0f0f0fULL;
 constexpr int kMaxTileVecs = 16;            // most pixel vectors per kernel call (any ISA)
+constexpr int kMaxTileLanes = 128;          // most pixels per kernel call
 constexpr std::int64_t kMaxGroupTiles = 4;  // tiles per task: each output plane gets runs of >= 4 tiles
 constexpr std::int64_t kSubChunk = 16;      // output channels per kernel call: few concurrent output streams
+static_assert(kSubChunk <= 32, "packed outputs collect a sub-chunk's bits in 32-bit lanes");
 constexpr std::int64_t kTargetTasksPerThread = 4;
 
 struct ChannelChunk {
@@ -189,26 +192,31 @@ void run_tiles(const ConvPlan& plan, const OutputSink& sink, const word_t* xs, c
         plan.isa.conv_counts(xs, base + t0, nvec, taps + chunk.group * plan.kwords, plan.kwords,
                              weights + sub * plan.kwords, nchan, counts);
         if (sink.kind == OutputKind::packed) {
-          for (int v = t0; v < t0 + nvec; ++v)
-            for (std::int64_t j = 0; j < valid[v]; ++j) {
-              word_t bits = 0;
-              for (std::int64_t c = 0; c < nchan; ++c) {
-                const std::uint32_t cnt = static_cast<std::uint32_t>(counts[c * tile_lanes + (v - t0) * L + j]);
-                bits |= word_t(cnt - sink.count_lo[sub + c] <= sink.count_span[sub + c]) << c;
-              }
-              sink.bits[(sample[v] * pixels + pixel[v] - sample[v] * p.out_channels * pixels + j) * out_words +
-                        sub / 64] |= bits << (sub % 64);
-            }
+          std::uint32_t bits[kMaxTileLanes];
+          sign_bits(counts, tile_lanes, nchan, sink.count_lo + sub, sink.count_span + sub, bits);
+          for (int v = t0; v < t0 + nvec; ++v) {
+            word_t* word = sink.bits + (sample[v] * pixels + pixel[v] - sample[v] * p.out_channels * pixels) * out_words +
+                           sub / 64;
+            for (std::int64_t j = 0; j < valid[v]; ++j) word[j * out_words] |= word_t(bits[(v - t0) * L + j]) << (sub % 64);
+          }
           continue;
+        }
+        // Per-channel values and per-vector targets in locals: the output stores cannot alias them.
+        std::int64_t target[kMaxTileVecs], lanes[kMaxTileVecs];
+        for (int v = 0; v < nvec; ++v) {
+          target[v] = pixel[t0 + v];
+          lanes[v] = valid[t0 + v];
         }
         for (std::int64_t c = 0; c < nchan; ++c) {
           const std::int64_t o = sub + c;
           const std::int32_t* cnt = counts + c * tile_lanes;
-          for (int v = t0; v < t0 + nvec; ++v, cnt += L) {
-            if (sink.kind == OutputKind::int32)
-              store_dots<L>(cnt, k, valid[v], sink.i32 + pixel[v] + o * pixels);
-            else
-              store_affine<L>(cnt, k, sink.scale[o], sink.bias[o], valid[v], sink.f32 + pixel[v] + o * pixels);
+          if (sink.kind == OutputKind::int32) {
+            std::int32_t* plane = sink.i32 + o * pixels;
+            for (int v = 0; v < nvec; ++v) store_dots<L>(cnt + v * L, k, lanes[v], plane + target[v]);
+          } else {
+            float* plane = sink.f32 + o * pixels;
+            const float scale = sink.scale[o], bias = sink.bias[o];
+            for (int v = 0; v < nvec; ++v) store_affine<L>(cnt + v * L, k, scale, bias, lanes[v], plane + target[v]);
           }
         }
       }
@@ -234,10 +242,9 @@ void run_conv(const Conv2DParams& p, const word_t* input, const word_t* weights,
   p.validate(op);
   if (input == nullptr || weights == nullptr || out == nullptr)
     throw Error(std::string(op) + ": null input, weight or output pointer");
-  if (kind != OutputKind::int32 && (scale == nullptr || bias == nullptr))
-    throw Error(std::string(op) + ": this output form needs scale and bias arrays of shape (out_channels,)");
   const IsaKernels& isa = current_kernels();
-  if (isa.max_vecs > kMaxTileVecs) throw Error(std::string(op) + ": kernel tile too large");
+  if (isa.max_vecs > kMaxTileVecs || isa.max_vecs * isa.lanes > kMaxTileLanes)
+    throw Error(std::string(op) + ": kernel tile too large");
   const bool packed = kind == OutputKind::packed;
   const ConvPlan plan(p, isa, get_num_threads(), packed);
   const RunTileFn tile_fn = run_tile_for(plan.lanes);
@@ -247,9 +254,7 @@ void run_conv(const Conv2DParams& p, const word_t* input, const word_t* weights,
   const std::size_t xs_at = layout.add<word_t>(plan.xs_words());
   const std::size_t pad_at = layout.add<word_t>(plan.words_per_pixel);
   const std::size_t taps_at = layout.add<std::int64_t>(p.groups * plan.kwords);
-  const std::size_t intervals_at = layout.add<SignInterval>(packed ? p.out_channels : 0);
-  const std::size_t lo_at = layout.add<std::uint32_t>(packed ? p.out_channels : 0);
-  const std::size_t span_at = layout.add<std::uint32_t>(packed ? p.out_channels : 0);
+  const std::size_t sink_at = layout.add<char>(sink_scratch_bytes(kind, p.out_channels));
   layout.allocate(Scratch::call());
   word_t* xs = layout.at<word_t>(xs_at);
   word_t* pad = layout.at<word_t>(pad_at);
@@ -259,21 +264,8 @@ void run_conv(const Conv2DParams& p, const word_t* input, const word_t* weights,
     plan.tap_offsets(g, taps + g * plan.kwords);
   }
 
-  OutputSink sink;
-  sink.kind = kind;
-  sink.scale = scale;
-  sink.bias = bias;
-  if (kind == OutputKind::int32) sink.i32 = static_cast<std::int32_t*>(out);
-  if (kind == OutputKind::float32) sink.f32 = static_cast<float*>(out);
-  if (packed) {
-    sink.bits = static_cast<word_t*>(out);
-    SignInterval* intervals = layout.at<SignInterval>(intervals_at);
-    sign_intervals(scale, bias, p.out_channels, plan.k, intervals);
-    count_intervals(intervals, p.out_channels, plan.k, layout.at<std::uint32_t>(lo_at), layout.at<std::uint32_t>(span_at));
-    sink.count_lo = layout.at<std::uint32_t>(lo_at);
-    sink.count_span = layout.at<std::uint32_t>(span_at);
-    std::memset(sink.bits, 0, p.output_words() * sizeof(word_t));
-  }
+  const OutputSink sink = make_sink(op, kind, out, scale, bias, p.out_channels, plan.k, p.output_words(),
+                                    layout.at<char>(sink_at));
 
   const std::int64_t row_words = plan.planes * (plan.padded_w + plan.lanes * p.stride_w) * plan.words_per_pixel;
   parallel_for(static_cast<int>(std::min<std::int64_t>(p.batch * plan.padded_h, kMaxTasks)), [&](int task) {

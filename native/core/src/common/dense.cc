@@ -21,32 +21,11 @@ void run_dense(const DenseParams& p, const word_t* input, const word_t* weights,
   p.validate(op);
   if (input == nullptr || weights == nullptr || out == nullptr)
     throw Error(std::string(op) + ": null input, weight or output pointer");
-  if (kind != OutputKind::int32 && (scale == nullptr || bias == nullptr))
-    throw Error(std::string(op) + ": this output form needs scale and bias arrays of shape (out_units,)");
   const IsaKernels& isa = current_kernels();
   const std::int64_t kw = words_for(p.in_units);
   const std::int32_t k = static_cast<std::int32_t>(p.in_units);
-
-  OutputSink sink;
-  sink.kind = kind;
-  sink.scale = scale;
-  sink.bias = bias;
-  if (kind == OutputKind::int32) sink.i32 = static_cast<std::int32_t*>(out);
-  if (kind == OutputKind::float32) sink.f32 = static_cast<float*>(out);
-  if (kind == OutputKind::packed) {
-    ScratchLayout layout;
-    const std::size_t intervals_at = layout.add<SignInterval>(p.out_units);
-    const std::size_t lo_at = layout.add<std::uint32_t>(p.out_units);
-    const std::size_t span_at = layout.add<std::uint32_t>(p.out_units);
-    layout.allocate(Scratch::call());
-    sign_intervals(scale, bias, p.out_units, p.in_units, layout.at<SignInterval>(intervals_at));
-    count_intervals(layout.at<SignInterval>(intervals_at), p.out_units, p.in_units, layout.at<std::uint32_t>(lo_at),
-                    layout.at<std::uint32_t>(span_at));
-    sink.count_lo = layout.at<std::uint32_t>(lo_at);
-    sink.count_span = layout.at<std::uint32_t>(span_at);
-    sink.bits = static_cast<word_t*>(out);
-    std::memset(sink.bits, 0, p.output_words() * sizeof(word_t));
-  }
+  void* sink_scratch = Scratch::call().reserve(sink_scratch_bytes(kind, p.out_units));
+  const OutputSink sink = make_sink(op, kind, out, scale, bias, p.out_units, p.in_units, p.output_words(), sink_scratch);
 
   const std::int64_t row_tiles = (p.batch + kTileRows - 1) / kTileRows;
   const std::int64_t unit_tiles = (p.out_units + kTileUnits - 1) / kTileUnits;

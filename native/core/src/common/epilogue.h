@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <string>
 
 #include "bmx/threshold.h"
 #include "bmx/types.h"
@@ -46,6 +47,60 @@ inline void count_intervals(const SignInterval* iv, std::int64_t channels, std::
       lo[o] = static_cast<std::uint32_t>(c_lo);
       span[o] = static_cast<std::uint32_t>(c_hi - c_lo);
     }
+  }
+}
+
+/// Scratch bytes make_sink() needs for `channels` outputs.
+inline std::size_t sink_scratch_bytes(OutputKind kind, std::int64_t channels) {
+  return kind == OutputKind::packed ? channels * (sizeof(SignInterval) + 2 * sizeof(std::uint32_t)) : 0;
+}
+
+/// The sink of one call of operation `op` with `channels` outputs of `k` binary inputs each. Checks that
+/// the float and packed forms got scale and bias; for the packed form computes the popcount intervals into
+/// `scratch` (sink_scratch_bytes() large) and zeroes the `packed_words` output words.
+inline OutputSink make_sink(const char* op, OutputKind kind, void* out, const float* scale, const float* bias,
+                            std::int64_t channels, std::int64_t k, std::int64_t packed_words, void* scratch) {
+  if (kind != OutputKind::int32 && (scale == nullptr || bias == nullptr))
+    throw Error(std::string(op) + ": this output form needs scale and bias arrays with one value per output channel");
+  OutputSink sink;
+  sink.kind = kind;
+  sink.scale = scale;
+  sink.bias = bias;
+  if (kind == OutputKind::int32) sink.i32 = static_cast<std::int32_t*>(out);
+  if (kind == OutputKind::float32) sink.f32 = static_cast<float*>(out);
+  if (kind == OutputKind::packed) {
+    SignInterval* intervals = static_cast<SignInterval*>(scratch);
+    std::uint32_t* lo = reinterpret_cast<std::uint32_t*>(intervals + channels);
+    sign_intervals(scale, bias, channels, k, intervals);
+    count_intervals(intervals, channels, k, lo, lo + channels);
+    sink.count_lo = lo;
+    sink.count_span = lo + channels;
+    sink.bits = static_cast<word_t*>(out);
+    std::memset(sink.bits, 0, packed_words * sizeof(word_t));
+  }
+  return sink;
+}
+
+/// bits[q] (q < lanes) = the packed-output bits of channels c < nchan (<= 32) of lane q: bit c is set iff
+/// counts[c * lanes + q] - lo[c] <= span[c] (unsigned). Channel-major, four lanes at a time.
+inline void sign_bits(const std::int32_t* counts, std::int64_t lanes, std::int64_t nchan, const std::uint32_t* lo,
+                      const std::uint32_t* span, std::uint32_t* bits) {
+  typedef std::uint32_t v4u __attribute__((vector_size(16)));
+  const std::int64_t full = lanes / 4 * 4;
+  for (std::int64_t q = 0; q < full; q += 4) {
+    v4u acc = {0, 0, 0, 0};
+    for (std::int64_t c = 0; c < nchan; ++c) {
+      v4u cnt;
+      std::memcpy(&cnt, counts + c * lanes + q, sizeof(cnt));
+      acc |= reinterpret_cast<v4u>(cnt - lo[c] <= span[c]) & (std::uint32_t(1) << c);
+    }
+    std::memcpy(bits + q, &acc, sizeof(acc));
+  }
+  for (std::int64_t q = full; q < lanes; ++q) {
+    std::uint32_t acc = 0;
+    for (std::int64_t c = 0; c < nchan; ++c)
+      acc |= std::uint32_t(static_cast<std::uint32_t>(counts[c * lanes + q]) - lo[c] <= span[c]) << c;
+    bits[q] = acc;
   }
 }
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include "bmx/isa.h"
 #include "bmx/types.h"
@@ -72,6 +73,16 @@ void pack_nchw_portable(const float* x, std::int64_t c, std::int64_t hw, std::in
                         const float* bias, std::int64_t p0, std::int64_t p1, word_t* out);
 void pack_rows_portable(const float* x, std::int64_t rows, std::int64_t k, const float* scale, const float* bias,
                         word_t* out);
+
+/// Call f(std::integral_constant<int, V>{}) with V == nvec, for 1 <= nvec <= Max (larger nvec: V = Max), so
+/// that a kernel's block of V pixel vectors can be a compile-time size.
+template <int Max, typename F>
+inline void with_vector_count(int nvec, const F& f) {
+  if constexpr (Max > 1) {
+    if (nvec < Max) return with_vector_count<Max - 1>(nvec, f);
+  }
+  f(std::integral_constant<int, Max>{});
+}
 
 /// The sign rule of the packing contract: set bit iff (affine) value < 0, float32 multiply then add.
 inline bool negative_after_affine(float x, const float* scale, const float* bias, std::int64_t c) {

@@ -21,11 +21,8 @@ void check_affine(const char* op, const float* scale, const float* bias) {
   check((scale == nullptr) == (bias == nullptr), op, "scale and bias must both be given or both be null");
 }
 
-}  // namespace
-
-void pack_activations_nchw(const float* x, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
-                           std::int64_t groups, const float* scale, const float* bias, word_t* out) {
-  const char* op = "pack_activations_nchw";
+void pack_nchw(const char* op, const float* x, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
+               std::int64_t groups, const float* scale, const float* bias, word_t* out) {
   check(n >= 1 && c >= 1 && h >= 1 && w >= 1, op,
         "expected positive N, C, H, W, got (" + std::to_string(n) + ", " + std::to_string(c) + ", " +
             std::to_string(h) + ", " + std::to_string(w) + ")");
@@ -49,8 +46,8 @@ void pack_activations_nchw(const float* x, std::int64_t n, std::int64_t c, std::
   });
 }
 
-void pack_rows(const float* x, std::int64_t n, std::int64_t k, const float* scale, const float* bias, word_t* out) {
-  const char* op = "pack_rows";
+void pack_rows(const char* op, const float* x, std::int64_t n, std::int64_t k, const float* scale, const float* bias,
+               word_t* out) {
   check(n >= 1 && k >= 1, op, "expected positive N, K, got (" + std::to_string(n) + ", " + std::to_string(k) + ")");
   check(x != nullptr && out != nullptr, op, "null input or output pointer");
   check_affine(op, scale, bias);
@@ -66,14 +63,25 @@ void pack_rows(const float* x, std::int64_t n, std::int64_t k, const float* scal
   });
 }
 
+}  // namespace
+
+void pack_activations_nchw(const float* x, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
+                           std::int64_t groups, const float* scale, const float* bias, word_t* out) {
+  pack_nchw("pack_activations_nchw", x, n, c, h, w, groups, scale, bias, out);
+}
+
+void pack_rows(const float* x, std::int64_t n, std::int64_t k, const float* scale, const float* bias, word_t* out) {
+  pack_rows("pack_rows", x, n, k, scale, bias, out);
+}
+
 void pack_conv_weights(const float* w, std::int64_t o, std::int64_t c_per_group, std::int64_t kh, std::int64_t kw,
                        word_t* out) {
   // (O, C/G, KH, KW) is an NCHW tensor with N = O and one group; its packing is (O, KH, KW, Cwg).
-  pack_activations_nchw(w, o, c_per_group, kh, kw, 1, nullptr, nullptr, out);
+  pack_nchw("pack_conv_weights", w, o, c_per_group, kh, kw, 1, nullptr, nullptr, out);
 }
 
 void pack_dense_weights(const float* w, std::int64_t o, std::int64_t k, word_t* out) {
-  pack_rows(w, o, k, nullptr, nullptr, out);
+  pack_rows("pack_dense_weights", w, o, k, nullptr, nullptr, out);
 }
 
 }  // namespace bmx

@@ -13,8 +13,12 @@
 
 #include "../common/kernels.h"
 
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,popcnt"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,popcnt")
+#endif
 
 namespace bmx {
 namespace detail {
@@ -81,16 +85,9 @@ void conv_counts_v(const word_t* xs, const std::int64_t* vec_base, const std::in
 
 void conv_counts(const word_t* xs, const std::int64_t* vec_base, int nvec, const std::int64_t* tap_off,
                  std::int64_t kwords, const word_t* w, std::int64_t nchan, std::int32_t* counts) {
-  switch (nvec) {
-    case 1: return conv_counts_v<1>(xs, vec_base, tap_off, kwords, w, nchan, counts);
-    case 2: return conv_counts_v<2>(xs, vec_base, tap_off, kwords, w, nchan, counts);
-    case 3: return conv_counts_v<3>(xs, vec_base, tap_off, kwords, w, nchan, counts);
-    case 4: return conv_counts_v<4>(xs, vec_base, tap_off, kwords, w, nchan, counts);
-    case 5: return conv_counts_v<5>(xs, vec_base, tap_off, kwords, w, nchan, counts);
-    case 6: return conv_counts_v<6>(xs, vec_base, tap_off, kwords, w, nchan, counts);
-    case 7: return conv_counts_v<7>(xs, vec_base, tap_off, kwords, w, nchan, counts);
-    default: return conv_counts_v<8>(xs, vec_base, tap_off, kwords, w, nchan, counts);
-  }
+  with_vector_count<kMaxVecs>(nvec, [&](auto v) {
+    conv_counts_v<decltype(v)::value>(xs, vec_base, tap_off, kwords, w, nchan, counts);
+  });
 }
 
 inline std::int64_t horizontal_sum(__m256i v) {
@@ -167,6 +164,66 @@ void pack_nchw_8pixels(const float* x, std::int64_t c, std::int64_t hw, std::int
     }
 }
 
+// Byte q of the result: bit i set iff pixel p + q of channel plane ch0 + i (i < 8) is negative (after the
+// affine), for 32 pixels.
+inline __m256i sign_bytes_32(const float* x, std::int64_t hw, std::int64_t ch0, std::int64_t p, const float* scale,
+                             const float* bias) {
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  __m256i bits = _mm256_setzero_si256();
+  for (int i = 0; i < 8; ++i) {
+    const float* plane = x + (ch0 + i) * hw + p;
+    __m256i m[4];
+    for (int j = 0; j < 4; ++j) {
+      __m256 v = _mm256_loadu_ps(plane + 8 * j);
+      if (scale != nullptr)
+        v = _mm256_add_ps(_mm256_mul_ps(v, _mm256_set1_ps(scale[ch0 + i])), _mm256_set1_ps(bias[ch0 + i]));
+      m[j] = _mm256_castps_si256(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ));
+    }
+    // 4 x 8 dword masks -> 32 byte masks in pixel order (the packs work per 128-bit lane; the permute undoes it)
+    const __m256i bytes = _mm256_permutevar8x32_epi32(
+        _mm256_packs_epi16(_mm256_packs_epi32(m[0], m[1]), _mm256_packs_epi32(m[2], m[3])), order);
+    bits = _mm256_or_si256(bits, _mm256_and_si256(bytes, _mm256_set1_epi8(static_cast<char>(1 << i))));
+  }
+  return bits;
+}
+
+// Whole 64-bit words (channels per group a multiple of 64): for 32 pixels, the 8 byte vectors of one word
+// (byte r = channels 8r ... 8r + 7) are transposed into 32 words with three rounds of unpacks.
+void pack_nchw_32pixels(const float* x, std::int64_t c, std::int64_t hw, std::int64_t groups, const float* scale,
+                        const float* bias, std::int64_t p0, std::int64_t p1, word_t* out) {
+  const std::int64_t cg = c / groups, cwg = cg / 64, wpp = groups * cwg;
+  for (std::int64_t p = p0; p < p1; p += 32)
+    for (std::int64_t g = 0; g < groups; ++g)
+      for (std::int64_t w = 0; w < cwg; ++w) {
+        const std::int64_t ch0 = g * cg + 64 * w;
+        __m256i z[8];
+        for (int r = 0; r < 8; ++r) z[r] = sign_bytes_32(x, hw, ch0 + 8 * r, p, scale, bias);
+        __m256i t[8], u[8], words[8];
+        for (int r = 0; r < 4; ++r) {
+          t[2 * r] = _mm256_unpacklo_epi8(z[2 * r], z[2 * r + 1]);
+          t[2 * r + 1] = _mm256_unpackhi_epi8(z[2 * r], z[2 * r + 1]);
+        }
+        for (int h = 0; h < 2; ++h)
+          for (int r = 0; r < 2; ++r) {
+            u[4 * h + 2 * r] = _mm256_unpacklo_epi16(t[4 * h + r], t[4 * h + r + 2]);
+            u[4 * h + 2 * r + 1] = _mm256_unpackhi_epi16(t[4 * h + r], t[4 * h + r + 2]);
+          }
+        for (int r = 0; r < 4; ++r) {
+          words[2 * r] = _mm256_unpacklo_epi32(u[r], u[r + 4]);
+          words[2 * r + 1] = _mm256_unpackhi_epi32(u[r], u[r + 4]);
+        }
+        // words[j]: lane 0 = pixels p + 2j, p + 2j + 1; lane 1 = pixels p + 16 + 2j, p + 17 + 2j
+        word_t* dst = out + p * wpp + g * cwg + w;
+        for (int j = 0; j < 8; ++j) {
+          const __m128i lo = _mm256_castsi256_si128(words[j]), hi = _mm256_extracti128_si256(words[j], 1);
+          _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + (2 * j) * wpp), lo);
+          _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + (2 * j + 1) * wpp), _mm_unpackhi_epi64(lo, lo));
+          _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + (16 + 2 * j) * wpp), hi);
+          _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + (17 + 2 * j) * wpp), _mm_unpackhi_epi64(hi, hi));
+        }
+      }
+}
+
 // The convolution's inner loop on L1-resident data, without its address arithmetic: 8 nibble-split
 // vectors (8 x 4 words) against one broadcast weight word per step, 31 steps per widening.
 double peak_loop(std::int64_t iters) {
@@ -203,8 +260,13 @@ double peak_loop(std::int64_t iters) {
 
 void pack_nchw_avx2(const float* x, std::int64_t c, std::int64_t hw, std::int64_t groups, const float* scale,
                     const float* bias, std::int64_t p0, std::int64_t p1, word_t* out) {
-  const std::int64_t full = p0 + (p1 - p0) / 8 * 8;
-  pack_nchw_8pixels(x, c, hw, groups, scale, bias, p0, full, out);
+  std::int64_t done = p0;
+  if ((c / groups) % 64 == 0) {  // whole words: 32 pixels x 64 channels at a time
+    done = p0 + (p1 - p0) / 32 * 32;
+    pack_nchw_32pixels(x, c, hw, groups, scale, bias, p0, done, out);
+  }
+  const std::int64_t full = done + (p1 - done) / 8 * 8;
+  pack_nchw_8pixels(x, c, hw, groups, scale, bias, done, full, out);
   if (full < p1) pack_nchw_portable(x, c, hw, groups, scale, bias, full, p1, out);
 }
 
@@ -227,7 +289,11 @@ void pack_rows_avx2(const float* x, std::int64_t rows, std::int64_t k, const flo
 }  // namespace detail
 }  // namespace bmx
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
 namespace bmx {
 namespace detail {

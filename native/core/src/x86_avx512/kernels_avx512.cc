@@ -9,11 +9,16 @@
 
 #include "../common/kernels.h"
 
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512vpopcntdq,avx2,popcnt"))), \
+                             apply_to = function)
+#else
 // GCC 12's own _mm256_undefined_si256() trips -Wuninitialized inside the AVX-512 headers' inline code.
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512vpopcntdq,avx2,popcnt")
+#endif
 
 namespace bmx {
 namespace detail {
@@ -54,12 +59,9 @@ void conv_counts_v(const word_t* xs, const std::int64_t* vec_base, const std::in
 
 void conv_counts(const word_t* xs, const std::int64_t* vec_base, int nvec, const std::int64_t* tap_off,
                  std::int64_t kwords, const word_t* w, std::int64_t nchan, std::int32_t* counts) {
-  switch (nvec) {
-    case 1: return conv_counts_v<1>(xs, vec_base, tap_off, kwords, w, nchan, counts);
-    case 2: return conv_counts_v<2>(xs, vec_base, tap_off, kwords, w, nchan, counts);
-    case 3: return conv_counts_v<3>(xs, vec_base, tap_off, kwords, w, nchan, counts);
-    default: return conv_counts_v<4>(xs, vec_base, tap_off, kwords, w, nchan, counts);
-  }
+  with_vector_count<kMaxVecs>(nvec, [&](auto v) {
+    conv_counts_v<decltype(v)::value>(xs, vec_base, tap_off, kwords, w, nchan, counts);
+  });
 }
 
 void gemm_counts(const word_t* a, std::int64_t m, const word_t* b, std::int64_t n, std::int64_t kw,
@@ -105,7 +107,11 @@ double peak_loop(std::int64_t iters) {
 }  // namespace detail
 }  // namespace bmx
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
 namespace bmx {
 namespace detail {
