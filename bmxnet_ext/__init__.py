@@ -8,6 +8,7 @@
 - :mod:`bmxnet_ext.ops`: the MXNet operators of converted binary models (``BmxPack``, ``BmxBinaryConv2D``,
   ``BmxBinaryDense``), registered at import when the native extension is built.
 - :mod:`bmxnet_ext.bmxnet_v1`: reader of BMXNet v1's released binarized models.
+- :func:`set_num_threads`: thread count of every native kernel (also ``BMX_NUM_THREADS``).
 
 The binary conventions shared with the converter and the native kernels are in ``docs/conventions.md``.
 """
@@ -16,8 +17,9 @@ from .config import binary_layer_config
 from .layers import (SCALING_MODES, BinaryConvolution, BinaryDense, QActivation, QConv1D, QConv2D,
                      QDense)
 from .summary import summary
+from .threads import set_num_threads
 
 __version__ = "0.1.0"
 
 __all__ = ["config", "quantization", "binary_layer_config", "QActivation", "QConv1D", "QConv2D", "QDense",
-           "BinaryConvolution", "BinaryDense", "SCALING_MODES", "summary", "__version__"]
+           "BinaryConvolution", "BinaryDense", "SCALING_MODES", "summary", "set_num_threads", "__version__"]

@@ -9,12 +9,13 @@ converted model" in ``docs/conventions.md``.
 If the extension was not built, importing ``bmxnet_ext`` still works (training needs no native code);
 :func:`load` then raises an ``ImportError`` that says how to build it.
 """
+import ctypes
 import importlib.util
 import os
 import threading
 import warnings
 
-__all__ = ["OPERATORS", "load", "available"]
+__all__ = ["OPERATORS", "load", "available", "set_num_threads", "get_num_threads"]
 
 OPERATORS = ("BmxPack", "BmxBinaryConv2D", "BmxBinaryDense")
 """Operator names the extension library registers."""
@@ -57,6 +58,28 @@ def load():
         mx.library.load(path, verbose=False)
         _loaded_path = path
         return path
+
+
+def _library():
+    """ctypes handle of the loaded library (the same dlopen handle MXNet uses, so the same thread pool)."""
+    return ctypes.CDLL(load())
+
+
+def set_num_threads(n):
+    """Use ``n >= 1`` threads in the operators' kernels (default: all cores, or ``BMX_NUM_THREADS``).
+
+    The operators link their own copy of the native core, so this is separate from
+    :func:`bmxnet_ext.native.set_num_threads`; :func:`bmxnet_ext.set_num_threads` sets both.
+    """
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"Expected a thread count >= 1, got {n!r}.")
+    if not _library().bmx_mxnet_set_num_threads(n):
+        raise ValueError(f"The operator library refused {n} threads.")
+
+
+def get_num_threads():
+    """Threads the operators' kernels use."""
+    return _library().bmx_mxnet_get_num_threads()
 
 
 def _load_if_built():

@@ -143,3 +143,25 @@ def test_load_without_the_built_extension_explains_how_to_build(monkeypatch):
     monkeypatch.setattr(ops, "_library_path", lambda: None)
     with pytest.raises(ImportError, match="build_ext --inplace"):
         ops.load()
+
+
+@built
+def test_operator_thread_count_is_settable_and_does_not_change_results(rng):
+    import bmxnet_ext
+
+    x = rng.standard_normal((1, 70, 12, 12)).astype(np.float32)
+    weight = rng.standard_normal((40, 70, 3, 3)).astype(np.float32)
+    ones, zeros = np.ones(40, np.float32), np.zeros(40, np.float32)
+    attrs = dict(kernel=(3, 3), pad=(1, 1), num_filter=40, in_channels=70, out_format="int32")
+    saved = ops.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2, 3):
+            bmxnet_ext.set_num_threads(threads)
+            assert ops.get_num_threads() == threads
+            results.append(conv(mx.nd.BmxPack(mx.nd.array(x)), pack_conv_weight(weight), ones, zeros, **attrs))
+        assert all(np.array_equal(results[0], r) for r in results[1:])
+        with pytest.raises(ValueError, match="thread count"):
+            ops.set_num_threads(0)
+    finally:
+        bmxnet_ext.set_num_threads(saved)
