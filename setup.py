@@ -25,7 +25,7 @@ def native_sources(folder):
 
 def core_library():
     """The shared native core as a static library, or nothing while it has no sources."""
-    sources = native_sources("core")
+    sources = native_sources(os.path.join("core", "src"))
     if not sources:
         return []
     return [("bmxcore", {"sources": sources, "include_dirs": [CORE_INCLUDE], "cflags": CXX_FLAGS})]
@@ -66,9 +66,8 @@ class BuildNative(build_ext):
 
     def run(self):
         if self.distribution.has_c_libraries():
-            build_clib = self.get_finalized_command("build_clib")
-            build_clib.run()
-            self.library_dirs.append(build_clib.build_clib)
+            self.run_command("build_clib")  # once per build: editable installs may have run it already
+            self.library_dirs.append(self.get_finalized_command("build_clib").build_clib)
         super().run()
 
 
