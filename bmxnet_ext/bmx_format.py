@@ -120,7 +120,7 @@ def _resolve_attrs(op, node_name, attrs):
         if resolved.get(key) is None:
             if default is _REQUIRED:
                 raise ValueError(f"Node {node_name!r} ({op}) lacks the required attribute `{key}`")
-            resolved[key] = default
+            resolved[key] = (default,) if kind == ATTR_INTS and isinstance(default, int) else default
     return {key: (schema[key][0], value) for key, value in resolved.items()}
 
 

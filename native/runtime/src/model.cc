@@ -65,11 +65,8 @@ void Model::build_ops() {
                      (uint64_t{1} << 40),
                  node.op, " node '", node.name, "' output ", shape_string(info_[out].shape), " is too large");
     int alias = op->alias_of_input();
-    if (alias >= 0) {
-      uint32_t src = node.inputs.at(static_cast<size_t>(alias));
-      check_format(desc_.tensors[src].kind == TensorKind::kIntermediate, node.op, " node '", node.name,
-                   "' reshapes a graph input or constant; not supported in place");
-      root_[out] = root_[src];
+    if (alias >= 0 && desc_.tensors[node.inputs.at(static_cast<size_t>(alias))].kind == TensorKind::kIntermediate) {
+      root_[out] = root_[node.inputs[static_cast<size_t>(alias)]];
     }
     ops_.push_back(std::move(op));
   }

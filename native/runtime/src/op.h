@@ -34,7 +34,8 @@ class Op {
   virtual TensorInfo prepare(const std::vector<TensorArg>& inputs) = 0;
   // Scratch memory run() needs with `threads` threads.
   virtual size_t scratch_bytes(int /*threads*/) const { return 0; }
-  // Index of an input whose buffer the output shares unchanged (a reshape), or -1.
+  // Index of an input whose buffer the output may share unchanged (a reshape), or -1. The executor shares it
+  // when that input is an intermediate; otherwise run() gets a separate output buffer and must copy.
   virtual int alias_of_input() const { return -1; }
   // Bytes of weights the operator built for itself in prepare() (e.g. repacked for a kernel).
   virtual size_t owned_weight_bytes() const { return 0; }

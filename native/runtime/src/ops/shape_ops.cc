@@ -18,10 +18,16 @@ class Flatten : public Op {
     const Shape& s = in[0].info.shape;
     require(!s.empty(), "expected data with at least 1 dimension");
     int64_t rest = s.size() == 1 ? 1 : num_elements(Shape(s.begin() + 1, s.end()));
+    bytes_ = in[0].info.bytes();
     return TensorInfo{in[0].info.dtype, Shape{s[0], rest}};
   }
   int alias_of_input() const override { return 0; }
-  void run(const RunContext&, const std::vector<const void*>&, void*) override {}
+  void run(const RunContext&, const std::vector<const void*>& inputs, void* output) override {
+    if (inputs[0] != output) std::memcpy(output, inputs[0], bytes_);
+  }
+
+ private:
+  size_t bytes_ = 0;
 };
 
 // Join inputs along `dim`; all other dimensions must agree.

@@ -1,0 +1,186 @@
+"""Build converted-style graphs for runtime tests and evaluate them with a reference.
+
+A :class:`Graph` records nodes in MXNet's symbol-JSON form (standard MXNet operators plus ``BmxPack``,
+``BmxBinaryConv2D``, ``BmxBinaryDense``) together with their parameters. :meth:`Graph.reference` evaluates it
+node by node: standard operators run as the real MXNet operators (``mx.nd.<op>``), the three binary operators
+as the plain NumPy references below (float arithmetic on +/-1 values, the contract of docs/conventions.md).
+"""
+import ast
+import json
+
+import mxnet as mx
+import numpy as np
+
+WORD = 64
+
+
+def pack_bits(negative, axis=-1):
+    """Pack a boolean array (True = -1) along ``axis`` into uint64 words, bit j of word w = element 64 w + j."""
+    negative = np.moveaxis(np.asarray(negative, bool), axis, -1)
+    k = negative.shape[-1]
+    words = -(-k // WORD)
+    padded = np.zeros(negative.shape[:-1] + (words * WORD,), bool)
+    padded[..., :k] = negative
+    bits = padded.reshape(negative.shape[:-1] + (words, WORD)).astype(np.uint64)
+    return (bits << np.arange(WORD, dtype=np.uint64)).sum(axis=-1, dtype=np.uint64)
+
+
+def unpack_signs(words, k):
+    """+/-1 float64 values of the first ``k`` elements packed along the last axis of ``words``."""
+    words = np.asarray(words).view(np.uint64)
+    bits = (words[..., None] >> np.arange(WORD, dtype=np.uint64)) & np.uint64(1)
+    bits = bits.reshape(words.shape[:-1] + (-1,))[..., :k]
+    return np.where(bits == 1, -1.0, 1.0)
+
+
+def ref_pack(x, scale=None, bias=None, num_group=1):
+    """BmxPack: bit set iff ``scale[c] * x + bias[c] < 0`` (float32 multiply, then add)."""
+    x = np.asarray(x, np.float32)
+    if scale is not None:
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        x = (np.asarray(scale, np.float32).reshape(shape) * x) + np.asarray(bias, np.float32).reshape(shape)
+    if x.ndim == 2:
+        return pack_bits(x < 0)
+    n, c, h, w = x.shape
+    groups = (x < 0).transpose(0, 2, 3, 1).reshape(n, h, w, num_group, c // num_group)
+    return pack_bits(groups).reshape(n, h, w, -1)
+
+
+def _fused_output(y, scale, bias, out_format, channel_axis):
+    """int32 y, float32 scale * y + bias, or packed sign bits of that value along the channel axis."""
+    if out_format == "int32":
+        return y.astype(np.int32)
+    shape = [1] * y.ndim
+    shape[channel_axis] = -1
+    v = (np.asarray(scale, np.float32).reshape(shape) * y.astype(np.float32)) + np.asarray(bias, np.float32).reshape(shape)
+    if out_format == "float":
+        return v
+    return pack_bits(v < 0, axis=channel_axis)
+
+
+def ref_binary_conv(x_words, w_words, scale, bias, kernel, stride, pad, dilate, num_filter, num_group,
+                    in_channels, out_format):
+    """BmxBinaryConv2D as a float convolution of +/-1 tensors padded with -1 (NumPy loops over the kernel)."""
+    n, h, w, _ = x_words.shape
+    g, cg = num_group, in_channels // num_group
+    cwg = -(-cg // WORD)
+    x = np.concatenate([unpack_signs(x_words[..., i * cwg:(i + 1) * cwg], cg) for i in range(g)], axis=-1)
+    x = x.transpose(0, 3, 1, 2)  # (N, C, H, W) of +/-1
+    wt = unpack_signs(w_words, cg).transpose(0, 3, 1, 2)  # (O, C/G, KH, KW)
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, pad, dilate
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=-1.0)
+    oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    ow = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    og = num_filter // g
+    y = np.zeros((n, num_filter, oh, ow))
+    for gi in range(g):
+        xs = xp[:, gi * cg:(gi + 1) * cg]
+        for i in range(kh):
+            for j in range(kw):
+                patch = xs[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw]
+                y[:, gi * og:(gi + 1) * og] += np.einsum("nchw,oc->nohw", patch, wt[gi * og:(gi + 1) * og, :, i, j])
+    return _fused_output(y, scale, bias, out_format, channel_axis=1)
+
+
+def ref_binary_dense(x_words, w_words, scale, bias, num_hidden, in_units, out_format):
+    """BmxBinaryDense as a float matrix product of +/-1 matrices."""
+    y = unpack_signs(x_words, in_units) @ unpack_signs(w_words, in_units).T
+    return _fused_output(y, scale, bias, out_format, channel_axis=1)
+
+
+def pack_conv_weights(w):
+    """Float (O, C/G, KH, KW) -> packed words (O, KH, KW, ceil(C/G / 64)) by det_sign."""
+    return pack_bits(np.asarray(w).transpose(0, 2, 3, 1) < 0)
+
+
+def pack_dense_weights(w):
+    return pack_bits(np.asarray(w) < 0)
+
+
+def _attr_text(value):
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, (tuple, list)):
+        return "(" + ", ".join(str(int(v)) for v in value) + ")"
+    return str(value)
+
+
+class Graph:
+    """A converted-style graph under construction: nodes in symbol-JSON form plus parameters."""
+
+    def __init__(self):
+        self.nodes, self.params, self.input_shapes = [], {}, {}
+        self.heads = []
+
+    def _add(self, op, name, inputs=(), attrs=None):
+        self.nodes.append({"op": op, "name": name, "attrs": {k: _attr_text(v) for k, v in (attrs or {}).items()},
+                           "inputs": [[i, 0, 0] for i in inputs]})
+        return len(self.nodes) - 1
+
+    def input(self, name, shape):
+        self.input_shapes[name] = tuple(shape)
+        return self._add("null", name)
+
+    def param(self, name, array):
+        self.params[name] = np.asarray(array)
+        return self._add("null", name)
+
+    def op(self, op, name, inputs, **attrs):
+        return self._add(op, name, inputs, attrs)
+
+    def output(self, *nodes):
+        self.heads.extend(nodes)
+        return self
+
+    def symbol_json(self):
+        heads = self.heads or [len(self.nodes) - 1]
+        arg_nodes = [i for i, n in enumerate(self.nodes) if n["op"] == "null"]
+        return {"nodes": self.nodes, "arg_nodes": arg_nodes, "heads": [[h, 0, 0] for h in heads],
+                "node_row_ptr": list(range(len(self.nodes) + 1)), "attrs": {"mxnet_version": ["int", 10901]}}
+
+    def symbol_text(self):
+        return json.dumps(self.symbol_json())
+
+    def reference(self, inputs):
+        """Evaluate the graph: ``inputs`` maps input names to arrays; returns the list of head values."""
+        values = {}
+        for i, node in enumerate(self.nodes):
+            if node["op"] == "null":
+                values[i] = np.asarray(inputs[node["name"]] if node["name"] in inputs else self.params[node["name"]])
+                continue
+            args = [values[j] for j, _, _ in node["inputs"]]
+            values[i] = _evaluate(node["op"], node["attrs"], args)
+        return [values[h] for h in (self.heads or [len(self.nodes) - 1])]
+
+
+def _parse(text):
+    text = text.strip()
+    if text in ("True", "False"):
+        return text == "True"
+    try:
+        return ast.literal_eval(text)  # attribute strings written by _attr_text: tuples and numbers
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _evaluate(op, attrs, args):
+    parsed = {k: _parse(v) for k, v in attrs.items()}
+    if op == "BmxPack":
+        scale, bias = (args[1], args[2]) if parsed.get("affine") else (None, None)
+        return ref_pack(args[0], scale, bias, parsed.get("num_group", 1))
+    if op == "BmxBinaryConv2D":
+        scale, bias = (args[2], args[3]) if len(args) == 4 else (None, None)
+        two = lambda key, default: tuple(parsed.get(key, default))  # noqa: E731
+        return ref_binary_conv(args[0], args[1], scale, bias, two("kernel", None), two("stride", (1, 1)),
+                               two("pad", (0, 0)), two("dilate", (1, 1)), parsed["num_filter"],
+                               parsed.get("num_group", 1), parsed["in_channels"], parsed.get("out_format", "float"))
+    if op == "BmxBinaryDense":
+        scale, bias = (args[2], args[3]) if len(args) == 4 else (None, None)
+        return ref_binary_dense(args[0], args[1], scale, bias, parsed["num_hidden"], parsed["in_units"],
+                                parsed.get("out_format", "float"))
+    nd_args = [mx.nd.array(a, dtype=a.dtype) for a in args]
+    kwargs = dict(attrs)
+    if op == "BatchNorm":
+        kwargs["use_global_stats"] = "True"
+    fn = getattr(mx.nd, op, None) or getattr(mx.nd._internal, op)
+    return fn(*nd_args, **kwargs).asnumpy()
