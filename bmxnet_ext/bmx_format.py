@@ -282,13 +282,14 @@ def to_bytes(symbol, params, input_shapes):
     # depend on the offsets' values (fixed-width fields), so it is measured with placeholder offsets.
     graph_size = len(_graph_block(tensors, records, inputs, outputs, offsets=None))
     cursor = _align(HEADER.size + graph_size)
-    offsets = {}
+    offsets, end = {}, HEADER.size + graph_size
     for i, t in enumerate(tensors):
         if t["kind"] == KIND_CONSTANT:
             offsets[i] = cursor
-            cursor = _align(cursor + t["array"].nbytes)
+            end = cursor + t["array"].nbytes
+            cursor = _align(end)
     graph = _graph_block(tensors, records, inputs, outputs, offsets)
-    body = bytearray(cursor - HEADER.size)
+    body = bytearray(end - HEADER.size)  # the file ends with the last constant's last byte
     body[:len(graph)] = graph
     for i, offset in offsets.items():
         data = np.ascontiguousarray(tensors[i]["array"], dtype=_DTYPES[tensors[i]["dtype"]]).tobytes()
@@ -339,10 +340,12 @@ def _graph_block(tensors, records, inputs, outputs, offsets):
 
 class BmxModel:
     """A parsed ``.bmx`` file: ``version``, ``tensors`` (dicts with name, kind, dtype, shape, array),
-    ``nodes`` (dicts with op, name, attrs, inputs, outputs as tensor indices), ``inputs``, ``outputs``."""
+    ``nodes`` (dicts with op, name, attrs, inputs, outputs as tensor indices), ``inputs``, ``outputs``, and
+    ``graph_end``, the file offset where the graph block ends."""
 
-    def __init__(self, version, tensors, nodes, inputs, outputs):
+    def __init__(self, version, tensors, nodes, inputs, outputs, graph_end):
         self.version, self.tensors, self.nodes, self.inputs, self.outputs = version, tensors, nodes, inputs, outputs
+        self.graph_end = graph_end
 
 
 def read_bmx(data):
@@ -400,4 +403,4 @@ def read_bmx(data):
         nodes.append({"op": op, "name": name, "attrs": attrs, "inputs": ins, "outputs": outs})
     inputs = [take("I") for _ in range(n_inputs)]
     outputs = [take("I") for _ in range(n_outputs)]
-    return BmxModel((major, minor), tensors, nodes, inputs, outputs)
+    return BmxModel((major, minor), tensors, nodes, inputs, outputs, pos)

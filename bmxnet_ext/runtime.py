@@ -104,7 +104,7 @@ class Model:
         for i in range(n.value):
             info = _TensorInfo()
             self._call(info_fn, self._handle, i, ctypes.byref(info))
-            infos.append((info.name.decode(), tuple(info.dims[:info.ndim]), np.dtype(_DTYPES[info.dtype])))
+            infos.append((info.name.decode("utf-8", "replace"), tuple(info.dims[:info.ndim]), np.dtype(_DTYPES[info.dtype])))
         return infos
 
     def set_threads(self, threads):

@@ -184,3 +184,47 @@ def _evaluate(op, attrs, args):
         kwargs["use_global_stats"] = "True"
     fn = getattr(mx.nd, op, None) or getattr(mx.nd._internal, op)
     return fn(*nd_args, **kwargs).asnumpy()
+
+
+def small_resnet(rng, channels=64, size=16, classes=10, binary_out="packed"):
+    """A converted-style pre-activation ResNet in miniature, with every operator kind the zoo's ResNet uses:
+    FP conv stem + BN + ReLU + max pool, BmxPack (BN folded), binary 3x3 convolutions (packed then float
+    output), a binary 1x1 projection shortcut, elemwise_add, BN + ReLU head, global pool, FC, softmax."""
+    g = Graph()
+
+    def bn(name, x, c):
+        return g.op("BatchNorm", name, [x, g.param(f"{name}_gamma", rng.uniform(0.5, 1.5, c).astype(np.float32)),
+                                        g.param(f"{name}_beta", rng.standard_normal(c).astype(np.float32) * 0.1),
+                                        g.param(f"{name}_mean", rng.standard_normal(c).astype(np.float32) * 0.1),
+                                        g.param(f"{name}_var", rng.uniform(0.5, 2.0, c).astype(np.float32))],
+                    eps=1e-5, fix_gamma=False)
+
+    def affine(name, c, spread=1.0):
+        return [g.param(f"{name}_scale", rng.uniform(0.5, 1.5, c).astype(np.float32)),
+                g.param(f"{name}_bias", (rng.standard_normal(c) * spread).astype(np.float32))]
+
+    x = g.input("data", (1, 3, size, size))
+    h = g.op("Convolution", "stem", [x, g.param("stem_weight", rng.standard_normal((channels, 3, 7, 7)).astype(np.float32) * 0.1)],
+             kernel=(7, 7), stride=(2, 2), pad=(3, 3), num_filter=channels, no_bias=True)
+    h = g.op("Activation", "stem_relu", [bn("stem_bn", h, channels)], act_type="relu")
+    h = g.op("Pooling", "stem_pool", [h], kernel=(3, 3), stride=(2, 2), pad=(1, 1), pool_type="max")
+    packed = g.op("BmxPack", "unit_pack", [h] + affine("unit_pack", channels, 0.5), affine=True)
+    w1 = pack_conv_weights(rng.standard_normal((channels, channels, 3, 3)))
+    c1 = g.op("BmxBinaryConv2D", "unit_conv1", [packed, g.param("unit_conv1_weight", w1)]
+              + affine("unit_conv1", channels, 4.0),
+              kernel=(3, 3), pad=(1, 1), num_filter=channels, in_channels=channels, out_format=binary_out)
+    w2 = pack_conv_weights(rng.standard_normal((channels, channels, 3, 3)))
+    c2 = g.op("BmxBinaryConv2D", "unit_conv2", [c1, g.param("unit_conv2_weight", w2)]
+              + affine("unit_conv2", channels, 4.0),
+              kernel=(3, 3), pad=(1, 1), num_filter=channels, in_channels=channels, out_format="float")
+    ws = pack_conv_weights(rng.standard_normal((channels, channels, 1, 1)))
+    sc = g.op("BmxBinaryConv2D", "unit_proj", [packed, g.param("unit_proj_weight", ws)] + affine("unit_proj", channels),
+              kernel=(1, 1), num_filter=channels, in_channels=channels, out_format="float")
+    h = g.op("elemwise_add", "unit_add", [c2, sc])
+    h = g.op("Activation", "head_relu", [bn("head_bn", h, channels)], act_type="relu")
+    h = g.op("Pooling", "head_pool", [h], kernel=(1, 1), global_pool=True, pool_type="avg")
+    h = g.op("Flatten", "head_flatten", [h])
+    h = g.op("FullyConnected", "head_fc", [h, g.param("head_fc_weight", rng.standard_normal((classes, channels)).astype(np.float32) * 0.1),
+                                           g.param("head_fc_bias", np.zeros(classes, np.float32))], num_hidden=classes)
+    probs = g.op("softmax", "head_softmax", [h], axis=1)
+    return g.output(probs, c1, h)

@@ -62,7 +62,7 @@ void Model::build_ops() {
     uint32_t out = node.outputs[0];
     info_[out] = op->prepare(args);
     check_format(static_cast<uint64_t>(num_elements(info_[out].shape)) * dtype_size(info_[out].dtype) <
-                     (uint64_t{1} << 40),
+                     (uint64_t{1} << 34),
                  node.op, " node '", node.name, "' output ", shape_string(info_[out].shape), " is too large");
     int alias = op->alias_of_input();
     if (alias >= 0 && desc_.tensors[node.inputs.at(static_cast<size_t>(alias))].kind == TensorKind::kIntermediate) {
@@ -95,8 +95,7 @@ void Model::plan() {
   MemoryPlan mp = plan_memory(requests);
   offset_.assign(n, 0);
   for (size_t k = 0; k < owners.size(); ++k) offset_[owners[k]] = mp.offsets[k];
-  arena_ = AlignedBuffer(mp.arena_bytes);
-  if (arena_.data()) std::memset(arena_.data(), 0, arena_.size());
+  arena_ = AlignedBuffer(mp.arena_bytes);  // not touched here: pages are committed by the first run
   for (uint32_t id : desc_.inputs) {
     inputs_.emplace_back(info_[id].bytes());
     if (inputs_.back().data()) std::memset(inputs_.back().data(), 0, inputs_.back().size());
