@@ -1,0 +1,89 @@
+"""A flat name -> constructor registry: ``register_model``, ``get_model``, ``list_models``.
+
+Each architecture module decorates its named variants with :func:`register_model`; importing
+:mod:`model_zoo` imports every family, so the registry is complete once the package is imported.
+"""
+import fnmatch
+
+__all__ = ["register_model", "get_model", "list_models", "default_input_shape"]
+
+IMAGENET_INPUT = (3, 224, 224)
+
+_MODELS = {}
+_INPUT_SHAPES = {}
+
+
+def register_model(constructor=None, *, input_shape=IMAGENET_INPUT):
+    """Register a model constructor under its function name (lower case); returns it unchanged.
+
+    Use as ``@register_model`` or ``@register_model(input_shape=(C, H, W))`` (default ImageNet's
+    ``(3, 224, 224)``): the input the model is built for. The constructor takes keyword arguments
+    ``classes``, ``bits``, ``bits_a`` (and family-specific ones) and returns an uninitialized ``HybridBlock``.
+    """
+    def register(function):
+        name = function.__name__.lower()
+        if name in _MODELS:
+            raise ValueError(f"Model name {name!r} is registered twice ({_MODELS[name].__module__} and "
+                             f"{function.__module__}).")
+        _MODELS[name] = function
+        _INPUT_SHAPES[name] = tuple(input_shape)
+        return function
+    return register if constructor is None else register(constructor)
+
+
+def default_input_shape(name, batch=1):
+    """The input batch shape ``(batch, C, H, W)`` model ``name`` is built for (e.g. for :func:`summary`)."""
+    return (batch,) + _INPUT_SHAPES[_checked_name(name)]
+
+
+def _checked_name(name):
+    key = name.lower() if isinstance(name, str) else name
+    if key not in _MODELS:
+        raise ValueError(f"Expected `name` to be one of {list_models()}, got {name!r}.")
+    return key
+
+
+def list_models(pattern="*"):
+    """Sorted names of the registered models matching the shell-style ``pattern`` (e.g. ``"densenet*"``)."""
+    return sorted(name for name in _MODELS if fnmatch.fnmatchcase(name, pattern))
+
+
+def get_model(name, pretrained=False, root=None, classes=None, bits=1, bits_a=None, **kwargs):
+    """Build the model ``name``, optionally with pretrained weights.
+
+    Parameters
+    ----------
+    name : str
+        A name from :func:`list_models` (case-insensitive).
+    pretrained : bool or str, default False
+        ``True`` loads the released weights of ``name`` (``lenet``, ``resnet18``, ``resnet18_cifar``: BMXNet
+        v1's models) from the model store, verifying their SHA-256; a string selects the file by a prefix of
+        its hash. The model is then initialized. See :mod:`model_zoo.model_store` for getting the files.
+    root : str, optional
+        Model store folder; default ``$BMXNET_HOME/models`` or ``~/.bmxnet/models``.
+    classes : int, optional
+        Number of output classes; default the model's own (1000 for ImageNet models, 10 for MNIST/CIFAR-10).
+    bits : int, default 1
+        Weight bits of the quantized layers (1 = binary, 2..31 = DoReFa k-bit, 32 = full precision).
+        First and last layers are always full precision.
+    bits_a : int, optional
+        Activation bits; default ``bits``, so ``bits=32`` alone builds the full-precision twin.
+    **kwargs
+        Passed to the architecture (e.g. ``pad_value`` of the residual networks).
+
+    Returns
+    -------
+    mxnet.gluon.HybridBlock
+        Uninitialized unless ``pretrained``.
+    """
+    key = _checked_name(name)
+    if classes is not None:
+        kwargs["classes"] = classes
+    bits_a = bits if bits_a is None else bits_a
+    if pretrained:
+        from . import pretrained as released  # imports the store and the v1 reader only when needed
+        kwargs = released.pretrained_kwargs(key, bits, bits_a, kwargs)
+    net = _MODELS[key](bits=bits, bits_a=bits_a, **kwargs)
+    if pretrained:
+        released.load_pretrained(net, key, pretrained, root=root)
+    return net
