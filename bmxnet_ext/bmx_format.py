@@ -65,6 +65,8 @@ OP_SCHEMAS = {
     "round": {}, "sign": {},
     "_mul_scalar": {"scalar": _float()}, "_div_scalar": {"scalar": _float()},
     "_plus_scalar": {"scalar": _float()}, "_minus_scalar": {"scalar": _float()},
+    "_greater_equal_scalar": {"scalar": _float()},
+    "Pad": {"mode": _string(), "pad_width": _ints(), "constant_value": _float(0.0)},
     "BmxPack": {"affine": _ints(0), "num_group": _ints(1)},
     "BmxBinaryConv2D": {"kernel": _ints(), "stride": _ints(()), "pad": _ints(()), "dilate": _ints(()),
                         "num_filter": _ints(), "num_group": _ints(1), "in_channels": _ints(),
@@ -80,7 +82,7 @@ _ALIASES = {"_Plus": "elemwise_add", "_plus": "elemwise_add", "_add": "elemwise_
 """MXNet operator names that are the same operation as one the runtime knows (``identity`` is removed)."""
 
 _IGNORED_ATTRS = {"workspace", "cudnn_tune", "cudnn_off", "momentum", "use_global_stats", "output_mean_var",
-                  "min_calib_range", "max_calib_range", "p_value", "mode", "p", "axes", "dtype", "use_length",
+                  "min_calib_range", "max_calib_range", "p_value", "p", "axes", "dtype", "use_length",
                   "normalization", "grad_scale", "ignore_label", "multi_output", "use_ignore", "preserve_shape",
                   "out_grad", "smooth_alpha", "__layout__"}
 """Training-only or backend-only MXNet attributes with no effect on an inference forward pass."""

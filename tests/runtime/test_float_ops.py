@@ -52,7 +52,8 @@ def test_batch_norm(run_graph, rng, fix_gamma):
     ("Activation", {"act_type": "sigmoid"}), ("Activation", {"act_type": "softrelu"}),
     ("relu", {}), ("clip", {"a_min": -0.5, "a_max": 0.25}), ("round", {}), ("sign", {}),
     ("_mul_scalar", {"scalar": 3.5}), ("_div_scalar", {"scalar": 3.0}), ("_plus_scalar", {"scalar": -1.5}),
-    ("_minus_scalar", {"scalar": 2.0}), ("Flatten", {}), ("softmax", {"axis": 1}), ("softmax", {"axis": -1}),
+    ("_minus_scalar", {"scalar": 2.0}), ("_greater_equal_scalar", {"scalar": 0.5}),
+    ("Pad", {"mode": "constant", "pad_width": (0, 0, 0, 0, 1, 2, 3, 0), "constant_value": 1.0}), ("Flatten", {}), ("softmax", {"axis": 1}), ("softmax", {"axis": -1}),
 ])
 def test_unary(run_graph, rng, op, attrs):
     x = (rng.standard_normal((2, 3, 4, 5)) * 3).astype(np.float32)

@@ -10,7 +10,7 @@ namespace {
 // y = f(x) for a float32 tensor of any shape.
 class Unary : public Op {
  public:
-  enum Kind { kRelu, kSigmoid, kTanh, kSoftrelu, kSoftsign, kClip, kRound, kSign, kMul, kDiv, kPlus, kMinus };
+  enum Kind { kRelu, kSigmoid, kTanh, kSoftrelu, kSoftsign, kClip, kRound, kSign, kMul, kDiv, kPlus, kMinus, kGreaterEqual };
 
   Unary(const NodeDesc& node, Kind kind, float a = 0.f, float b = 0.f) : Op(node), kind_(kind), a_(a), b_(b) {}
 
@@ -42,6 +42,7 @@ class Unary : public Op {
       case kDiv: for (int64_t i = 0; i < n; ++i) y[i] = x[i] / a_; break;
       case kPlus: for (int64_t i = 0; i < n; ++i) y[i] = x[i] + a_; break;
       case kMinus: for (int64_t i = 0; i < n; ++i) y[i] = x[i] - a_; break;
+      case kGreaterEqual: for (int64_t i = 0; i < n; ++i) y[i] = x[i] >= a_ ? 1.f : 0.f; break;
     }
   }
 
@@ -137,7 +138,8 @@ std::unique_ptr<Op> make_unary(const NodeDesc& node) {
   float s = float(attrs.number("scalar"));
   Unary::Kind kind = node.op == "_mul_scalar" ? Unary::kMul
                      : node.op == "_div_scalar" ? Unary::kDiv
-                     : node.op == "_plus_scalar" ? Unary::kPlus : Unary::kMinus;
+                     : node.op == "_plus_scalar" ? Unary::kPlus
+                     : node.op == "_minus_scalar" ? Unary::kMinus : Unary::kGreaterEqual;
   return std::make_unique<Unary>(node, kind, s);
 }
 

@@ -1,7 +1,8 @@
-// Shape and normalisation operators: Flatten (a reshape sharing its input's buffer), Concat and softmax.
+// Shape and normalisation operators: Flatten (a reshape sharing its input's buffer), Concat, Pad, softmax.
 #include <cfloat>
 #include <cmath>
 #include <cstring>
+#include <algorithm>
 
 #include "ops/ops.h"
 
@@ -86,6 +87,51 @@ class Concat : public Op {
   std::vector<int64_t> inner_;
 };
 
+// Pad (N, C, H, W) with a constant: pad_width = (0, 0, 0, 0, top, bottom, left, right), mode "constant".
+class Pad : public Op {
+ public:
+  explicit Pad(const NodeDesc& node) : Op(node) {
+    Attrs a(node);
+    require_supported(a.text("mode") == "constant", "only mode 'constant' is supported, got '", a.text("mode"), "'");
+    width_ = a.ints("pad_width");
+    value_ = static_cast<float>(a.number("constant_value"));
+  }
+
+  TensorInfo prepare(const std::vector<TensorArg>& in) override {
+    require_inputs(in, 1, 1);
+    require_dtype(in[0], DType::kFloat32, "data");
+    const Shape& s = in[0].info.shape;
+    require_supported(s.size() == 4 && width_.size() == 8 && width_[0] == 0 && width_[1] == 0 && width_[2] == 0 &&
+                          width_[3] == 0,
+                      "only spatial padding of (N, C, H, W) data is supported, got pad_width of ", width_.size(),
+                      " values for ", shape_string(s));
+    for (int64_t w : width_) require(w >= 0 && w <= (int64_t{1} << 20), "pad_width values must be in [0, 2^20]");
+    planes_ = s[0] * s[1], h_ = s[2], w_ = s[3];
+    oh_ = h_ + width_[4] + width_[5];
+    ow_ = w_ + width_[6] + width_[7];
+    return TensorInfo{DType::kFloat32, Shape{s[0], s[1], oh_, ow_}};
+  }
+
+  void run(const RunContext& ctx, const std::vector<const void*>& inputs, void* output) override {
+    const float* x = fin(inputs, 0);
+    float* y = static_cast<float*>(output);
+    parallel_range(ctx, planes_, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, oh_ * ow_)),
+                   [&](int64_t begin, int64_t end) {
+                     for (int64_t p = begin; p < end; ++p) {
+                       float* yp = y + p * oh_ * ow_;
+                       std::fill(yp, yp + oh_ * ow_, value_);
+                       for (int64_t r = 0; r < h_; ++r)
+                         std::memcpy(yp + (r + width_[4]) * ow_ + width_[6], x + (p * h_ + r) * w_, w_ * sizeof(float));
+                     }
+                   });
+  }
+
+ private:
+  std::vector<int64_t> width_;
+  float value_;
+  int64_t planes_ = 0, h_ = 0, w_ = 0, oh_ = 0, ow_ = 0;
+};
+
 // softmax along `axis`: exp((x - max) / T) / sum.
 class Softmax : public Op {
  public:
@@ -135,6 +181,7 @@ class Softmax : public Op {
 std::unique_ptr<Op> make_flatten(const NodeDesc& node) { return std::make_unique<Flatten>(node); }
 std::unique_ptr<Op> make_concat(const NodeDesc& node) { return std::make_unique<Concat>(node); }
 std::unique_ptr<Op> make_softmax(const NodeDesc& node) { return std::make_unique<Softmax>(node); }
+std::unique_ptr<Op> make_pad(const NodeDesc& node) { return std::make_unique<Pad>(node); }
 
 }  // namespace rt
 }  // namespace bmx
