@@ -1,7 +1,7 @@
 // bmx-run: run a .bmx model on one input and report the top-5 classes and the latency.
 //
 //   bmx-run MODEL --input FILE [--threads N] [--repeat K] [--warmup W] [--labels FILE]
-//           [--mean R,G,B] [--std R,G,B] [--json] [--save-outputs DIR]
+//           [--mean R,G,B] [--std R,G,B] [--json] [--profile] [--save-outputs DIR]
 //
 // FILE is a .npy float32 array of the model input's shape (a missing leading batch axis of 1 is allowed) or an
 // image (see image.h for decoding and preprocessing). After W warm-up runs (default 2), K timed runs
@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#if defined(__linux__) || defined(__APPLE__)
+#if defined(__APPLE__)
 #include <sys/resource.h>
 #endif
 
@@ -33,12 +33,12 @@ struct Options {
   std::string model, input, labels, save_dir;
   int threads = 1, repeat = 10, warmup = 2;
   std::array<float, 3> mean{0.485f, 0.456f, 0.406f}, std{0.229f, 0.224f, 0.225f};
-  bool json = false;
+  bool json = false, profile = false;
 };
 
 const char kUsage[] =
     "usage: bmx-run MODEL --input FILE [--threads N] [--repeat K] [--warmup W] [--labels FILE]\n"
-    "               [--mean R,G,B] [--std R,G,B] [--json] [--save-outputs DIR]\n"
+    "               [--mean R,G,B] [--std R,G,B] [--json] [--profile] [--save-outputs DIR]\n"
     "  MODEL          a .bmx model file\n"
     "  --input FILE   .npy float32 array of the input's shape, or an image (resized, centre-cropped, normalised)\n"
     "  --threads N    worker threads (default 1)\n"
@@ -47,6 +47,7 @@ const char kUsage[] =
     "  --labels FILE  class names, one per line\n"
     "  --mean, --std  per-channel normalisation of images scaled to [0, 1] (default ImageNet's)\n"
     "  --json         print one JSON object\n"
+    "  --profile      print each node's mean time over the timed runs (to stderr)\n"
     "  --save-outputs DIR  write every output as DIR/output_<i>.npy\n";
 
 int parse_int(const std::string& flag, const char* text, int lo, int hi) {
@@ -94,6 +95,7 @@ Options parse_args(int argc, char** argv) {
     else if (a == "--mean") o.mean = parse_triple(a, value());
     else if (a == "--std") o.std = parse_triple(a, value());
     else if (a == "--json") o.json = true;
+    else if (a == "--profile") o.profile = true;
     else if (a == "--save-outputs") o.save_dir = value();
     else if (a == "-h" || a == "--help") { std::fputs(kUsage, stdout); std::exit(0); }
     else if (!a.empty() && a[0] == '-') throw std::runtime_error("unknown option " + a);
@@ -149,11 +151,15 @@ std::vector<std::string> read_labels(const std::string& path) {
   return labels;
 }
 
+// Peak resident memory of this process in MB: VmHWM on Linux (getrusage's ru_maxrss would include the
+// parent's memory before exec), ru_maxrss elsewhere; -1 if unknown.
 double peak_rss_mb() {
 #if defined(__linux__)
-  rusage r{};
-  getrusage(RUSAGE_SELF, &r);
-  return r.ru_maxrss / 1024.0;  // KiB on Linux
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::strtod(line.c_str() + 6, nullptr) / 1024.0;  // kB
+  }
+  return -1.0;
 #elif defined(__APPLE__)
   rusage r{};
   getrusage(RUSAGE_SELF, &r);
@@ -170,6 +176,27 @@ std::string json_escape(const std::string& s) {
     if (static_cast<unsigned char>(c) >= 0x20) out += c;
   }
   return out;
+}
+
+// Per-node mean times, slowest first, and the share of each operator type.
+void print_profile(bmx_model* model) {
+  size_t n = 0;
+  check(bmx_model_num_nodes(model, &n));
+  std::vector<bmx_node_profile> p(n);
+  double total = 0;
+  for (size_t i = 0; i < n; ++i) {
+    check(bmx_model_node_profile(model, i, &p[i]));
+    total += p[i].total_ms;
+  }
+  std::vector<size_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return p[a].total_ms > p[b].total_ms; });
+  const double runs = n && p[0].runs ? double(p[0].runs) : 1.0;
+  std::fprintf(stderr, "profile (mean ms per run over %.0f runs, total %.3f ms):\n", runs, total / runs);
+  for (size_t i : order) {
+    std::fprintf(stderr, "  %8.3f ms %5.1f%%  %-16s %s\n", p[i].total_ms / runs, total ? 100 * p[i].total_ms / total : 0.0,
+                 p[i].op, p[i].name);
+  }
 }
 
 void save_outputs(const bmx_model* model, const std::string& dir) {
@@ -207,7 +234,9 @@ int run(const Options& o) {
     check(bmx_model_run(model));
     auto t1 = std::chrono::steady_clock::now();
     if (i >= o.warmup) ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    if (o.profile && i + 1 == o.warmup) check(bmx_model_set_profiling(model, 1));
   }
+  if (o.profile) print_profile(model);
   std::vector<float> y(out.nbytes / sizeof(float));
   check(bmx_model_get_output(model, 0, y.data(), out.nbytes));
 

@@ -91,6 +91,18 @@ BMX_API int bmx_model_get_output(const bmx_model* model, size_t index, void* dat
 BMX_API int bmx_model_memory(const bmx_model* model, size_t* arena_bytes, size_t* scratch_bytes,
                              size_t* weight_bytes);
 
+/* Per-node timing: after bmx_model_set_profiling(model, 1), every run adds each node's wall time. */
+typedef struct bmx_node_profile {
+  const char* name; /* node name, valid while the model lives */
+  const char* op;   /* operator name */
+  double total_ms;  /* summed over the profiled runs */
+  int64_t runs;
+} bmx_node_profile;
+
+BMX_API int bmx_model_set_profiling(bmx_model* model, int enabled); /* enabling resets the totals */
+BMX_API int bmx_model_num_nodes(const bmx_model* model, size_t* out_count);
+BMX_API int bmx_model_node_profile(const bmx_model* model, size_t index, bmx_node_profile* out_profile);
+
 #ifdef __cplusplus
 }
 #endif

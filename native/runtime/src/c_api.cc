@@ -175,4 +175,30 @@ int bmx_model_memory(const bmx_model* model, size_t* arena_bytes, size_t* scratc
   return BMX_OK;
 }
 
+int bmx_model_set_profiling(bmx_model* model, int enabled) {
+  if (!model) return null_argument("bmx_model_set_profiling", "model");
+  model->model.set_profiling(enabled != 0);
+  return BMX_OK;
+}
+
+int bmx_model_num_nodes(const bmx_model* model, size_t* out_count) {
+  if (!model || !out_count) return null_argument("bmx_model_num_nodes", !model ? "model" : "out_count");
+  *out_count = model->model.num_nodes();
+  return BMX_OK;
+}
+
+int bmx_model_node_profile(const bmx_model* model, size_t index, bmx_node_profile* out_profile) {
+  if (!model || !out_profile) return null_argument("bmx_model_node_profile", !model ? "model" : "out_profile");
+  if (index >= model->model.num_nodes()) {
+    return fail(BMX_ERR_INVALID_ARGUMENT, bmx::rt::cat("bmx_model_node_profile: index ", index, " >= ",
+                                                       model->model.num_nodes(), " nodes"));
+  }
+  const auto& node = model->model.node(index);
+  out_profile->name = node.name.c_str();
+  out_profile->op = node.op.c_str();
+  out_profile->runs = model->model.profiled_runs();
+  out_profile->total_ms = out_profile->runs ? model->model.node_ms(index) : 0.0;
+  return BMX_OK;
+}
+
 }  // extern "C"

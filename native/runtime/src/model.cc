@@ -1,5 +1,6 @@
 #include "model.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -137,6 +138,14 @@ void Model::set_input(size_t i, const void* data, size_t nbytes) {
   if (nbytes) std::memcpy(inputs_[i].data(), data, nbytes);
 }
 
+void Model::set_profiling(bool enabled) {
+  profiling_ = enabled;
+  if (enabled) {
+    node_ms_.assign(desc_.nodes.size(), 0.0);
+    profiled_runs_ = 0;
+  }
+}
+
 void Model::run() {
   if (bmx::get_num_threads() != pool_->size()) bmx::set_num_threads(pool_->size());
   RunContext ctx{pool_.get(), scratch_.data()};
@@ -145,8 +154,15 @@ void Model::run() {
     auto& ins = node_inputs_[s];
     ins.clear();
     for (uint32_t id : node.inputs) ins.push_back(address(id));
+    if (!profiling_) {
+      ops_[s]->run(ctx, ins, address(node.outputs[0]));
+      continue;
+    }
+    auto t0 = std::chrono::steady_clock::now();
     ops_[s]->run(ctx, ins, address(node.outputs[0]));
+    node_ms_[s] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   }
+  if (profiling_) ++profiled_runs_;
 }
 
 void Model::get_output(size_t i, void* data, size_t nbytes) const {

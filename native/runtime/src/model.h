@@ -51,6 +51,12 @@ class Model {
   void run();
   void get_output(size_t i, void* data, size_t nbytes) const;
 
+  void set_profiling(bool enabled);
+  size_t num_nodes() const { return desc_.nodes.size(); }
+  const NodeDesc& node(size_t i) const { return desc_.nodes.at(i); }
+  double node_ms(size_t i) const { return node_ms_.at(i); }
+  int64_t profiled_runs() const { return profiled_runs_; }
+
   size_t arena_bytes() const { return arena_.size(); }
   size_t scratch_bytes() const { return scratch_.size(); }
   size_t weight_bytes() const;
@@ -69,6 +75,9 @@ class Model {
   std::vector<size_t> offset_;            // per tensor: arena offset (intermediates)
   std::vector<std::vector<const void*>> node_inputs_;  // per node, filled at run
   AlignedBuffer arena_, scratch_;
+  bool profiling_ = false;
+  std::vector<double> node_ms_;  // per node, summed over profiled runs
+  int64_t profiled_runs_ = 0;
   std::unique_ptr<ThreadPool> pool_;
 };
 

@@ -16,32 +16,28 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::work(int thread) {
-  for (;;) {
-    int64_t task;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (next_ >= tasks_) return;
-      task = next_++;
-    }
-    (*job_)(task, thread);
+void ThreadPool::work(int thread, uint64_t generation) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (generation_ == generation && next_ < tasks_) {
+    const int64_t task = next_++;
+    const auto* job = job_;
+    lock.unlock();
+    (*job)(task, thread);
+    lock.lock();
+    if (++finished_ == tasks_) done_.notify_all();
   }
 }
 
 void ThreadPool::worker(int index) {
   uint64_t seen = 0;
+  std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
-    {
-      std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
-    }
-    work(index);
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (--busy_ == 0) done_.notify_one();
-    }
+    wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+    if (stop_) return;
+    seen = generation_;
+    lock.unlock();
+    work(index, seen);
+    lock.lock();
   }
 }
 
@@ -51,19 +47,20 @@ void ThreadPool::parallel_for(int64_t tasks, const std::function<void(int64_t, i
     for (int64_t t = 0; t < tasks; ++t) fn(t, 0);
     return;
   }
+  uint64_t generation;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     job_ = &fn;
     tasks_ = tasks;
-    next_ = 0;
-    busy_ = static_cast<int>(workers_.size());
-    ++generation_;
+    next_ = finished_ = 0;
+    generation = ++generation_;
   }
   wake_.notify_all();
-  work(0);
+  work(0, generation);
   std::unique_lock<std::mutex> lock(mutex_);
-  done_.wait(lock, [&] { return busy_ == 0; });
+  done_.wait(lock, [&] { return finished_ == tasks_; });
   job_ = nullptr;
+  tasks_ = 0;
 }
 
 }  // namespace rt

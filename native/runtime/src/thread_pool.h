@@ -23,21 +23,22 @@ class ThreadPool {
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
   // Run fn(task, thread) for task in [0, tasks); thread in [0, size()). Returns when all tasks are done.
-  // Tasks are handed out dynamically (an atomic counter), each runs exactly once.
+  // Tasks are handed out dynamically, each runs exactly once; the caller works too and never waits for a
+  // worker that has not started (on a busy machine a descheduled worker just finds no tasks left).
   void parallel_for(int64_t tasks, const std::function<void(int64_t task, int thread)>& fn);
 
  private:
   void worker(int index);
-  void work(int thread);
+  void work(int thread, uint64_t generation);
 
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_, done_;
   const std::function<void(int64_t, int)>* job_ = nullptr;
-  int64_t tasks_ = 0;
-  int64_t next_ = 0;      // guarded by mutex_
-  int busy_ = 0;          // workers still inside the current job
-  uint64_t generation_ = 0;
+  int64_t tasks_ = 0;     // all guarded by mutex_
+  int64_t next_ = 0;      // next task to hand out
+  int64_t finished_ = 0;  // tasks completed
+  uint64_t generation_ = 0;  // one per parallel_for call
   bool stop_ = false;
 };
 

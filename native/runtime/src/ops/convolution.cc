@@ -43,6 +43,7 @@ class Convolution : public Op {
     require(h_ + 2 * ph_ >= dh_ * (kh_ - 1) + 1 && w_ + 2 * pw_ >= dw_ * (kw_ - 1) + 1 && oh_ >= 1 && ow_ >= 1,
             "kernel ", kh_, "x", kw_, " does not fit the padded input ", h_ + 2 * ph_, "x", w_ + 2 * pw_);
     k_ = c_ / g_ * kh_ * kw_;
+    require_supported(kernel_.nr <= 64, "GEMM kernel ", kernel_.isa, " has nr ", kernel_.nr, " > 64");
     require_dtype(in[1], DType::kFloat32, "weight");
     require_shape(in[1], Shape{o_, c_ / g_, kh_, kw_}, "weight");
     require_constant(in[1], "weight");
@@ -88,28 +89,37 @@ class Convolution : public Op {
   }
 
  private:
-  // im2col of output pixels [col0, col0 + cols) of one image and group, in nr-column blocks [K][nr].
+  // im2col of output pixels [col0, col0 + cols) of one image and group, in nr-column blocks [K][nr]; columns
+  // past `cols` are zero. Blocks whose pixels share one output row and whose windows lie inside the image are
+  // copied without bounds checks (most of them for large images).
   void pack_panel(const float* x, int64_t col0, int64_t cols, float* panel) const {
-    const int64_t nr = kernel_.nr, blocks = (cols + nr - 1) / nr;
+    const int64_t nr = kernel_.nr, blocks = (cols + nr - 1) / nr, cg = c_ / g_;
+    int64_t ih0[64], iw0[64];  // per column of a block: top-left input position of its window
     for (int64_t b = 0; b < blocks; ++b) {
       float* dst = panel + b * k_ * nr;
-      for (int64_t j = 0; j < nr; ++j) {
-        const int64_t col = col0 + b * nr + j;
-        if (b * nr + j >= cols) {
-          for (int64_t p = 0; p < k_; ++p) dst[p * nr + j] = 0.f;
-          continue;
-        }
-        const int64_t ih0 = (col / ow_) * sh_ - ph_, iw0 = (col % ow_) * sw_ - pw_;
-        int64_t p = 0;
-        for (int64_t c = 0; c < c_ / g_; ++c) {
-          const float* xc = x + c * h_ * w_;
-          for (int64_t i = 0; i < kh_; ++i) {
-            const int64_t ih = ih0 + i * dh_;
-            const bool row_in = ih >= 0 && ih < h_;
-            for (int64_t q = 0; q < kw_; ++q, ++p) {
-              const int64_t iw = iw0 + q * dw_;
-              dst[p * nr + j] = row_in && iw >= 0 && iw < w_ ? xc[ih * w_ + iw] : 0.f;
+      const int64_t first = col0 + b * nr, valid = std::min(nr, cols - b * nr);
+      for (int64_t j = 0; j < valid; ++j) {
+        ih0[j] = ((first + j) / ow_) * sh_ - ph_;
+        iw0[j] = ((first + j) % ow_) * sw_ - pw_;
+      }
+      const bool interior = valid == nr && ih0[0] == ih0[nr - 1] && ih0[0] >= 0 &&
+                            ih0[0] + (kh_ - 1) * dh_ < h_ && iw0[0] >= 0 && iw0[nr - 1] + (kw_ - 1) * dw_ < w_;
+      int64_t p = 0;
+      for (int64_t c = 0; c < cg; ++c) {
+        const float* xc = x + c * h_ * w_;
+        for (int64_t i = 0; i < kh_; ++i) {
+          for (int64_t q = 0; q < kw_; ++q, ++p) {
+            float* d = dst + p * nr;
+            if (interior) {
+              const float* src = xc + (ih0[0] + i * dh_) * w_ + iw0[0] + q * dw_;
+              for (int64_t j = 0; j < nr; ++j) d[j] = src[j * sw_];
+              continue;
             }
+            for (int64_t j = 0; j < valid; ++j) {
+              const int64_t ih = ih0[j] + i * dh_, iw = iw0[j] + q * dw_;
+              d[j] = ih >= 0 && ih < h_ && iw >= 0 && iw < w_ ? xc[ih * w_ + iw] : 0.f;
+            }
+            for (int64_t j = valid; j < nr; ++j) d[j] = 0.f;
           }
         }
       }

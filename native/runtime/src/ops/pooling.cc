@@ -6,6 +6,7 @@
 // avg: sum over the positions inside the image divided by the window clipped to the padded image
 // (count_include_pad = 1) or by the number of positions inside the image (count_include_pad = 0).
 // sum: the sum over the positions inside the image.
+#include <algorithm>
 #include <cfloat>
 
 #include "ops/ops.h"
@@ -61,33 +62,43 @@ class Pooling : public Op {
   void run(const RunContext& ctx, const std::vector<const void*>& inputs, void* output) override {
     const float* x = fin(inputs, 0);
     float* y = static_cast<float*>(output);
-    const int64_t planes = n_ * c_, cost = out_[0] * out_[1] * kernel_[0] * kernel_[1];
+    const int64_t planes = n_ * c_, cost = out_[0] * (kernel_[0] * w_ + out_[1] * kernel_[1]);
     parallel_range(ctx, planes, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, cost)),
                    [&](int64_t begin, int64_t end) {
-                     for (int64_t p = begin; p < end; ++p) plane(x + p * h_ * w_, y + p * out_[0] * out_[1]);
+                     std::vector<float> rows(static_cast<size_t>(w_));
+                     for (int64_t p = begin; p < end; ++p) plane(x + p * h_ * w_, y + p * out_[0] * out_[1], rows.data());
                    });
   }
 
  private:
   enum Type { kMax, kAvg, kSum };
 
-  void plane(const float* x, float* y) const {
+  // One (H, W) plane: for each output row, reduce its window's input rows element-wise into `rows` (W values,
+  // contiguous, vectorisable), then reduce each output's columns of `rows`.
+  void plane(const float* x, float* y, float* rows) const {
     for (int64_t oh = 0; oh < out_[0]; ++oh) {
       const int64_t h0 = oh * stride_[0] - pad_[0];
       const int64_t h1 = std::min(h0 + kernel_[0], h_ + pad_[0]);
       const int64_t hb = std::max<int64_t>(h0, 0), he = std::min(h1, h_);
+      const float init = type_ == kMax ? -FLT_MAX : 0.f;
+      std::fill(rows, rows + w_, init);
+      for (int64_t h = hb; h < he; ++h) {
+        const float* row = x + h * w_;
+        if (type_ == kMax) {
+          for (int64_t w = 0; w < w_; ++w) rows[w] = row[w] > rows[w] ? row[w] : rows[w];
+        } else {
+          for (int64_t w = 0; w < w_; ++w) rows[w] += row[w];
+        }
+      }
       for (int64_t ow = 0; ow < out_[1]; ++ow) {
         const int64_t w0 = ow * stride_[1] - pad_[1];
         const int64_t w1 = std::min(w0 + kernel_[1], w_ + pad_[1]);
         const int64_t wb = std::max<int64_t>(w0, 0), we = std::min(w1, w_);
-        float acc = type_ == kMax ? -FLT_MAX : 0.f;
-        for (int64_t h = hb; h < he; ++h) {
-          const float* row = x + h * w_;
-          if (type_ == kMax) {
-            for (int64_t w = wb; w < we; ++w) acc = row[w] > acc ? row[w] : acc;
-          } else {
-            for (int64_t w = wb; w < we; ++w) acc += row[w];
-          }
+        float acc = init;
+        if (type_ == kMax) {
+          for (int64_t w = wb; w < we; ++w) acc = rows[w] > acc ? rows[w] : acc;
+        } else {
+          for (int64_t w = wb; w < we; ++w) acc += rows[w];
         }
         if (type_ == kAvg) {
           int64_t count = count_include_pad_ ? (h1 - h0) * (w1 - w0) : (he - hb) * (we - wb);
