@@ -82,3 +82,23 @@ def test_runtime_rejects_invalid_graphs(runtime):
     g.op("Activation", "act", [g.input("data", (1, 4))], act_type="gelu")
     with pytest.raises(runtime.BmxRuntimeError, match="unsupported.*gelu"):
         runtime.Model(bmx_format.to_bytes(g.symbol_text(), g.params, g.input_shapes))
+
+
+@pytest.mark.parametrize("expose", [(), ("conv",), ("bn",), ("conv", "bn")])
+def test_conv_batchnorm_relu_fusion_keeps_every_read_value(run_graph, rng, expose):
+    """Convolution -> BatchNorm -> ReLU is fused at load time only where nothing else reads the intermediate
+    values; graph outputs that expose them still see the unfused values."""
+    g = Graph()
+    x = g.input("data", (1, 3, 12, 12))
+    conv = g.op("Convolution", "conv", [x, g.param("w", rng.standard_normal((8, 3, 3, 3)).astype(np.float32)),
+                                        g.param("b", rng.standard_normal(8).astype(np.float32))],
+                kernel=(3, 3), pad=(1, 1), num_filter=8)
+    stats = [rng.uniform(0.5, 2, 8), rng.standard_normal(8), rng.standard_normal(8), rng.uniform(0.5, 2, 8)]
+    bn = g.op("BatchNorm", "bn", [conv] + [g.param(f"bn{i}", s.astype(np.float32)) for i, s in enumerate(stats)],
+              eps=1e-5, fix_gamma=False)
+    relu = g.op("Activation", "relu", [bn], act_type="relu")
+    g.output(relu, *[{"conv": conv, "bn": bn}[name] for name in expose])
+    outs, refs = run_graph(g, {"data": rng.standard_normal((1, 3, 12, 12)).astype(np.float32)})
+    assert len(outs) == 1 + len(expose)
+    for out, ref in zip(outs, refs):
+        np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4)

@@ -39,7 +39,40 @@ Model::Model(AlignedBuffer image)
     : image_(std::move(image)), desc_(parse_model(image_.data(), image_.size())),
       pool_(std::make_unique<ThreadPool>(1)) {
   build_ops();
+  fuse();
   plan();
+}
+
+// Fold a per-channel affine (BatchNorm) or a ReLU into the operator producing its input, when nothing else
+// reads that input: the producer then writes the final value and the fused node's output shares its buffer.
+void Model::fuse() {
+  const size_t n = desc_.tensors.size();
+  std::vector<int> uses(n, 0), writer(n, -1);
+  for (const NodeDesc& node : desc_.nodes)
+    for (uint32_t id : node.inputs) ++uses[id];
+  for (uint32_t id : desc_.outputs) ++uses[id];
+  fused_.assign(desc_.nodes.size(), 0);
+  std::vector<float> scale, shift;
+  for (size_t s = 0; s < desc_.nodes.size(); ++s) {
+    const NodeDesc& node = desc_.nodes[s];
+    const uint32_t out = node.outputs[0];
+    writer[out] = static_cast<int>(s);
+    if (node.inputs.empty()) continue;
+    const uint32_t in = node.inputs[0];
+    const int producer = writer[in];
+    if (producer < 0 || uses[in] != 1 || desc_.tensors[in].kind != TensorKind::kIntermediate ||
+        info_[in].shape != info_[out].shape) {
+      continue;
+    }
+    bool done = false;
+    if (ops_[s]->channel_affine(&scale, &shift)) done = ops_[producer]->absorb_affine(scale, shift);
+    else if (ops_[s]->is_relu()) done = ops_[producer]->absorb_relu();
+    if (done) {
+      fused_[s] = 1;
+      writer[out] = producer;
+      root_[out] = root_[in];
+    }
+  }
 }
 
 void Model::build_ops() {
@@ -150,6 +183,7 @@ void Model::run() {
   if (bmx::get_num_threads() != pool_->size()) bmx::set_num_threads(pool_->size());
   RunContext ctx{pool_.get(), scratch_.data()};
   for (size_t s = 0; s < ops_.size(); ++s) {
+    if (fused_[s]) continue;
     const NodeDesc& node = desc_.nodes[s];
     auto& ins = node_inputs_[s];
     ins.clear();

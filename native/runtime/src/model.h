@@ -63,12 +63,14 @@ class Model {
 
  private:
   void build_ops();
+  void fuse();
   void plan();
   uint8_t* address(uint32_t tensor) const;
 
   AlignedBuffer image_;
   ModelDesc desc_;
   std::vector<std::unique_ptr<Op>> ops_;  // one per node
+  std::vector<char> fused_;               // per node: folded into its producer at load time, not run
   std::vector<TensorInfo> info_;          // per tensor
   std::vector<uint32_t> root_;            // per tensor: the tensor whose storage it uses (aliases)
   std::vector<AlignedBuffer> inputs_;     // per graph input

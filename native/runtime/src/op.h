@@ -41,6 +41,16 @@ class Op {
   virtual size_t owned_weight_bytes() const { return 0; }
   virtual void run(const RunContext& ctx, const std::vector<const void*>& inputs, void* output) = 0;
 
+  // Load-time fusion (Model::fuse): an operator whose output is y[c] = x[c] * scale[c] + shift[c] per channel
+  // (axis 1) reports its folded constants; one that can apply such an affine and a ReLU to its own output
+  // absorbs them (after prepare()). Defaults: no fusion.
+  virtual bool channel_affine(std::vector<float>* /*scale*/, std::vector<float>* /*shift*/) const { return false; }
+  virtual bool is_relu() const { return false; }
+  virtual bool absorb_affine(const std::vector<float>& /*scale*/, const std::vector<float>& /*shift*/) {
+    return false;
+  }
+  virtual bool absorb_relu() { return false; }
+
   const std::string& name() const { return node_; }
 
  protected:

@@ -46,6 +46,13 @@ class BatchNorm : public Op {
     return in[0].info;
   }
 
+  bool channel_affine(std::vector<float>* scale, std::vector<float>* shift) const override {
+    if (outer_ < 1) return false;
+    *scale = scale_;
+    *shift = shift_;
+    return true;
+  }
+
   size_t owned_weight_bytes() const override { return 2 * sizeof(float) * scale_.size(); }
 
   void run(const RunContext& ctx, const std::vector<const void*>& inputs, void* output) override {

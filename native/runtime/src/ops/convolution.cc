@@ -4,6 +4,7 @@
 // col the im2col matrix. The weights are packed once for the GEMM micro-kernel; col is never materialised:
 // each task packs the im2col panel of one tile of output pixels straight from the image into per-thread
 // scratch and multiplies it with every block of output channels (tiles are spread over the threads).
+// A BatchNorm and a ReLU that only this convolution feeds are fused into the GEMM's epilogue at load time.
 #include "ops/gemm.h"
 #include "ops/ops.h"
 
@@ -47,13 +48,15 @@ class Convolution : public Op {
     require_dtype(in[1], DType::kFloat32, "weight");
     require_shape(in[1], Shape{o_, c_ / g_, kh_, kw_}, "weight");
     require_constant(in[1], "weight");
-    bias_.assign(static_cast<size_t>(o_ + kernel_.mr), 0.f);
+    // Epilogue per output channel: y = acc * scale + shift (padded by mr so a block never reads past it).
+    scale_.assign(static_cast<size_t>(o_ + kernel_.mr), 1.f);
+    shift_.assign(static_cast<size_t>(o_ + kernel_.mr), 0.f);
     if (!no_bias_) {
       require_dtype(in[2], DType::kFloat32, "bias");
       require_shape(in[2], Shape{o_}, "bias");
       require_constant(in[2], "bias");
       const float* b = static_cast<const float*>(in[2].data);
-      std::copy(b, b + o_, bias_.begin());
+      std::copy(b, b + o_, shift_.begin());
     }
     const int64_t og = o_ / g_;
     const float* w = static_cast<const float*>(in[1].data);
@@ -64,8 +67,20 @@ class Convolution : public Op {
     return TensorInfo{DType::kFloat32, Shape{n_, o_, oh_, ow_}};
   }
 
+  // A following BatchNorm: (acc * s + t) * s2 + t2 = acc * (s * s2) + (t * s2 + t2).
+  bool absorb_affine(const std::vector<float>& scale, const std::vector<float>& shift) override {
+    if (relu_ || static_cast<int64_t>(scale.size()) != o_ || static_cast<int64_t>(shift.size()) != o_) return false;
+    for (int64_t c = 0; c < o_; ++c) {
+      scale_[c] *= scale[c];
+      shift_[c] = shift_[c] * scale[c] + shift[c];
+    }
+    return true;
+  }
+
+  bool absorb_relu() override { return relu_ = true; }
+
   size_t owned_weight_bytes() const override {
-    size_t total = bias_.size() * sizeof(float);
+    size_t total = (scale_.size() + shift_.size()) * sizeof(float);
     for (const auto& p : packed_) total += p.size() * sizeof(float);
     return total;
   }
@@ -134,8 +149,9 @@ class Convolution : public Op {
       const int rows = static_cast<int>(std::min<int64_t>(mr, og - mb * mr));
       for (int64_t nb = 0; nb < nblocks; ++nb) {
         const int ncols = static_cast<int>(std::min<int64_t>(nr, cols - nb * nr));
+        const int64_t row = g * og + mb * mr;
         kernel_.block(k_, a + mb * k_ * mr, panel + nb * k_ * nr, out + mb * mr * ldc + nb * nr, ldc, rows, ncols,
-                      bias_.data() + g * og + mb * mr, false);
+                      scale_.data() + row, shift_.data() + row, relu_);
       }
     }
   }
@@ -145,7 +161,8 @@ class Convolution : public Op {
   bool no_bias_;
   int64_t n_ = 0, c_ = 0, h_ = 0, w_ = 0, oh_ = 0, ow_ = 0, k_ = 0, tile_ = 0;
   std::vector<std::vector<float>> packed_;
-  std::vector<float> bias_;
+  std::vector<float> scale_, shift_;
+  bool relu_ = false;
 };
 
 }  // namespace

@@ -21,6 +21,8 @@ class Unary : public Op {
     return inputs[0].info;
   }
 
+  bool is_relu() const override { return kind_ == kRelu; }
+
   void run(const RunContext& ctx, const std::vector<const void*>& inputs, void* output) override {
     const float* x = fin(inputs, 0);
     float* y = static_cast<float*>(output);

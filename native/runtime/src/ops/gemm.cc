@@ -21,6 +21,7 @@ struct Scalar {
   static T fma(T a, T b, T c) { return a * b + c; }
   static T max(T a, T b) { return a > b ? a : b; }
   static T add(T a, T b) { return a + b; }
+  static T mul(T a, T b) { return a * b; }
 };
 
 #include "ops/gemm_block.h"

@@ -1,6 +1,6 @@
 // Float32 GEMM building blocks for the full-precision Convolution and FullyConnected operators.
 //
-// C (M x N) = A (M x K) * B (K x N) + bias[m], optionally followed by ReLU. A (the weights) is packed once at
+// C (M x N) = (A (M x K) * B (K x N)) * scale[m] + shift[m], optionally followed by ReLU. A (the weights) is packed once at
 // load time into row blocks of `mr` rows: [ceil(M / mr)][K][mr], zero-padded; B is packed per tile by the
 // caller into column blocks of `nr` columns: [ceil(cols / nr)][K][nr], zero-padded. A micro-kernel computes one
 // mr x nr block of C with vector FMAs. Kernels exist for AVX2+FMA (x86-64), NEON (aarch64) and portable C++;
@@ -17,9 +17,10 @@ namespace rt {
 struct GemmKernel {
   const char* isa;
   int mr, nr;
-  // C block (rows x cols valid entries, row stride ldc) = A block (K x mr) * B block (K x nr) + bias[0..rows).
+  // C block (rows x cols valid entries, row stride ldc) = (A block (K x mr) * B block (K x nr)) * scale[i] +
+  // shift[i] for rows i in [0, rows), then ReLU if `relu`.
   void (*block)(int64_t k, const float* a, const float* b, float* c, int64_t ldc, int rows, int cols,
-                const float* bias, bool relu);
+                const float* scale, const float* shift, bool relu);
   // sum_i a[i] * b[i]
   float (*dot)(const float* a, const float* b, int64_t n);
 };

@@ -2,13 +2,14 @@
 //
 // Include inside an anonymous namespace after defining a vector traits type V with: `using T` (the vector
 // type), `static constexpr int kLanes`, `zero()`, `load(const float*)` (aligned), `loadu(const float*)`,
-// `storeu(float*, T)`, `broadcast(float)`, `fma(a, b, c)` (= a * b + c), `max(a, b)`, `add(a, b)`.
+// `storeu(float*, T)`, `broadcast(float)`, `fma(a, b, c)` (= a * b + c), `max(a, b)`, `add(a, b)`, `mul(a, b)`.
 // This header has no includes and no namespace on purpose: each ISA's copy has internal linkage.
 
-// C block = A (K x MR) * B (K x NV * kLanes) + bias, optional ReLU; rows/cols clip the stored part.
+// C block = (A (K x MR) * B (K x NV * kLanes)) * scale + shift per row, optional ReLU; rows/cols clip the
+// stored part. The epilogue is a multiplication then an addition (no fused multiply-add).
 template <typename V, int MR, int NV>
 void gemm_block(int64_t k, const float* a, const float* b, float* c, int64_t ldc, int rows, int cols,
-                const float* bias, bool relu) {
+                const float* scale, const float* shift, bool relu) {
   constexpr int NR = NV * V::kLanes;
   typename V::T acc[MR][NV];
   for (int i = 0; i < MR; ++i)
@@ -24,9 +25,9 @@ void gemm_block(int64_t k, const float* a, const float* b, float* c, int64_t ldc
   const typename V::T zero = V::zero();
   if (rows == MR && cols == NR) {
     for (int i = 0; i < MR; ++i) {
-      typename V::T bi = V::broadcast(bias[i]);
+      typename V::T si = V::broadcast(scale[i]), ti = V::broadcast(shift[i]);
       for (int j = 0; j < NV; ++j) {
-        typename V::T v = V::add(acc[i][j], bi);
+        typename V::T v = V::add(V::mul(acc[i][j], si), ti);
         V::storeu(c + i * ldc + j * V::kLanes, relu ? V::max(v, zero) : v);
       }
     }
@@ -37,7 +38,7 @@ void gemm_block(int64_t k, const float* a, const float* b, float* c, int64_t ldc
     for (int j = 0; j < NV; ++j) V::storeu(tile + i * NR + j * V::kLanes, acc[i][j]);
   for (int i = 0; i < rows; ++i) {
     for (int j = 0; j < cols; ++j) {
-      float v = tile[i * NR + j] + bias[i];
+      float v = tile[i * NR + j] * scale[i] + shift[i];
       c[i * ldc + j] = relu && v < 0.f ? 0.f : v;
     }
   }

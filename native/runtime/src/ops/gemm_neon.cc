@@ -19,6 +19,7 @@ struct Neon {
   static T fma(T a, T b, T c) { return vfmaq_f32(c, a, b); }
   static T max(T a, T b) { return vmaxq_f32(a, b); }
   static T add(T a, T b) { return vaddq_f32(a, b); }
+  static T mul(T a, T b) { return vmulq_f32(a, b); }
 };
 
 #include "ops/gemm_block.h"
