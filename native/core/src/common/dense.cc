@@ -1,12 +1,12 @@
-// Binary dense layer and GEMM driver: tiles of rows x output units spread over the threads.
+// Binary dense layer and GEMM driver: tiles of rows x output units handed to the threads.
 #include <algorithm>
 #include <cstring>
 #include <string>
 
 #include "bmx/dense.h"
 #include "bmx/threading.h"
+#include "epilogue.h"
 #include "kernels.h"
-#include "output.h"
 #include "scratch.h"
 #include "thread_pool.h"
 
@@ -14,7 +14,7 @@ namespace bmx {
 namespace detail {
 namespace {
 
-constexpr std::int64_t kTileRows = 8, kTileUnits = 64;
+constexpr std::int64_t kTileRows = 8, kTileUnits = 64;  // unit tiles start on output word boundaries
 
 void run_dense(const DenseParams& p, const word_t* input, const word_t* weights, OutputKind kind, void* out,
                const float* scale, const float* bias, const char* op) {
@@ -24,13 +24,8 @@ void run_dense(const DenseParams& p, const word_t* input, const word_t* weights,
   if (kind != OutputKind::int32 && (scale == nullptr || bias == nullptr))
     throw Error(std::string(op) + ": this output form needs scale and bias arrays of shape (out_units,)");
   const IsaKernels& isa = current_kernels();
-  const int threads = get_num_threads();
   const std::int64_t kw = words_for(p.in_units);
-
-  ScratchLayout layout;
-  std::size_t counts_at = layout.add<std::int32_t>(threads * kTileRows * kTileUnits);
-  std::size_t intervals_at = layout.add<SignInterval>(kind == OutputKind::packed ? p.out_units : 0);
-  layout.allocate();
+  const std::int32_t k = static_cast<std::int32_t>(p.in_units);
 
   OutputSink sink;
   sink.kind = kind;
@@ -39,30 +34,47 @@ void run_dense(const DenseParams& p, const word_t* input, const word_t* weights,
   if (kind == OutputKind::int32) sink.i32 = static_cast<std::int32_t*>(out);
   if (kind == OutputKind::float32) sink.f32 = static_cast<float*>(out);
   if (kind == OutputKind::packed) {
+    ScratchLayout layout;
+    const std::size_t intervals_at = layout.add<SignInterval>(p.out_units);
+    const std::size_t lo_at = layout.add<std::uint32_t>(p.out_units);
+    const std::size_t span_at = layout.add<std::uint32_t>(p.out_units);
+    layout.allocate(Scratch::call());
+    sign_intervals(scale, bias, p.out_units, p.in_units, layout.at<SignInterval>(intervals_at));
+    count_intervals(layout.at<SignInterval>(intervals_at), p.out_units, p.in_units, layout.at<std::uint32_t>(lo_at),
+                    layout.at<std::uint32_t>(span_at));
+    sink.count_lo = layout.at<std::uint32_t>(lo_at);
+    sink.count_span = layout.at<std::uint32_t>(span_at);
     sink.bits = static_cast<word_t*>(out);
-    SignInterval* intervals = layout.at<SignInterval>(intervals_at);
-    sign_intervals(scale, bias, p.out_units, p.in_units, intervals);
-    sink.intervals = intervals;
     std::memset(sink.bits, 0, p.output_words() * sizeof(word_t));
   }
 
   const std::int64_t row_tiles = (p.batch + kTileRows - 1) / kTileRows;
   const std::int64_t unit_tiles = (p.out_units + kTileUnits - 1) / kTileUnits;
   const std::int64_t tiles = row_tiles * unit_tiles, out_words = words_for(p.out_units);
-  parallel_for(threads, [&](int t) {
-    std::int32_t* counts = layout.at<std::int32_t>(counts_at) + t * kTileRows * kTileUnits;
-    const std::int64_t end = split_point(tiles, threads, t + 1, 1);
-    for (std::int64_t tile = split_point(tiles, threads, t, 1); tile < end; ++tile) {
-      // Unit tiles vary fastest so one thread sweeps the weights for a block of rows.
+  const std::int64_t tasks = std::min<std::int64_t>(tiles, kMaxTasks);
+  parallel_for(static_cast<int>(tasks), [&](int task) {
+    std::int32_t* counts =
+        static_cast<std::int32_t*>(Scratch::task().reserve(kTileRows * kTileUnits * sizeof(std::int32_t)));
+    for (std::int64_t tile = split_point(tiles, tasks, task); tile < split_point(tiles, tasks, task + 1); ++tile) {
+      // Unit tiles vary fastest, so consecutive tiles of one thread sweep the weights for one block of rows.
       const std::int64_t r0 = tile / unit_tiles * kTileRows, u0 = tile % unit_tiles * kTileUnits;
       const std::int64_t rows = std::min(kTileRows, p.batch - r0), units = std::min(kTileUnits, p.out_units - u0);
       isa.gemm_counts(input + r0 * kw, rows, weights + u0 * kw, units, kw, counts, kTileUnits);
-      for (std::int64_t r = 0; r < rows; ++r)
-        for (std::int64_t u = 0; u < units; ++u) {
-          const std::int64_t n = r0 + r, o = u0 + u;
-          write_output(sink, n * p.out_units + o, n * out_words + o / 64, o,
-                       p.in_units - 2 * std::int64_t(counts[r * kTileUnits + u]));
+      for (std::int64_t r = 0; r < rows; ++r) {
+        const std::int32_t* cnt = counts + r * kTileUnits;
+        const std::int64_t n = r0 + r;
+        if (kind == OutputKind::int32) {
+          store_dots<kTileUnits>(cnt, k, units, sink.i32 + n * p.out_units + u0);
+        } else if (kind == OutputKind::float32) {
+          for (std::int64_t u = 0; u < units; ++u)
+            sink.f32[n * p.out_units + u0 + u] = affine(scale[u0 + u], static_cast<float>(k - 2 * cnt[u]), bias[u0 + u]);
+        } else {
+          word_t bits = 0;
+          for (std::int64_t u = 0; u < units; ++u)
+            bits |= word_t(static_cast<std::uint32_t>(cnt[u]) - sink.count_lo[u0 + u] <= sink.count_span[u0 + u]) << u;
+          sink.bits[n * out_words + u0 / 64] = bits;
         }
+      }
     }
   });
 }

@@ -1,4 +1,5 @@
 // Packing drivers: argument checks, zeroing, and the split over threads (the bit work is in the ISA kernels).
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -35,10 +36,10 @@ void pack_activations_nchw(const float* x, std::int64_t n, std::int64_t c, std::
   const detail::IsaKernels& isa = detail::current_kernels();
   const std::int64_t hw = h * w, wpp = groups * words_for(c / groups);
   const std::int64_t units = n * ((hw + kPixelGrain - 1) / kPixelGrain), per_sample = units / n;
-  const int threads = get_num_threads();
-  detail::parallel_for(threads, [&](int t) {
-    const std::int64_t end = detail::split_point(units, threads, t + 1, 1);
-    for (std::int64_t u = detail::split_point(units, threads, t, 1); u < end; ++u) {
+  const std::int64_t tasks = std::min<std::int64_t>(units, detail::kMaxTasks);
+  detail::parallel_for(static_cast<int>(tasks), [&](int t) {
+    const std::int64_t end = detail::split_point(units, tasks, t + 1);
+    for (std::int64_t u = detail::split_point(units, tasks, t); u < end; ++u) {
       const std::int64_t s = u / per_sample, p0 = u % per_sample * kPixelGrain;
       const std::int64_t p1 = std::min(hw, p0 + kPixelGrain);
       word_t* sample_out = out + s * hw * wpp;
@@ -55,9 +56,10 @@ void pack_rows(const float* x, std::int64_t n, std::int64_t k, const float* scal
   check_affine(op, scale, bias);
   const detail::IsaKernels& isa = detail::current_kernels();
   const std::int64_t kw = words_for(k);
-  const int threads = get_num_threads();
-  detail::parallel_for(threads, [&](int t) {
-    const std::int64_t r0 = detail::split_point(n, threads, t, 1), r1 = detail::split_point(n, threads, t + 1, 1);
+  constexpr std::int64_t kRowsPerTask = 16;
+  const std::int64_t tasks = std::min<std::int64_t>((n + kRowsPerTask - 1) / kRowsPerTask, detail::kMaxTasks);
+  detail::parallel_for(static_cast<int>(tasks), [&](int t) {
+    const std::int64_t r0 = detail::split_point(n, tasks, t), r1 = detail::split_point(n, tasks, t + 1);
     if (r1 <= r0) return;
     std::memset(out + r0 * kw, 0, (r1 - r0) * kw * sizeof(word_t));
     isa.pack_rows(x + r0 * k, r1 - r0, k, scale, bias, out + r0 * kw);

@@ -1,4 +1,5 @@
 // The machine's xnor/popcount peak: every thread runs its ISA's peak loop on its own L1-resident data.
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <vector>
@@ -18,6 +19,9 @@ double peak_binary_macs_per_second(Isa isa, int threads, double seconds) {
   const int saved = get_num_threads();
   set_num_threads(threads);
   using clock = std::chrono::steady_clock;
+  struct Run {
+    double macs, seconds;
+  };
   auto timed = [&](std::int64_t iters) {
     std::vector<double> macs(threads);
     auto start = clock::now();
@@ -25,20 +29,20 @@ double peak_binary_macs_per_second(Isa isa, int threads, double seconds) {
     double elapsed = std::chrono::duration<double>(clock::now() - start).count();
     double total = 0;
     for (double m : macs) total += m;
-    return std::make_pair(total, elapsed);
+    return Run{total, elapsed};
   };
   try {
     std::int64_t iters = 16;
     auto probe = timed(iters);
-    while (probe.second < seconds / 20) {
+    while (probe.seconds < seconds / 20) {
       iters *= 4;
       probe = timed(iters);
     }
-    iters = static_cast<std::int64_t>(iters * (seconds / 5) / probe.second) + 1;
+    iters = static_cast<std::int64_t>(iters * (seconds / 5) / probe.seconds) + 1;
     double best = 0;
     for (int rep = 0; rep < 5; ++rep) {
       auto run = timed(iters);
-      best = std::max(best, run.first / run.second);
+      best = std::max(best, run.macs / run.seconds);
     }
     set_num_threads(saved);
     return best;

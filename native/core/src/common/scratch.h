@@ -9,11 +9,16 @@
 namespace bmx {
 namespace detail {
 
-/// A grow-only, 64-byte aligned buffer owned by the calling thread. Carve several arrays out of one
-/// reservation with ScratchCarver; a new reserve() invalidates pointers from the previous one.
+/// A grow-only, 64-byte aligned buffer owned by one thread; a new reserve() invalidates pointers from the
+/// previous one. Each thread has two: call() for the buffers a kernel call shares among its tasks, task()
+/// for the private buffers of the tasks the thread runs inside a parallel_for.
 class Scratch {
  public:
-  static Scratch& of_this_thread() {
+  static Scratch& call() {
+    thread_local Scratch scratch;
+    return scratch;
+  }
+  static Scratch& task() {
     thread_local Scratch scratch;
     return scratch;
   }
@@ -37,8 +42,8 @@ class Scratch {
   std::size_t capacity_ = 0;
 };
 
-/// Lays out several 64-byte aligned arrays in one scratch reservation: first add() sizes, then
-/// allocate() once, then take() pointers in the same order.
+/// Lays out several 64-byte aligned arrays in one scratch reservation: add() each array's size (keeping the
+/// returned offset), allocate() once, then at(offset) gives each array.
 class ScratchLayout {
  public:
   template <typename T>
@@ -47,7 +52,7 @@ class ScratchLayout {
     size_ += (count * sizeof(T) + 63) / 64 * 64;
     return offset;
   }
-  void allocate() { base_ = static_cast<char*>(Scratch::of_this_thread().reserve(size_)); }
+  void allocate(Scratch& scratch) { base_ = static_cast<char*>(scratch.reserve(size_)); }
   template <typename T>
   T* at(std::size_t offset) const { return reinterpret_cast<T*>(base_ + offset); }
 

@@ -1,9 +1,12 @@
 // The worker pool behind bmx::set_num_threads and detail::parallel_for.
 //
-// Workers spin briefly on a generation counter after each loop (kernel calls come in quick succession during
-// inference) and then sleep on a condition variable, so an idle pool costs no CPU.
+// One 64-bit atomic word describes the running loop: [generation:24][tasks:20][next task:20]. Threads claim
+// tasks by compare-and-swap on it, so a claim can never hit a loop other than the one the claimer saw.
+// Workers spin briefly after each loop (kernel calls come in quick succession during inference), then sleep
+// on a condition variable, so an idle pool costs no CPU.
 #include "thread_pool.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -30,88 +33,102 @@ void cpu_relax() {
 #endif
 }
 
+constexpr std::uint64_t kFieldMask = (1u << 20) - 1;
+
+std::uint64_t make_state(std::uint64_t gen, std::uint64_t tasks, std::uint64_t next) {
+  return (gen << 40) | (tasks << 20) | next;
+}
+
 class ThreadPool {
  public:
   explicit ThreadPool(int workers) {
-    for (int w = 0; w < workers; ++w) threads_.emplace_back([this, w] { worker_loop(w); });
+    for (int w = 0; w < workers; ++w) threads_.emplace_back([this] { worker_loop(); });
   }
 
   ~ThreadPool() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
-      generation_.fetch_add(1, std::memory_order_release);
+      stop_.store(true);
+      wake_generation_.fetch_add(1);
     }
     wake_.notify_all();
     for (auto& t : threads_) t.join();
   }
 
-  int size() const { return static_cast<int>(threads_.size()) + 1; }
+  int slots() const { return static_cast<int>(threads_.size()) + 1; }
 
-  // Caller holds the pool's run lock.
+  // Caller holds the global run lock (one loop at a time).
   void run(int tasks, const std::function<void(int)>& fn) {
     job_ = &fn;
-    job_tasks_ = tasks;
     error_ = nullptr;
-    pending_.store(static_cast<int>(threads_.size()), std::memory_order_relaxed);
+    gen_ = (gen_ + 1) & ((1u << 24) - 1);
+    state_.store(make_state(gen_, tasks, 0));
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      generation_.fetch_add(1, std::memory_order_release);
+      wake_generation_.fetch_add(1);
     }
     wake_.notify_all();
-    std::exception_ptr caller_error;
-    try {
-      fn(0);
-    } catch (...) {
-      caller_error = std::current_exception();
+    work();
+    // A worker may still run a task it claimed; if the OS preempted it, yield so it can finish.
+    for (int i = 0; active_.load() != 0; ++i) {
+      if (i < 4096) cpu_relax(); else std::this_thread::yield();
     }
-    while (pending_.load(std::memory_order_acquire) != 0) cpu_relax();
     job_ = nullptr;
-    if (caller_error) std::rethrow_exception(caller_error);
     if (error_) std::rethrow_exception(error_);
   }
 
  private:
-  void worker_loop(int w) {
-    std::uint64_t seen = 0;
+  // Claim and run tasks of the current loop until none is left.
+  void work() {
+    std::uint64_t s = state_.load();
     for (;;) {
-      std::uint64_t gen = wait_for_generation(seen);
-      if (stop_) return;
-      seen = gen;
-      if (w + 1 < job_tasks_) {
-        try {
-          (*job_)(w + 1);
-        } catch (...) {
-          std::lock_guard<std::mutex> lock(mutex_);
-          error_ = std::current_exception();
-        }
+      const std::uint64_t next = s & kFieldMask, tasks = (s >> 20) & kFieldMask;
+      if (next >= tasks) return;
+      if (!state_.compare_exchange_weak(s, s + 1)) continue;  // s reloaded on failure
+      try {
+        (*job_)(static_cast<int>(next));
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!error_) error_ = std::current_exception();
       }
-      pending_.fetch_sub(1, std::memory_order_acq_rel);
+      s = state_.load();
     }
   }
 
-  std::uint64_t wait_for_generation(std::uint64_t seen) {
+  void worker_loop() {
+    std::uint64_t seen = 0;
+    for (;;) {
+      seen = wait_for_wake(seen);
+      if (stop_.load()) return;
+      active_.fetch_add(1);  // before looking at the state: the caller waits for us from now on
+      work();
+      active_.fetch_sub(1);
+    }
+  }
+
+  std::uint64_t wait_for_wake(std::uint64_t seen) {
     auto start = std::chrono::steady_clock::now();
     for (int i = 0;; ++i) {
-      std::uint64_t gen = generation_.load(std::memory_order_acquire);
+      std::uint64_t gen = wake_generation_.load();
       if (gen != seen) return gen;
       cpu_relax();
-      if ((i & 255) == 255 && std::chrono::steady_clock::now() - start > std::chrono::microseconds(200)) break;
+      if ((i & 255) == 255 && std::chrono::steady_clock::now() - start > std::chrono::microseconds(100)) break;
     }
     std::unique_lock<std::mutex> lock(mutex_);
-    wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
-    return generation_.load(std::memory_order_acquire);
+    wake_.wait(lock, [&] { return wake_generation_.load() != seen; });
+    return wake_generation_.load();
   }
 
   std::vector<std::thread> threads_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::atomic<std::uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
+  std::atomic<std::uint64_t> wake_generation_{0};
+  std::atomic<std::uint64_t> state_{0};
+  std::atomic<int> active_{0};
+  std::atomic<bool> stop_{false};
   const std::function<void(int)>* job_ = nullptr;
-  int job_tasks_ = 0;
+  std::uint64_t gen_ = 0;
   std::exception_ptr error_;
-  bool stop_ = false;
 };
 
 int default_threads() {
@@ -137,28 +154,25 @@ int num_threads() {
   return n;
 }
 
+void run_serially(int tasks, const std::function<void(int)>& fn) {
+  for (int t = 0; t < tasks; ++t) fn(t);
+}
+
 }  // namespace
 
 void parallel_for(int tasks, const std::function<void(int)>& fn) {
-  int threads = std::min(tasks, num_threads());
+  if (tasks < 0 || tasks > kMaxTasks)
+    throw Error("parallel_for: expected 0 <= tasks <= " + std::to_string(kMaxTasks) + ", got " +
+                std::to_string(tasks));
+  const int threads = num_threads();
+  if (threads <= 1 || tasks <= 1) return run_serially(tasks, fn);
   std::unique_lock<std::mutex> lock(g_run_mutex, std::try_to_lock);
-  if (threads <= 1 || !lock.owns_lock()) {
-    for (int t = 0; t < tasks; ++t) fn(t);
-    return;
-  }
-  if (!g_pool || g_pool->size() != num_threads()) {
+  if (!lock.owns_lock()) return run_serially(tasks, fn);
+  if (!g_pool || g_pool->slots() != threads) {
     g_pool.reset();
-    g_pool.reset(new ThreadPool(num_threads() - 1));
+    g_pool.reset(new ThreadPool(threads - 1));
   }
-  if (tasks > g_pool->size()) {
-    // More tasks than threads: each slot runs a strided share, still a fixed assignment.
-    int slots = g_pool->size();
-    g_pool->run(slots, [&](int slot) {
-      for (int t = slot; t < tasks; t += slots) fn(t);
-    });
-  } else {
-    g_pool->run(tasks, fn);
-  }
+  g_pool->run(tasks, fn);
 }
 
 }  // namespace detail

@@ -7,17 +7,20 @@
 namespace bmx {
 namespace detail {
 
-/// Run fn(task) for task in [0, tasks) on min(tasks, get_num_threads()) threads (the caller runs task 0);
-/// returns when all tasks are done. Tasks are assigned statically, task t always to the same thread slot.
-/// If another thread is already running a parallel loop, this one runs all tasks on the caller.
-void parallel_for(int tasks, const std::function<void(int)>& fn);
+/// Most tasks one parallel_for call accepts.
+constexpr int kMaxTasks = 1 << 20;
 
-/// Split [0, total) into `parts` contiguous ranges whose boundaries are multiples of `grain` (except `total`);
-/// returns the begin of range `part` (begin of part + 1 is its end).
-inline std::int64_t split_point(std::int64_t total, int parts, int part, std::int64_t grain) {
-  std::int64_t units = (total + grain - 1) / grain;
-  std::int64_t point = units * part / parts * grain;
-  return point < total ? point : total;
+/// Run fn(task) for every task in [0, tasks) and return when all are done. Tasks are handed out dynamically
+/// to the calling thread and up to get_num_threads() - 1 workers, so a worker that the OS schedules late
+/// simply gets fewer tasks. Callers make every task's result independent of the thread that runs it (tasks
+/// take per-thread scratch from Scratch::task()), which keeps results identical for every thread count.
+/// If another thread is running a parallel loop, the caller runs all tasks itself.
+/// Exceptions from tasks are rethrown (the first one) after all tasks finished.
+void parallel_for(int tasks, const std::function<void(int task)>& fn);
+
+/// Begin of part `part` when [0, total) is split into `parts` nearly equal contiguous ranges.
+inline std::int64_t split_point(std::int64_t total, std::int64_t parts, std::int64_t part) {
+  return total * part / parts;
 }
 
 }  // namespace detail

@@ -20,7 +20,7 @@ namespace bmx {
 namespace detail {
 namespace {
 
-constexpr int kLanes = 4, kPlanes = 2, kMaxVecs = 4, kChunk = 31;
+constexpr int kLanes = 4, kPlanes = 2, kMaxVecs = 8, kChunk = 31;
 
 inline __m256i nibble_lut() {
   return _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3,
@@ -76,9 +76,7 @@ void conv_counts_v(const word_t* xs, const std::int64_t* vec_base, const std::in
                    const word_t* w, std::int64_t nchan, std::int32_t* counts) {
   const word_t* base[V];
   for (int v = 0; v < V; ++v) base[v] = xs + vec_base[v] * (kLanes * kPlanes);
-  std::int64_t c = 0;
-  for (; c + 2 <= nchan; c += 2) conv_block<V, 2>(base, tap_off, kwords, w + c * kwords, counts + c * V * kLanes);
-  if (c < nchan) conv_block<V, 1>(base, tap_off, kwords, w + c * kwords, counts + c * V * kLanes);
+  for (std::int64_t c = 0; c < nchan; ++c) conv_block<V, 1>(base, tap_off, kwords, w + c * kwords, counts + c * V * kLanes);
 }
 
 void conv_counts(const word_t* xs, const std::int64_t* vec_base, int nvec, const std::int64_t* tap_off,
@@ -87,7 +85,11 @@ void conv_counts(const word_t* xs, const std::int64_t* vec_base, int nvec, const
     case 1: return conv_counts_v<1>(xs, vec_base, tap_off, kwords, w, nchan, counts);
     case 2: return conv_counts_v<2>(xs, vec_base, tap_off, kwords, w, nchan, counts);
     case 3: return conv_counts_v<3>(xs, vec_base, tap_off, kwords, w, nchan, counts);
-    default: return conv_counts_v<4>(xs, vec_base, tap_off, kwords, w, nchan, counts);
+    case 4: return conv_counts_v<4>(xs, vec_base, tap_off, kwords, w, nchan, counts);
+    case 5: return conv_counts_v<5>(xs, vec_base, tap_off, kwords, w, nchan, counts);
+    case 6: return conv_counts_v<6>(xs, vec_base, tap_off, kwords, w, nchan, counts);
+    case 7: return conv_counts_v<7>(xs, vec_base, tap_off, kwords, w, nchan, counts);
+    default: return conv_counts_v<8>(xs, vec_base, tap_off, kwords, w, nchan, counts);
   }
 }
 
@@ -165,39 +167,36 @@ void pack_nchw_8pixels(const float* x, std::int64_t c, std::int64_t hw, std::int
     }
 }
 
-// Sum of popcount(data[i] ^ key) over L1-resident data, nibble-split as in the convolution kernel.
+// The convolution's inner loop on L1-resident data, without its address arithmetic: 8 nibble-split
+// vectors (8 x 4 words) against one broadcast weight word per step, 31 steps per widening.
 double peak_loop(std::int64_t iters) {
-  constexpr int kVectors = 64;  // 2 KiB per plane
-  alignas(64) static thread_local word_t data[2 * kVectors * 4];
-  for (int i = 0; i < 2 * kVectors * 4; ++i) data[i] = (0x9e3779b97f4a7c15ULL * (i + 1)) & 0x0f0f0f0f0f0f0f0fULL;
-  const __m256i lut = nibble_lut();
-  const __m256i k0 = _mm256_set1_epi8(0x05), k1 = _mm256_set1_epi8(0x0a), k2 = _mm256_set1_epi8(0x03),
-                k3 = _mm256_set1_epi8(0x0c);
-  __m256i sum = _mm256_setzero_si256();
+  constexpr int kVectors = 8, kSteps = kChunk;
+  alignas(64) static thread_local word_t data[kSteps][kVectors][2][4];
+  alignas(64) static thread_local word_t keys[kSteps];
+  for (int t = 0; t < kSteps; ++t) {
+    keys[t] = 0x9e3779b97f4a7c15ULL * (t + 7);
+    for (int v = 0; v < kVectors; ++v)
+      for (int j = 0; j < 8; ++j)
+        data[t][v][j / 4][j % 4] = (0xd1b54a32d192ed03ULL * (t * 64 + v * 8 + j + 1)) & 0x0f0f0f0f0f0f0f0fULL;
+  }
+  const __m256i lut = nibble_lut(), low = _mm256_set1_epi8(0x0f);
+  __m256i total = _mm256_setzero_si256();
   for (std::int64_t it = 0; it < iters; ++it) {
-    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
-    for (int i = 0; i < kVectors; i += 2) {  // 2 vectors x 2 keys x 2 planes: 8 lookups per step
-      const __m256i* e = reinterpret_cast<const __m256i*>(data) + 2 * i;
-      const __m256i xl0 = _mm256_load_si256(e), xh0 = _mm256_load_si256(e + 1);
-      const __m256i xl1 = _mm256_load_si256(e + 2), xh1 = _mm256_load_si256(e + 3);
-      a0 = _mm256_add_epi8(a0, _mm256_shuffle_epi8(lut, _mm256_xor_si256(xl0, k0)));
-      a0 = _mm256_add_epi8(a0, _mm256_shuffle_epi8(lut, _mm256_xor_si256(xh0, k1)));
-      a1 = _mm256_add_epi8(a1, _mm256_shuffle_epi8(lut, _mm256_xor_si256(xl0, k2)));
-      a1 = _mm256_add_epi8(a1, _mm256_shuffle_epi8(lut, _mm256_xor_si256(xh0, k3)));
-      a2 = _mm256_add_epi8(a2, _mm256_shuffle_epi8(lut, _mm256_xor_si256(xl1, k0)));
-      a2 = _mm256_add_epi8(a2, _mm256_shuffle_epi8(lut, _mm256_xor_si256(xh1, k1)));
-      a3 = _mm256_add_epi8(a3, _mm256_shuffle_epi8(lut, _mm256_xor_si256(xl1, k2)));
-      a3 = _mm256_add_epi8(a3, _mm256_shuffle_epi8(lut, _mm256_xor_si256(xh1, k3)));
-      if ((i & 15) == 14) {  // widen before the byte counters can overflow
-        const __m256i z = _mm256_setzero_si256();
-        sum = _mm256_add_epi64(sum, _mm256_add_epi64(_mm256_add_epi64(_mm256_sad_epu8(a0, z), _mm256_sad_epu8(a1, z)),
-                                                     _mm256_add_epi64(_mm256_sad_epu8(a2, z), _mm256_sad_epu8(a3, z))));
-        a0 = a1 = a2 = a3 = z;
+    __m256i acc[kVectors];
+    for (int v = 0; v < kVectors; ++v) acc[v] = _mm256_setzero_si256();
+    for (int t = 0; t < kSteps; ++t) {
+      const __m256i w = _mm256_set1_epi64x(static_cast<long long>(keys[t]));
+      const __m256i wl = _mm256_and_si256(w, low), wh = _mm256_and_si256(_mm256_srli_epi64(w, 4), low);
+      for (int v = 0; v < kVectors; ++v) {
+        const __m256i* e = reinterpret_cast<const __m256i*>(data[t][v]);
+        acc[v] = _mm256_add_epi8(acc[v], _mm256_shuffle_epi8(lut, _mm256_xor_si256(_mm256_load_si256(e), wl)));
+        acc[v] = _mm256_add_epi8(acc[v], _mm256_shuffle_epi8(lut, _mm256_xor_si256(_mm256_load_si256(e + 1), wh)));
       }
     }
+    for (int v = 0; v < kVectors; ++v) total = _mm256_add_epi64(total, _mm256_sad_epu8(acc[v], _mm256_setzero_si256()));
   }
-  asm volatile("" ::"x"(sum));
-  return double(iters) * kVectors * 2 * 256;  // vectors x keys x 256 bits (each split pair is one 256-bit xor)
+  asm volatile("" ::"x"(total));
+  return double(iters) * kSteps * kVectors * 256;
 }
 
 }  // namespace
