@@ -270,6 +270,9 @@ def write_bmx(path, symbol, params, input_shapes):
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(blob)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; the result is an ordinary file
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

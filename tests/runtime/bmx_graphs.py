@@ -228,3 +228,57 @@ def small_resnet(rng, channels=64, size=16, classes=10, binary_out="packed"):
                                            g.param("head_fc_bias", np.zeros(classes, np.float32))], num_hidden=classes)
     probs = g.op("softmax", "head_softmax", [h], axis=1)
     return g.output(probs, c1, h)
+
+
+def small_dense_net(rng, features=70, hidden=40, classes=5):
+    """An MLP with binary dense layers: BmxPack, BmxBinaryDense (packed, then float), FC, softmax."""
+    g = Graph()
+    x = g.input("data", (2, features))
+    h = g.op("BmxPack", "pack", [x])
+    h = g.op("BmxBinaryDense", "fc1", [h, g.param("fc1_w", pack_dense_weights(rng.standard_normal((hidden, features)))),
+                                       g.param("fc1_s", np.ones(hidden, np.float32)),
+                                       g.param("fc1_b", rng.standard_normal(hidden).astype(np.float32))],
+             num_hidden=hidden, in_units=features, out_format="packed")
+    h = g.op("BmxBinaryDense", "fc2", [h, g.param("fc2_w", pack_dense_weights(rng.standard_normal((hidden, hidden)))),
+                                       g.param("fc2_s", np.full(hidden, 0.5, np.float32)),
+                                       g.param("fc2_b", np.zeros(hidden, np.float32))],
+             num_hidden=hidden, in_units=hidden, out_format="float")
+    h = g.op("Activation", "tanh", [h], act_type="tanh")
+    h = g.op("FullyConnected", "fc3", [h, g.param("fc3_w", rng.standard_normal((classes, hidden)).astype(np.float32)),
+                                       g.param("fc3_b", np.zeros(classes, np.float32))], num_hidden=classes)
+    return g.output(g.op("softmax", "prob", [h], axis=-1))
+
+
+def small_densenet(rng, channels=16, growth=8, size=8):
+    """A dense block in miniature: binary convs whose outputs are concatenated, a transition with avg pooling
+    and Pad, a global pool head."""
+    g = Graph()
+    x = g.input("data", (1, 3, size, size))
+    h = g.op("Convolution", "stem", [x, g.param("stem_w", rng.standard_normal((channels, 3, 3, 3)).astype(np.float32))],
+             kernel=(3, 3), pad=(1, 1), num_filter=channels, no_bias=True)
+    for i in range(2):
+        c = channels + i * growth
+        p = g.op("BmxPack", f"pack{i}", [h])
+        y = g.op("BmxBinaryConv2D", f"conv{i}", [p, g.param(f"w{i}", pack_conv_weights(rng.standard_normal((growth, c, 3, 3)))),
+                                                 g.param(f"s{i}", np.ones(growth, np.float32)),
+                                                 g.param(f"b{i}", np.zeros(growth, np.float32))],
+                 kernel=(3, 3), pad=(1, 1), num_filter=growth, in_channels=c, out_format="float")
+        h = g.op("Concat", f"cat{i}", [h, y], dim=1, num_args=2)
+    h = g.op("Pad", "pad", [h], mode="constant", pad_width=(0, 0, 0, 0, 1, 1, 1, 1), constant_value=1.0)
+    h = g.op("Pooling", "trans", [h], kernel=(2, 2), stride=(2, 2), pool_type="avg")
+    h = g.op("Pooling", "gap", [h], kernel=(1, 1), global_pool=True, pool_type="max")
+    return g.output(g.op("Flatten", "flat", [h]))
+
+
+def write_corpus(folder):
+    """The fuzzing seed corpus (native/runtime/fuzz/corpus): three small valid models, a few KB each."""
+    from bmxnet_ext import bmx_format
+    rng = np.random.default_rng(2018)
+    for name, graph in [("resnet", small_resnet(rng, channels=8, size=8, classes=3)),
+                        ("mlp", small_dense_net(rng, features=40, hidden=24)), ("densenet", small_densenet(rng))]:
+        bmx_format.write_bmx(f"{folder}/{name}.bmx", graph.symbol_text(), graph.params, graph.input_shapes)
+
+
+if __name__ == "__main__":
+    import sys
+    write_corpus(sys.argv[1])

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from bmx_graphs import Graph, small_resnet
+from bmx_graphs import Graph, small_dense_net, small_densenet, small_resnet, write_corpus
 from bmxnet_ext import bmx_format
 
 
@@ -102,3 +102,27 @@ def test_conv_batchnorm_relu_fusion_keeps_every_read_value(run_graph, rng, expos
     assert len(outs) == 1 + len(expose)
     for out, ref in zip(outs, refs):
         np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("builder", [small_dense_net, small_densenet])
+def test_other_small_models_match_reference(run_graph, rng, builder):
+    g = builder(rng)
+    name, shape = next(iter(g.input_shapes.items()))
+    outs, refs = run_graph(g, {name: rng.standard_normal(shape).astype(np.float32)}, threads=2)
+    for out, ref in zip(outs, refs):
+        np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-5)
+
+
+def test_fuzz_corpus_is_current(runtime, tmp_path):
+    """The seed corpus in the repository loads and runs, and equals what write_corpus produces now."""
+    import os
+    corpus = os.path.join(os.path.dirname(__file__), "..", "..", "native", "runtime", "fuzz", "corpus")
+    write_corpus(str(tmp_path))
+    names = sorted(os.listdir(corpus))
+    assert names == sorted(os.listdir(tmp_path))
+    for name in names:
+        with open(os.path.join(corpus, name), "rb") as f:
+            data = f.read()
+        assert data == (tmp_path / name).read_bytes(), f"regenerate: python tests/runtime/bmx_graphs.py {corpus}"
+        with runtime.Model(data) as model:
+            model.run(*[np.ones(shape, dtype) for _, shape, dtype in model.inputs])
