@@ -2,9 +2,14 @@
 #include "ops/gemm.h"
 
 #if defined(__x86_64__)
+#include <immintrin.h>
+// Compile this file's functions for AVX2 + FMA whatever the baseline flags (GCC pragma; clang attribute).
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
-#include <immintrin.h>
+#endif
 
 namespace bmx {
 namespace rt {
@@ -29,12 +34,20 @@ struct Avx2 {
 const GemmKernel kKernel{"avx2", 6, 16, gemm_block<Avx2, 6, 2>, gemm_dot<Avx2>};
 
 }  // namespace
-
-const GemmKernel* gemm_kernel_avx2() { return &kKernel; }
-
 }  // namespace rt
 }  // namespace bmx
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
+
+namespace bmx {
+namespace rt {
+// Outside the AVX2 region: callable on any x86-64 CPU (the caller checks the CPU before using the kernel).
+const GemmKernel* gemm_kernel_avx2() { return &kKernel; }
+}  // namespace rt
+}  // namespace bmx
 #else
 namespace bmx {
 namespace rt {
