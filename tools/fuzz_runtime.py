@@ -70,9 +70,14 @@ def main(argv=None):
     if args.jobs > 1:
         cmd += [f"-jobs={args.jobs}", f"-workers={args.jobs}"]
     print(" ".join(cmd), flush=True)
+    def artifacts():
+        return {path for kind in ("crash", "leak", "timeout", "oom")
+                for path in glob.glob(os.path.join(args.build_dir, f"{kind}-*"))}
+
+    before = artifacts()
     status = subprocess.run(cmd, env={**os.environ, "ASAN_OPTIONS": "allocator_may_return_null=1"}).returncode
-    crashes = glob.glob(os.path.join(args.build_dir, "crash-*")) + glob.glob(os.path.join(args.build_dir, "leak-*"))
-    print(f"libFuzzer exit status {status}; {len(crashes)} crash/leak files; working corpus "
+    crashes = sorted(artifacts() - before)
+    print(f"libFuzzer exit status {status}; new crash/leak/timeout files: {crashes or 'none'}; working corpus "
           f"{len(os.listdir(work))} inputs in {work}")
     return 0 if status == 0 and not crashes else 1
 

@@ -120,3 +120,15 @@ def test_resealed_mutations_never_crash(runtime, model_bytes, tmp_path):
                           capture_output=True, text=True, timeout=300)
     last = proc.stdout.strip().splitlines()[-1:] or ["none"]
     assert proc.returncode == 0, f"crashed at trial {last}: {proc.stderr[-2000:]}"
+
+
+@pytest.mark.parametrize("attrs", [{"pad": (2 ** 40, 2 ** 40)}, {"num_filter": 2 ** 62}, {"stride": (-(2 ** 50), 1)}])
+def test_huge_attributes_are_rejected(runtime, attrs):
+    """Found by fuzzing: integer attributes far outside any real model overflowed size arithmetic."""
+    from bmx_graphs import Graph
+    g = Graph()
+    x = g.input("data", (1, 3, 8, 8))
+    conv_attrs = {"kernel": (3, 3), "num_filter": 4, "no_bias": True, **attrs}
+    g.op("Convolution", "conv", [x, g.param("w", np.zeros((4, 3, 3, 3), np.float32))], **conv_attrs)
+    with pytest.raises(runtime.BmxRuntimeError, match="outside"):
+        runtime.Model(bmx_format.to_bytes(g.symbol_text(), g.params, g.input_shapes))

@@ -95,9 +95,8 @@ void Model::build_ops() {
     }
     uint32_t out = node.outputs[0];
     info_[out] = op->prepare(args);
-    check_format(static_cast<uint64_t>(num_elements(info_[out].shape)) * dtype_size(info_[out].dtype) <
-                     (uint64_t{1} << 34),
-                 node.op, " node '", node.name, "' output ", shape_string(info_[out].shape), " is too large");
+    check_format(num_elements(info_[out].shape) <= (int64_t{1} << 32), node.op, " node '", node.name, "' output ",
+                 shape_string(info_[out].shape), " has more than 2^32 elements");
     int alias = op->alias_of_input();
     if (alias >= 0 && desc_.tensors[node.inputs.at(static_cast<size_t>(alias))].kind == TensorKind::kIntermediate) {
       root_[out] = root_[node.inputs[static_cast<size_t>(alias)]];

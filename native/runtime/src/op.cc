@@ -31,7 +31,14 @@ const Attr& Attrs::get(const char* key, Attr::Kind kind) const {
   return it->second;
 }
 
-std::vector<int64_t> Attrs::ints(const char* key) const { return get(key, Attr::kInts).ints; }
+std::vector<int64_t> Attrs::ints(const char* key) const {
+  const std::vector<int64_t>& v = get(key, Attr::kInts).ints;
+  for (int64_t x : v) {
+    check_format(x >= -kMaxAttrInt && x <= kMaxAttrInt, node_.op, " node '", node_.name, "': attribute '", key,
+                 "' value ", x, " is outside [-", kMaxAttrInt, ", ", kMaxAttrInt, "]");
+  }
+  return v;
+}
 
 std::vector<int64_t> Attrs::ints(const char* key, size_t n, int64_t empty_default) const {
   std::vector<int64_t> v = ints(key);

@@ -74,7 +74,12 @@ class Op {
   std::string node_, op_;
 };
 
-// Typed attribute access; every accessor throws BMX_ERR_FORMAT naming the node and attribute on a mismatch.
+// Bound on integer attributes (kernel, stride, pad, channel counts, ...): with tensors of at most 2^36
+// elements it keeps every size computation of the operators far from int64 overflow.
+constexpr int64_t kMaxAttrInt = int64_t{1} << 24;
+
+// Typed attribute access; every accessor throws BMX_ERR_FORMAT naming the node and attribute on a mismatch,
+// and integers outside [-kMaxAttrInt, kMaxAttrInt].
 class Attrs {
  public:
   explicit Attrs(const NodeDesc& node) : node_(node) {}

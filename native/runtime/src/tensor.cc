@@ -1,5 +1,6 @@
 #include "tensor.h"
 
+#include <limits>
 #include <sstream>
 
 namespace bmx {
@@ -16,7 +17,9 @@ const char* dtype_name(DType t) {
 
 int64_t num_elements(const Shape& shape) {
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape) {
+    if (d < 0 || __builtin_mul_overflow(n, d, &n)) return std::numeric_limits<int64_t>::max();
+  }
   return n;
 }
 

@@ -17,7 +17,7 @@ const char* dtype_name(DType t);
 
 using Shape = std::vector<int64_t>;
 
-// Number of elements; shapes are validated (non-negative, bounded) before this is used.
+// Number of elements; INT64_MAX for a negative dimension or when the product overflows (callers bound it).
 int64_t num_elements(const Shape& shape);
 std::string shape_string(const Shape& shape);
 
@@ -25,6 +25,7 @@ std::string shape_string(const Shape& shape);
 struct TensorInfo {
   DType dtype = DType::kFloat32;
   Shape shape;
+  // Byte size; only used after the executor checked the element count (Model::build_ops).
   size_t bytes() const { return static_cast<size_t>(num_elements(shape)) * dtype_size(dtype); }
 };
 
