@@ -141,15 +141,18 @@ class Graph:
     def symbol_text(self):
         return json.dumps(self.symbol_json())
 
-    def reference(self, inputs):
-        """Evaluate the graph: ``inputs`` maps input names to arrays; returns the list of head values."""
+    def reference(self, inputs, binary_ops="numpy"):
+        """Evaluate the graph: ``inputs`` maps input names to arrays; returns the list of head values.
+
+        ``binary_ops``: ``"numpy"`` runs the Bmx* operators as the NumPy references above, ``"mxnet"`` as the
+        MXNet extension operators (``bmxnet_ext.ops``)."""
         values = {}
         for i, node in enumerate(self.nodes):
             if node["op"] == "null":
                 values[i] = np.asarray(inputs[node["name"]] if node["name"] in inputs else self.params[node["name"]])
                 continue
             args = [values[j] for j, _, _ in node["inputs"]]
-            values[i] = _evaluate(node["op"], node["attrs"], args)
+            values[i] = _evaluate(node["op"], node["attrs"], args, binary_ops)
         return [values[h] for h in (self.heads or [len(self.nodes) - 1])]
 
 
@@ -163,7 +166,11 @@ def _parse(text):
         return text
 
 
-def _evaluate(op, attrs, args):
+def _evaluate(op, attrs, args, binary_ops="numpy"):
+    if binary_ops == "mxnet" and op.startswith("Bmx"):
+        args = [a.view(np.int64) if a.dtype == np.uint64 else a for a in args]  # MXNet has no uint64
+        out = _mxnet_op(op, attrs, args)
+        return out.view(np.uint64) if out.dtype == np.int64 else out
     parsed = {k: _parse(v) for k, v in attrs.items()}
     if op == "BmxPack":
         scale, bias = (args[1], args[2]) if parsed.get("affine") else (None, None)
@@ -178,6 +185,11 @@ def _evaluate(op, attrs, args):
         scale, bias = (args[2], args[3]) if len(args) == 4 else (None, None)
         return ref_binary_dense(args[0], args[1], scale, bias, parsed["num_hidden"], parsed["in_units"],
                                 parsed.get("out_format", "float"))
+    return _mxnet_op(op, attrs, args)
+
+
+def _mxnet_op(op, attrs, args):
+    """The real MXNet operator ``op`` on NumPy arguments."""
     nd_args = [mx.nd.array(a, dtype=a.dtype) for a in args]
     kwargs = dict(attrs)
     if op == "BatchNorm":

@@ -126,3 +126,20 @@ def test_fuzz_corpus_is_current(runtime, tmp_path):
         assert data == (tmp_path / name).read_bytes(), f"regenerate: python tests/runtime/bmx_graphs.py {corpus}"
         with runtime.Model(data) as model:
             model.run(*[np.ones(shape, dtype) for _, shape, dtype in model.inputs])
+
+
+def test_small_resnet_matches_mxnet_extension_operators(runtime, rng):
+    """Against the converted model's operators inside MXNet (bmxnet_ext.ops): packed activations identical."""
+    from bmxnet_ext import ops
+    try:
+        ops.load()
+    except ImportError as err:
+        pytest.skip(str(err))
+    g = small_resnet(rng, channels=130, size=32)
+    image = rng.standard_normal((1, 3, 32, 32)).astype(np.float32)
+    with runtime.Model(bmx_format.to_bytes(g.symbol_text(), g.params, g.input_shapes), threads=2) as model:
+        probs, packed, logits = model.run(image)
+    ref_probs, ref_packed, ref_logits = g.reference({"data": image}, binary_ops="mxnet")
+    np.testing.assert_array_equal(packed, ref_packed)
+    np.testing.assert_allclose(logits, ref_logits, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(probs, ref_probs, rtol=1e-4, atol=1e-6)
