@@ -9,7 +9,7 @@ its median, and the result is the median over rounds. ``peak_rss_mb`` is the pea
 ``bmx-run`` process (``getrusage``), i.e. everything the runtime needs, weights included.
 
 JSON rows: ``model``, ``threads``, ``float_ms``, ``binary_ms``, ``speedup``, ``peak_rss_mb`` (plus
-``float_peak_rss_mb``, ``bmx_bytes``, ``rounds``, ``repeat``).
+``float_peak_rss_mb``, ``bmx_bytes``, ``rounds``, ``repeat``, ``mxnet_env``).
 """
 import json
 import os
@@ -53,6 +53,10 @@ def add_arguments(parser):
     parser.add_argument("--rounds", type=int, default=5, help="alternating float/binary rounds (default: 5)")
     parser.add_argument("--repeat", type=int, default=20, help="timed calls per round (default: 20)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed calls per round (default: 3)")
+    parser.add_argument("--mxnet-env", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra environment for the MXNet process; repeatable, e.g. OMP_WAIT_POLICY=PASSIVE, "
+                             "which avoids OpenMP's busy waiting on a machine shared with other work "
+                             "(default: none)")
     parser.add_argument("--bmx-run", default=DEFAULT_BMX_RUN,
                         help="the bmx-run executable (default: build/runtime-host/bmx-run, built with CMake "
                              "if missing)")
@@ -96,8 +100,8 @@ def _prepare(name, size, folder, rng):
     return os.path.getsize(os.path.join(folder, "binary", "model.bmx"))
 
 
-def _float_round(folder, threads, repeat, warmup):
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MXNET_CPU_WORKER_NTHREADS": "1"}
+def _float_round(folder, threads, repeat, warmup, extra_env):
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MXNET_CPU_WORKER_NTHREADS": "1", **extra_env}
     proc = subprocess.run([sys.executable, "-c", FLOAT_WORKER, folder, str(repeat), str(warmup)], env=env,
                           capture_output=True, text=True, check=True)
     result = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -112,8 +116,19 @@ def _binary_round(bmx_run, folder, threads, repeat, warmup):
     return result["median_ms"], result["peak_rss_mb"]
 
 
+def _parse_env(pairs):
+    env = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"Expected --mxnet-env KEY=VALUE, got {pair!r}")
+        env[key] = value
+    return env
+
+
 def run(args):
     bmx_run = _ensure_bmx_run(args.bmx_run)
+    mxnet_env = _parse_env(args.mxnet_env)
     rng = np.random.default_rng(0)
     rows = []
     for name in args.model or ["resnet18", "densenet21_k140"]:
@@ -122,7 +137,7 @@ def run(args):
             for threads in args.threads or [1, 2]:
                 floats, binaries, rss, float_rss = [], [], [], []
                 for _ in range(args.rounds):
-                    ms, peak = _float_round(folder, threads, args.repeat, args.warmup)
+                    ms, peak = _float_round(folder, threads, args.repeat, args.warmup, mxnet_env)
                     floats.append(ms)
                     float_rss.append(peak)
                     ms, peak = _binary_round(bmx_run, folder, threads, args.repeat, args.warmup)
@@ -133,7 +148,7 @@ def run(args):
                        "binary_ms": round(binary_ms, 3), "speedup": round(float_ms / binary_ms, 3),
                        "peak_rss_mb": round(max(rss), 2), "float_peak_rss_mb": round(max(float_rss), 2),
                        "bmx_bytes": bmx_bytes, "input_shape": [1, 3, args.size, args.size],
-                       "rounds": args.rounds, "repeat": args.repeat}
+                       "rounds": args.rounds, "repeat": args.repeat, "mxnet_env": mxnet_env}
                 rows.append(row)
                 print(f"{name} {threads} thread(s): MXNet float {float_ms:.2f} ms, runtime binary {binary_ms:.2f} ms "
                       f"-> {row['speedup']:.2f}x; runtime peak RSS {row['peak_rss_mb']:.1f} MB "
