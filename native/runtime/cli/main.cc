@@ -97,7 +97,10 @@ Options parse_args(int argc, char** argv) {
     else if (a == "--json") o.json = true;
     else if (a == "--profile") o.profile = true;
     else if (a == "--save-outputs") o.save_dir = value();
-    else if (a == "-h" || a == "--help") { std::fputs(kUsage, stdout); std::exit(0); }
+    else if (a == "-h" || a == "--help") {
+      std::printf("%simage formats of this build: %s\n", kUsage, bmx::cli::image_formats().c_str());
+      std::exit(0);
+    }
     else if (!a.empty() && a[0] == '-') throw std::runtime_error("unknown option " + a);
     else if (o.model.empty()) o.model = a;
     else throw std::runtime_error("unexpected argument '" + a + "'");

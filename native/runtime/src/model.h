@@ -37,7 +37,6 @@ class Model {
   explicit Model(AlignedBuffer image);
 
   void set_threads(int threads);
-  int threads() const { return pool_->size(); }
 
   size_t num_inputs() const { return desc_.inputs.size(); }
   size_t num_outputs() const { return desc_.outputs.size(); }
