@@ -24,6 +24,11 @@ def native_sources(folder):
     return sorted(glob.glob(os.path.join("native", folder, "**", "*.cc"), recursive=True))
 
 
+def core_files():
+    """Every core source and header: an extension is rebuilt when any of them is newer than it."""
+    return sorted(glob.glob(os.path.join("native", "core", "**", "*.[ch]*"), recursive=True))
+
+
 def core_library():
     """The shared native core as a static library, or nothing while it has no sources."""
     sources = native_sources("core")
@@ -46,13 +51,13 @@ def extensions():
         exts.append(Pybind11Extension(
             "bmxnet_ext._native", native_sources("python"),
             include_dirs=[CORE_INCLUDE], libraries=["bmxcore"],
-            extra_compile_args=CXX_FLAGS, extra_link_args=["-pthread"], cxx_std=17))
+            extra_compile_args=CXX_FLAGS, extra_link_args=["-pthread"], cxx_std=17, depends=core_files()))
     for name, folder in (("_mxnet_op", "mxnet_op"), ("_runtime", os.path.join("runtime", "src"))):
         if native_sources(folder):
             exts.append(Extension(
                 f"bmxnet_ext.{name}", native_sources(folder), language="c++",
                 include_dirs=[CORE_INCLUDE, os.path.join("native", folder), RUNTIME_INCLUDE], libraries=["bmxcore"],
-                extra_compile_args=CXX_FLAGS, extra_link_args=["-pthread"]))
+                extra_compile_args=CXX_FLAGS, extra_link_args=["-pthread"], depends=core_files()))
     return exts
 
 

@@ -169,6 +169,14 @@ def test_unknown_operator_is_rejected(exported, tmp_path):
     convert_expecting_error(symbol, params, str(tmp_path / "out"), match="NoSuchOperator")
 
 
+def test_custom_activation_method_is_refused(tmp_path, rng):
+    net = nn.HybridSequential()
+    net.add(nn.Conv2D(8, 3), bx.QActivation(method=lambda F, x: F.sign(x)), bx.QConv2D(8, 3))
+    initialized(net, (1, 3, 8, 8), rng)
+    with pytest.raises(ConversionError, match="unknown 1-bit activation method"):
+        convert_block(net, output_dir=str(tmp_path / "out"), input_shape=(1, 3, 8, 8))
+
+
 def test_float_model_has_nothing_to_convert(tmp_path, rng):
     net = initialized(get_model("lenet", bits=32), (1, 1, 28, 28), rng)
     with pytest.raises(ConversionError, match="Nothing to convert"):
@@ -208,8 +216,9 @@ def test_bad_options_are_rejected_before_any_work(exported, tmp_path, options, m
 
 def test_command_line_converts_and_reports(exported, tmp_path, capsys):
     out = str(tmp_path / "out")
-    assert main([*exported, "-o", out, "--input-shape", "1,1,28,28", "--json", str(tmp_path / "r.json")]) == 0
-    assert "binary layers (packed)" in capsys.readouterr().out
+    assert main([*exported, "-o", out, "--json", str(tmp_path / "r.json")]) == 0
+    printed = capsys.readouterr().out
+    assert "binary layers (packed)" in printed and "(1, 1, 28, 28) guessed" in printed
     assert json.load(open(tmp_path / "r.json"))["binary_layers"] == 2
     assert main([*exported, "-o", out, "--input-shape", "1,1,28,28"]) == 2
     assert "already exists" in capsys.readouterr().err

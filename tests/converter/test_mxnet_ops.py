@@ -7,7 +7,7 @@ import pytest
 from bmxnet_ext import ops
 from tools.model_converter.packing import pack_conv_weight, pack_dense_weight, pack_last_axis
 
-pytestmark = pytest.mark.skipif(not ops.available(), reason="bmxnet_ext._mxnet_op not built")
+built = pytest.mark.skipif(not ops.available(), reason="bmxnet_ext._mxnet_op not built")
 
 
 def det_sign(x):
@@ -27,6 +27,7 @@ def conv(packed, weight, scale, bias, **attrs):
                                  **attrs).asnumpy()
 
 
+@built
 @pytest.mark.parametrize("n,c,h,w,o,k,stride,pad,dilate,groups", [
     (2, 3, 7, 6, 5, 3, 1, 1, 1, 1),      # tiny channel count
     (1, 70, 9, 9, 13, 3, 2, 1, 1, 1),    # odd counts across a word boundary, stride 2
@@ -56,6 +57,7 @@ def test_binary_conv2d_matches_float_reference_in_every_output_format(rng, n, c,
         assert np.array_equal(yp, pack_last_axis(affine.transpose(0, 2, 3, 1)))
 
 
+@built
 def test_binary_dense_matches_float_reference(rng):
     x = rng.standard_normal((3, 100)).astype(np.float32)
     weight = rng.standard_normal((67, 100)).astype(np.float32)
@@ -69,6 +71,7 @@ def test_binary_dense_matches_float_reference(rng):
     assert np.array_equal(yp, pack_last_axis((scale * expected).astype(np.float32) + bias))
 
 
+@built
 def test_pack_with_affine_sets_bits_of_negative_values(rng):
     x = rng.standard_normal((2, 70, 3, 4)).astype(np.float32)
     scale, bias = rng.standard_normal(70).astype(np.float32), rng.standard_normal(70).astype(np.float32)
@@ -78,6 +81,7 @@ def test_pack_with_affine_sets_bits_of_negative_values(rng):
     assert np.array_equal(packed, pack_last_axis(v.transpose(0, 2, 3, 1)))
 
 
+@built
 def test_symbol_infers_weight_and_affine_shapes_from_data():
     data, w, s, b = (mx.sym.var(n) for n in ("data", "w", "s", "b"))
     y = mx.sym.BmxBinaryConv2D(mx.sym.BmxPack(data), w, s, b, kernel=(3, 3), stride=(2, 2), pad=(1, 1),
@@ -88,6 +92,7 @@ def test_symbol_infers_weight_and_affine_shapes_from_data():
     assert arg_types == [np.float32, np.int64, np.float32, np.float32] and out_types == [np.int64]
 
 
+@built
 @pytest.mark.parametrize("call,message", [
     (lambda: mx.nd.BmxPack(mx.nd.ones((2, 3, 4))), "expected `data` of shape (N, C, H, W) or (N, K)"),
     (lambda: mx.nd.BmxPack(mx.nd.ones((2, 3, 4, 4), dtype=np.float64)), "expected `data` of dtype float32"),
@@ -122,6 +127,7 @@ def test_bad_shapes_dtypes_and_attributes_raise_clear_errors(call, message):
     assert message in str(err.value)
 
 
+@built
 def test_gradient_is_refused_clearly():
     x = mx.nd.ones((1, 3, 4, 4))
     x.attach_grad()
@@ -130,3 +136,10 @@ def test_gradient_is_refused_clearly():
     with pytest.raises(mx.MXNetError, match="inference-only"):
         y.backward()
         mx.nd.waitall()
+
+
+def test_load_without_the_built_extension_explains_how_to_build(monkeypatch):
+    monkeypatch.setattr(ops, "_loaded_path", None)
+    monkeypatch.setattr(ops, "_library_path", lambda: None)
+    with pytest.raises(ImportError, match="build_ext --inplace"):
+        ops.load()

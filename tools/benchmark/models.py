@@ -4,8 +4,9 @@ For each model: the float twin (``get_model(name, bits=32)``) and the binary mod
 ``tools.model_converter`` (loaded back with ``gluon.SymbolBlock.imports``) run in this process on the same
 input, both hybridized with static memory, alternating call by call so machine noise hits both alike. Prints
 median latencies and the ratio; JSON rows have keys ``model``, ``float_ms``, ``binary_ms``, ``speedup`` (plus
-``batch``, ``input_shape``, ``repeat``).
+``batch``, ``input_shape``, ``repeat``, ``binary_params_mib``, ``bmx_threads``).
 """
+import os
 import statistics
 import tempfile
 import time
@@ -23,6 +24,9 @@ def add_arguments(parser):
                         help="input height and width (default: the model's own, 224 for resnet18)")
     parser.add_argument("--repeat", type=int, default=30, help="timed calls per model and variant (default: 30)")
     parser.add_argument("--warmup", type=int, default=5, help="untimed calls first (default: 5)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads of the binary kernels (sets BMX_NUM_THREADS before their first call; "
+                             "default: BMX_NUM_THREADS or all hardware threads)")
 
 
 def _randomize_batchnorm(net, rng):
@@ -73,6 +77,11 @@ def run(args):
     import mxnet as mx
     from model_zoo import default_input_shape
 
+    if args.threads is not None:
+        if args.threads < 1:
+            raise SystemExit(f"--threads: expected a positive count, got {args.threads}")
+        os.environ["BMX_NUM_THREADS"] = str(args.threads)  # read by the kernels' thread pool at first use
+    threads = os.environ.get("BMX_NUM_THREADS", "hardware")
     rows = []
     rng = np.random.default_rng(0)
     for name in args.model or ["resnet18"]:
@@ -89,9 +98,9 @@ def run(args):
         row = {"model": name, "float_ms": round(medians["float"], 3), "binary_ms": round(medians["binary"], 3),
                "speedup": round(medians["float"] / medians["binary"], 3), "batch": args.batch,
                "input_shape": list(shape), "repeat": args.repeat,
-               "binary_params_mib": round(report.bytes_after / 2 ** 20, 3)}
+               "binary_params_mib": round(report.bytes_after / 2 ** 20, 3), "bmx_threads": threads}
         rows.append(row)
         print(f"{name} {shape}: float {row['float_ms']:.2f} ms, converted binary {row['binary_ms']:.2f} ms "
-              f"(median of {args.repeat}) -> speedup {row['speedup']:.2f}x; binary params "
-              f"{row['binary_params_mib']:.2f} MiB")
+              f"(median of {args.repeat}, binary kernel threads: {threads}) -> speedup {row['speedup']:.2f}x; "
+              f"binary params {row['binary_params_mib']:.2f} MiB")
     return rows

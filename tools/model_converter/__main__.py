@@ -1,4 +1,4 @@
-"""``python -m tools.model_converter PREFIX-symbol.json PREFIX-NNNN.params -o OUTDIR --input-shape 1,3,224,224``.
+"""``python -m tools.model_converter PREFIX-symbol.json PREFIX-NNNN.params -o OUTDIR [--input-shape 1,3,224,224]``.
 
 Converts a Gluon model exported from ``bmxnet_ext`` layers (or, with BMXNet v1 operators in the symbol, a
 BMXNet v1 released model), verifies it against the original, writes it atomically and prints the report.
@@ -22,12 +22,16 @@ def _shape(text):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="bmxnet-convert", description=__doc__.splitlines()[0].strip("`"))
+    parser = argparse.ArgumentParser(
+        prog="bmxnet-convert",
+        description="Convert a model trained with bmxnet_ext layers (or a BMXNet v1 released model) into packed "
+                    "binary operators that run inside MXNet; verify it against the original; write it atomically.")
     parser.add_argument("symbol_file", help="the model's PREFIX-symbol.json")
     parser.add_argument("params_file", help="the model's PREFIX-NNNN.params")
     parser.add_argument("-o", "--output-dir", required=True, help="directory to create for the converted model")
-    parser.add_argument("--input-shape", type=_shape, required=True,
-                        help="data shape for verification, e.g. 1,3,224,224")
+    parser.add_argument("--input-shape", type=_shape, default=None,
+                        help="data shape for verification, e.g. 1,3,224,224 (default: guessed from the first "
+                             "layer; required for BMXNet v1 models)")
     parser.add_argument("--exact", action="store_true",
                         help="keep BatchNorm unfolded: outputs identical to the original (default: fold)")
     parser.add_argument("--force", action="store_true", help="replace an existing output directory (default: error)")

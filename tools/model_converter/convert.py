@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from bmxnet_ext import bmxnet_v1, ops
 
-from .graph import ConversionError, check_param_shapes, read_mxnet_model
+from .graph import ConversionError, check_param_shapes, guess_input_shape, read_mxnet_model
 from .layers import collapse_quantized_layers
 from .rewrite import rewrite
 from .v1_import import v1_layer_graph
@@ -76,12 +76,18 @@ class ConversionReport:
         return "\n".join(lines)
 
 
+def _require_shape(input_shape, what):
+    if input_shape is None:
+        raise ValueError(f"Expected `input_shape` for {what}, like (1, 3, 224, 224), got None.")
+
+
 def _check_options(output_dir, input_shape, exact, overwrite, output_format, prefix):
     if not isinstance(output_dir, (str, os.PathLike)) or not str(output_dir):
         raise ValueError(f"Expected `output_dir` to be a path, got {output_dir!r}.")
-    if (not isinstance(input_shape, (tuple, list)) or len(input_shape) < 2
+    if input_shape is not None and (
+            not isinstance(input_shape, (tuple, list)) or len(input_shape) < 2
             or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in input_shape)):
-        raise ValueError(f"Expected `input_shape` to be a tuple of positive ints like (1, 3, 224, 224), "
+        raise ValueError(f"Expected `input_shape` to be None or a tuple of positive ints like (1, 3, 224, 224), "
                          f"got {input_shape!r}.")
     for name, value in (("exact", exact), ("overwrite", overwrite)):
         if not isinstance(value, bool):
@@ -114,7 +120,7 @@ def _convert(source, layer_graph, original_symbol, original_params, original_aux
                             verification=verification, exact=exact, notes=list(notes))
 
 
-def convert_files(symbol_file, params_file, *, output_dir, input_shape, exact=False, overwrite=False,
+def convert_files(symbol_file, params_file, *, output_dir, input_shape=None, exact=False, overwrite=False,
                   output_format="mxnet", prefix=None):
     """Convert an exported model (``PREFIX-symbol.json`` + ``PREFIX-NNNN.params`` of a Gluon model built from
     ``bmxnet_ext`` layers).
@@ -124,8 +130,9 @@ def convert_files(symbol_file, params_file, *, output_dir, input_shape, exact=Fa
     symbol_file, params_file : str
     output_dir : str
         Directory to create (an existing one is an error unless ``overwrite``).
-    input_shape : tuple of int
-        Shape of the data input used for verification, e.g. ``(1, 3, 224, 224)``.
+    input_shape : tuple of int, optional
+        Shape of the data input used for verification, e.g. ``(1, 3, 224, 224)``; default: guessed from the
+        first layer (batch 1; sizes 224, 32, 28, ... until the parameters fit), stated in the report.
     exact : bool
         Keep BatchNorm unfolded so every float is computed as in the original (see ``docs/converter.md``).
     output_format : str
@@ -140,10 +147,14 @@ def convert_files(symbol_file, params_file, *, output_dir, input_shape, exact=Fa
 
     graph = read_mxnet_model(symbol_file, params_file)
     symbol = mx.sym.load(symbol_file)
+    notes = []
+    if input_shape is None:
+        input_shape = guess_input_shape(graph, symbol)
+        notes.append(f"input shape {input_shape} guessed from the first layer (give input_shape to choose).")
     check_param_shapes(graph, symbol, input_shape)
     return _convert(f"{symbol_file} + {params_file}", collapse_quantized_layers(graph), symbol, graph.params,
                     graph.aux_names, os.path.getsize(params_file), output_dir=output_dir, input_shape=input_shape,
-                    exact=exact, overwrite=overwrite, output_format=output_format, prefix=prefix)
+                    exact=exact, overwrite=overwrite, output_format=output_format, prefix=prefix, notes=notes)
 
 
 def convert_block(block, *, output_dir, input_shape, exact=False, overwrite=False, output_format="mxnet",
@@ -155,6 +166,7 @@ def convert_block(block, *, output_dir, input_shape, exact=False, overwrite=Fals
 
     if not isinstance(block, HybridBlock):
         raise ValueError(f"Expected `block` to be a gluon HybridBlock, got {type(block).__name__}.")
+    _require_shape(input_shape, "a Gluon block")
     _check_options(output_dir, input_shape, exact, overwrite, output_format, prefix)
     with tempfile.TemporaryDirectory(prefix="bmx-export-") as tmp:
         block.hybridize()
@@ -172,6 +184,7 @@ def convert_bmxnet_v1(symbol_file, params_file, *, output_dir, input_shape, exac
     and convert it to our operators. Verified against :func:`bmxnet_v1.reference_symbol`. Options as
     :func:`convert_files`."""
     prefix = prefix or os.path.basename(str(symbol_file)).rsplit("-symbol.json", 1)[0] or "model"
+    _require_shape(input_shape, "a BMXNet v1 model")
     _check_options(output_dir, input_shape, exact, overwrite, output_format, prefix)
     ops.load()
     try:

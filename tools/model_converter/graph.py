@@ -154,6 +154,36 @@ def check_param_shapes(graph, symbol, input_shape):
                                   f"{graph.params[name].shape}, the symbol expects {tuple(shape)}.")
 
 
+GUESSED_SIZES = (224, 32, 28, 64, 96, 299)
+"""Spatial sizes tried, in order, when no input shape is given (ImageNet, CIFAR, MNIST, ...)."""
+
+
+def guess_input_shape(graph, symbol):
+    """A batch-1 input shape the model accepts, from its first layer: ``(1, K)`` for a dense first layer,
+    ``(1, C, S, S)`` for a convolution with the first size ``S`` of :data:`GUESSED_SIZES` that fits every
+    parameter. Raises ConversionError when none fits (then the user must give the shape)."""
+    data = graph.input_names()[0]
+    index = next(i for i, n in enumerate(graph.nodes) if n.op == "null" and n.name == data)
+    channels = None
+    for node in graph.nodes:
+        if not node.inputs or node.inputs[0][0] != index or node.op not in ("Convolution", "FullyConnected"):
+            continue
+        weight = graph.params.get(graph.nodes[node.inputs[1][0]].name) if len(node.inputs) > 1 else None
+        if weight is not None and node.op == "FullyConnected":
+            return (1, int(weight.shape[1]))
+        if weight is not None:
+            channels = int(weight.shape[1]) * int(node.attrs.get("num_group", 1))
+    candidates = [(1, channels, s, s) for s in GUESSED_SIZES] if channels else []
+    for shape in candidates:
+        try:
+            check_param_shapes(graph, symbol, shape)
+            return shape
+        except ConversionError:
+            continue
+    raise ConversionError("Cannot guess the model's input shape from its first layer; give it "
+                          "(--input-shape 1,3,224,224 / input_shape=(1, 3, 224, 224)).")
+
+
 def as_float32(array):
     """``array`` as a contiguous float32 NumPy array."""
     return np.ascontiguousarray(array, dtype=np.float32)

@@ -17,6 +17,7 @@ unscaled product), both used by verification.
 import json
 
 from bmxnet_ext.layers import CONFIG_ATTR, LAYER_ATTR
+from bmxnet_ext.quantization import ACTIVATION_METHODS
 
 from .graph import ConversionError, Graph, Node
 
@@ -61,7 +62,7 @@ def _layer_node(graph, tag, members, inputs, output):
     """The layer node replacing ``members``; its single input is the layer's data entry."""
     kind, _, name = tag.partition(":")
     if kind not in _SUPPORTED:
-        raise ConversionError(f"Layer {tag!r}: unknown quantized layer type {kind!r} (expected one of "
+        raise ConversionError(f"Layer {tag!r}: the converter does not support {kind!r} layers (expected one of "
                               f"{sorted(_SUPPORTED)}).")
     try:
         config = json.loads(graph.nodes[members[0]].attrs[CONFIG_ATTR])
@@ -74,6 +75,9 @@ def _layer_node(graph, tag, members, inputs, output):
     origin = graph.nodes[output].name
     if kind == "QActivation":
         bits = int(config["bits"])
+        if bits == 1 and config.get("method") not in ACTIVATION_METHODS:
+            raise ConversionError(f"Layer {tag!r}: unknown 1-bit activation method {config.get('method')!r}; "
+                                  f"the converter knows the forward value of {sorted(ACTIVATION_METHODS)} only.")
         op = "_bmx_sign" if bits == 1 else "_bmx_act_k"
         return Node(op=op, name=name, attrs={"bits": bits, "origin": origin}, inputs=data)
     compute_op = "Convolution" if kind == "QConv2D" else "FullyConnected"

@@ -43,6 +43,7 @@ class ParamValue:
 class SignValue:
     source: object
     origin: str  # original node whose output is this +/-1 tensor
+    name: str  # the QActivation layer's name, for the nodes emitted for it
 
 
 @dataclass(eq=False)
@@ -75,6 +76,7 @@ class SignCheck:
     reference: str
     scale: np.ndarray
     bias: np.ndarray
+    negated: bool = False  # the converted bits are those of -det_sign (see `_Rewriter.packed`)
 
 
 @dataclass
@@ -89,6 +91,7 @@ class ArithmeticCheck:
     input: str
     output: str
     pre_pad: tuple = (0, 0)  # +1 padding applied to `input` before packing (BMXNet v1 style layers)
+    negated: bool = False  # input and weights enter the operator negated
 
 
 @dataclass
@@ -111,6 +114,10 @@ class Rewritten:
     sign_checks: list = field(default_factory=list)
     arithmetic_checks: list = field(default_factory=list)
     folded_batchnorms: int = 0
+
+
+_TWO_D_OPS = ("Flatten", "FullyConnected", "BmxBinaryDense")
+"""Operators whose output is already (N, K): a dense layer's input needs no Flatten after them."""
 
 
 def _tuple_attr(values):
@@ -179,16 +186,18 @@ class _Rewriter:
         nodes.append(Node(op=op, name=self.unique(name), attrs=dict(attrs or {}), inputs=list(inputs)))
         return (len(nodes) - 1, 0)
 
-    def param(self, name, array=None, aux=False):
-        """Entry of parameter ``name`` (an original one when ``array`` is None), emitted once."""
-        if name not in self.param_cache:
+    def param(self, name, array=None):
+        """Entry of parameter ``name``, emitted once: the original one when ``array`` is None, else a new one
+        holding ``array`` (kept apart from originals of the same name; the node name is made unique)."""
+        key = name if array is None else ("generated", name)
+        if key not in self.param_cache:
             entry = self.emit("null", name, [])
             self.out.graph.params[self.out.graph.nodes[entry[0]].name] = (
                 self.src.params[name] if array is None else array)
-            if aux or (array is None and name in self.src.aux_names):
+            if array is None and name in self.src.aux_names:
                 self.out.graph.aux_names.add(self.out.graph.nodes[entry[0]].name)
-            self.param_cache[name] = entry
-        return self.param_cache[name]
+            self.param_cache[key] = entry
+        return self.param_cache[key]
 
     # ---- values -------------------------------------------------------------------------------------------
     def value(self, entry):
@@ -211,50 +220,74 @@ class _Rewriter:
     def _materialize(self, value):
         if isinstance(value, SignValue):
             x = self.float(value.source)
-            ge = self.emit("_greater_equal_scalar", f"{value.origin}_ge", [x], {"scalar": "0"})
-            twice = self.emit("_mul_scalar", f"{value.origin}_twice", [ge], {"scalar": "2"})
-            return self.emit("_minus_scalar", value.origin, [twice], {"scalar": "1"})
+            ge = self.emit("_greater_equal_scalar", f"{value.name}_ge", [x], {"scalar": "0"})
+            twice = self.emit("_mul_scalar", f"{value.name}_twice", [ge], {"scalar": "2"})
+            return self.emit("_minus_scalar", value.name, [twice], {"scalar": "1"})
         if isinstance(value, BatchNormValue):
             node = value.node
             inputs = [self.float(value.source)] + [self.param(self.src.nodes[s].name) for s, _ in node.inputs[1:]]
             return self.emit("BatchNorm", node.name, inputs, node.attrs)
         return self.binary_op(value, "float")
 
-    def packed(self, sign, consumer):
-        """``sign`` packed for the binary layer node ``consumer`` (conv: per pixel and group; dense: rows)."""
+    def packed(self, sign, consumer, negated=False):
+        """``sign`` packed for the binary layer node ``consumer`` (conv: per pixel and group; dense: rows).
+
+        ``negated`` packs ``-sign`` instead: a convolution that pads with +1 (BMXNet v1) equals one of the
+        negated input and negated weights padding with -1, which the operator does natively. Only sources
+        :meth:`negatable` accepts can be negated (their affine is negated: bit set iff ``a x + b > 0``, which
+        differs from ``det_sign`` only where the value is exactly zero, a rounding-boundary case verification
+        counts).
+        """
         kind = consumer.attrs["kind"]
         groups = consumer.attrs.get("num_group", 1)
-        key = (id(sign), kind, groups)
+        key = (id(sign), kind, groups, negated)
         if key in self.packed_cache:
             return self.packed_cache[key]
         source = sign.source
+        flip = np.float32(-1.0 if negated else 1.0)
         if not self.exact and kind == "conv" and isinstance(source, BatchNormValue):
+            scale, bias = as_float32(flip * source.scale), as_float32(flip * source.bias)
             self.out.sign_checks.append(SignCheck(
-                name=sign.origin, source=self.origin_name(source.node.inputs[0]), reference=source.node.name,
-                scale=source.scale, bias=source.bias))
-            scale = self.param(f"{sign.origin}_pack_scale", source.scale)
-            bias = self.param(f"{sign.origin}_pack_bias", source.bias)
-            entry = self.emit("BmxPack", f"{sign.origin}_pack", [self.float(source.source), scale, bias],
-                              {"affine": "True", "num_group": str(groups)})
-        elif (isinstance(source, BinaryValue) and source.layer.attrs["kind"] == kind
-              and (kind == "dense" or groups == 1)):
-            self._check_binary_sign(source)
-            entry = self.binary_op(source, "packed")
+                name=sign.name, source=self.origin_name(source.node.inputs[0]), reference=source.node.name,
+                scale=scale, bias=bias, negated=negated))
+            suffix = "_pack_neg" if negated else "_pack"
+            inputs = [self.float(source.source), self.param(f"{sign.name}{suffix}_scale", scale),
+                      self.param(f"{sign.name}{suffix}_bias", bias)]
+            entry = self.emit("BmxPack", f"{sign.name}{suffix}", inputs, {"affine": "True", "num_group": str(groups)})
+        elif (not self.exact or not negated) and self._fusable(source, kind, groups):
+            self._check_binary_sign(source, negated)
+            entry = self.binary_op(source, "packed", negated=negated)
+        elif negated:
+            raise ConversionError(f"{consumer.name}: cannot negate the packed input {sign.name!r}.")
         else:
             if isinstance(source, BinaryValue):
-                self._check_binary_sign(source)
+                self._check_binary_sign(source, False)
             x = self.float(source)
-            if kind == "dense":
-                x = self.emit("Flatten", f"{sign.origin}_flatten", [x])
-            entry = self.emit("BmxPack", f"{sign.origin}_pack", [x], {"num_group": str(groups)})
+            if kind == "dense" and self.out.graph.nodes[x[0]].op not in _TWO_D_OPS:
+                x = self.emit("Flatten", f"{sign.name}_flatten", [x])
+            entry = self.emit("BmxPack", f"{sign.name}_pack", [x], {"num_group": str(groups)})
         self.packed_cache[key] = entry
         return entry
 
-    def _check_binary_sign(self, value):
+    @staticmethod
+    def _fusable(source, kind, groups):
+        """A binary layer whose packed output can feed a ``kind`` layer with ``groups`` directly."""
+        return (isinstance(source, BinaryValue) and source.layer.attrs["kind"] == kind
+                and (kind == "dense" or groups == 1))
+
+    def negatable(self, sign, consumer):
+        """True if :meth:`packed` can pack ``-sign`` for ``consumer`` (never in exact mode)."""
+        groups = consumer.attrs.get("num_group", 1)
+        return not self.exact and (isinstance(sign.source, BatchNormValue)
+                                   or self._fusable(sign.source, consumer.attrs["kind"], groups))
+
+    def _check_binary_sign(self, value, negated):
         raw = value.layer.attrs.get("raw_origin")
         if raw is not None:
+            flip = np.float32(-1.0 if negated else 1.0)
             self.out.sign_checks.append(SignCheck(name=value.origin, source=raw, reference=value.origin,
-                                                  scale=value.scale, bias=value.bias))
+                                                  scale=as_float32(flip * value.scale),
+                                                  bias=as_float32(flip * value.bias), negated=negated))
 
     def origin_name(self, entry):
         """The original graph's name for the node producing ``entry`` (layer nodes stand for their output)."""
@@ -262,46 +295,52 @@ class _Rewriter:
         return node.attrs.get("origin", node.name) if node.op in LAYER_OPS else node.name
 
     # ---- binary and float layers ------------------------------------------------------------------------
-    def binary_op(self, value, out_format):
-        key = (id(value), out_format)
+    def binary_op(self, value, out_format, negated=False):
+        """Emit the layer of ``value`` with ``out_format``; ``negated`` gives the sign bits of ``-value``."""
+        key = (id(value), out_format, negated)
         if key in self.packed_cache:
             return self.packed_cache[key]
         layer = value.layer
         a = layer.attrs
         weight = self.src.params[a["weight"]]
-        name = layer.name if out_format == "float" else f"{layer.name}_{out_format}"
+        name = layer.name if out_format == "float" else f"{layer.name}_{out_format}{'_neg' if negated else ''}"
+        pre_pad, flip_input = (0, 0), False
         if a["kind"] == "conv":
             groups = a["num_group"]
             pad = a["pad"]
-            if any(pad) and a["pad_value"] > 0:  # +1 padding (BMXNet v1): pad the +/-1 tensor, then pack
+            if any(pad) and a["pad_value"] > 0 and self.negatable(value.sign, layer):
+                # +1 padding (BMXNet v1) = the operator's -1 padding of the negated input and weights
+                flip_input, x = True, self.packed(value.sign, layer, negated=True)
+            elif any(pad) and a["pad_value"] > 0:  # exact mode: pad the +/-1 tensor with +1, then pack
                 padded = self.emit("Pad", f"{layer.name}_pad", [self.float(value.sign)],
                                    {"mode": "constant", "constant_value": "1.0",
                                     "pad_width": _tuple_attr((0, 0, 0, 0, pad[0], pad[0], pad[1], pad[1]))})
                 x = self.emit("BmxPack", f"{layer.name}_pack", [padded], {"num_group": str(groups)})
                 pre_pad, pad = pad, (0, 0)
             else:
-                pre_pad, x = (0, 0), self.packed(value.sign, layer)
+                x = self.packed(value.sign, layer)
             op = "BmxBinaryConv2D"
             attrs = {"kernel": _tuple_attr(a["kernel"]), "stride": _tuple_attr(a["stride"]),
                      "pad": _tuple_attr(pad), "dilate": _tuple_attr(a["dilate"]),
                      "num_filter": str(a["num_filter"]), "num_group": str(groups),
                      "in_channels": str(weight.shape[1] * groups), "out_format": out_format}
-            packed_weight = pack_conv_weight(weight)
+            packed_weight = pack_conv_weight(-weight if flip_input else weight)
         else:
-            pre_pad, x = (0, 0), self.packed(value.sign, layer)
+            x = self.packed(value.sign, layer)
             op = "BmxBinaryDense"
             attrs = {"num_hidden": str(a["num_hidden"]), "in_units": str(weight.shape[1]), "out_format": out_format}
             packed_weight = pack_dense_weight(weight)
         w = self.param(f"{layer.name}_weight", packed_weight)
-        scale = self.param(f"{name}_scale", value.scale)
-        bias = self.param(f"{name}_bias", value.bias)
+        flip = np.float32(-1.0 if negated else 1.0)
+        scale = self.param(f"{name}_scale", as_float32(flip * value.scale))
+        bias = self.param(f"{name}_bias", as_float32(flip * value.bias))
         entry = self.emit(op, name, [x, w, scale, bias], attrs)
         if a.get("raw_origin") is not None and layer.name not in self.checked_layers:
             self.checked_layers.add(layer.name)
             self.out.arithmetic_checks.append(ArithmeticCheck(
                 name=self.out.graph.nodes[entry[0]].name, op=op, attrs={**attrs, "out_format": "int32"},
                 weight=self.out.graph.nodes[w[0]].name, input=value.sign.origin, output=a["raw_origin"],
-                pre_pad=tuple(pre_pad)))
+                pre_pad=tuple(pre_pad), negated=flip_input))
         self.packed_cache[key] = entry
         return entry
 
@@ -385,7 +424,7 @@ class _Rewriter:
                 else:
                     self.values[(i, 0)] = FloatValue(self.emit("null", node.name, []))
             elif node.op == "_bmx_sign":
-                self.values[(i, 0)] = SignValue(source=inputs[0], origin=node.attrs["origin"])
+                self.values[(i, 0)] = SignValue(source=inputs[0], origin=node.attrs["origin"], name=node.name)
             elif node.op == "_bmx_act_k":
                 self.values[(i, 0)] = FloatValue(self.k_bit_activation(node, inputs[0]))
             elif node.op == "_bmx_qlayer":

@@ -86,7 +86,7 @@ def _internal(internals, name):
 def _check_arithmetic(check, activations, converted_params):
     import mxnet as mx
 
-    x = activations[check.input]
+    x = -activations[check.input] if check.negated else activations[check.input]
     if any(check.pre_pad):
         ph, pw = check.pre_pad
         x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=1.0)
@@ -114,7 +114,7 @@ def _check_sign(check, activations):
     scale, bias = check.scale.reshape(shape), check.bias.reshape(shape)
     product = (scale * x).astype(np.float32)
     ours = (product + bias).astype(np.float32) < 0
-    theirs = reference < 0
+    theirs = reference >= 0 if check.negated else reference < 0  # negated: a set bit stands for +1
     differ = ours != theirs
     if not differ.any():
         return 0
