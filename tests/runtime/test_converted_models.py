@@ -52,3 +52,33 @@ def test_bmxnet_v1_imagenet_resnet18_runs(runtime, tmp_path, bmxnet_v1_dir, rng)
                                input_shape=(1, 3, 224, 224))
     x = rng.uniform(-2, 2, (1, 3, 224, 224)).astype(np.float32)
     _compare(net, model, x)
+
+
+def test_bmxnet_v1_lenet_via_cli_classifies_mnist_like_mxnet(runtime, tmp_path, bmxnet_v1_dir, mnist_dir):
+    """`python -m tools.model_converter ... --format bmx` on BMXNet v1's MNIST LeNet; on the 10,000 real test
+    digits the runtime predicts what the converted model predicts inside MXNet."""
+    import subprocess
+    import sys
+    from bmxnet_ext.datasets import load_mnist_idx
+    prefix = os.path.join(bmxnet_v1_dir, "binarized_mnist_64bit")
+    batch = 100
+    for fmt in ("bmx", "mxnet"):
+        proc = subprocess.run([sys.executable, "-m", "tools.model_converter", prefix + "-symbol.json",
+                               prefix + "-0001.params", "-o", str(tmp_path / fmt), "--format", fmt,
+                               "--input-shape", f"{batch},1,28,28", "--prefix", "lenet"],
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    import bmxnet_ext.ops  # noqa: F401
+    net = mx.gluon.SymbolBlock.imports(str(tmp_path / "mxnet" / "lenet-symbol.json"), ["data"],
+                                       str(tmp_path / "mxnet" / "lenet-0000.params"))
+    images, labels = load_mnist_idx(mnist_dir)
+    ours, theirs = [], []
+    with runtime.Model(str(tmp_path / "bmx" / "lenet.bmx"), threads=2) as model:
+        for i in range(0, len(images), batch):
+            ours.append(model.run(images[i:i + batch]).argmax(axis=1))
+            theirs.append(net(mx.nd.array(images[i:i + batch])).asnumpy().argmax(axis=1))
+    ours, theirs = np.concatenate(ours), np.concatenate(theirs)
+    accuracy = float(np.mean(ours == labels))
+    print(f"BMXNet v1 LeNet on the runtime, 10,000 MNIST test digits: accuracy {accuracy:.4f}")
+    assert np.mean(ours == theirs) >= 0.999
+    assert accuracy >= 0.97  # MXNet gives 0.9740 on the converted model
