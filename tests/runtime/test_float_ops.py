@@ -70,6 +70,8 @@ def test_unary(run_graph, rng, op, attrs):
     ("avg", (3, 3), (2, 2), (1, 1), "valid", False, (1, 2, 7, 7)),
     ("avg", (3, 3), (2, 2), (1, 1), "full", True, (1, 2, 8, 8)),
     ("sum", (2, 3), (1, 2), (1, 0), "valid", True, (1, 2, 5, 7)),
+    ("max", (3, 3), (1, 1), (1, 1), "valid", True, (1, 2, 5, 2)),     # window wider than the image
+    ("avg", (3, 3), (1, 1), (1, 1), "full", False, (1, 2, 2, 2)),
 ])
 def test_pooling(run_graph, rng, pool_type, kernel, stride, pad, convention, include_pad, shape):
     g = _single("Pooling", shape, pool_type=pool_type, kernel=kernel, stride=stride, pad=pad,

@@ -65,8 +65,10 @@ class Pooling : public Op {
     const int64_t planes = n_ * c_, cost = out_[0] * (kernel_[0] * w_ + out_[1] * kernel_[1]);
     parallel_range(ctx, planes, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, cost)),
                    [&](int64_t begin, int64_t end) {
-                     std::vector<float> rows(static_cast<size_t>(w_));
-                     for (int64_t p = begin; p < end; ++p) plane(x + p * h_ * w_, y + p * out_[0] * out_[1], rows.data());
+                     std::vector<float> rows(static_cast<size_t>(w_)), windows(static_cast<size_t>(w_));
+                     for (int64_t p = begin; p < end; ++p) {
+                       plane(x + p * h_ * w_, y + p * out_[0] * out_[1], rows.data(), windows.data());
+                     }
                    });
   }
 
@@ -74,31 +76,31 @@ class Pooling : public Op {
   enum Type { kMax, kAvg, kSum };
 
   // One (H, W) plane: for each output row, reduce its window's input rows element-wise into `rows` (W values,
-  // contiguous, vectorisable), then reduce each output's columns of `rows`.
-  void plane(const float* x, float* y, float* rows) const {
+  // contiguous, vectorisable), then reduce each window of kernel_w columns of `rows` into `windows` (kernel_w -
+  // 1 more vectorisable passes). Outputs whose window lies inside the image read `windows`; border outputs
+  // reduce their clipped window directly.
+  void plane(const float* x, float* y, float* rows, float* windows) const {
+    const int64_t kw = kernel_[1], full_windows = w_ - kw + 1;
+    const float init = type_ == kMax ? -FLT_MAX : 0.f;
     for (int64_t oh = 0; oh < out_[0]; ++oh) {
       const int64_t h0 = oh * stride_[0] - pad_[0];
       const int64_t h1 = std::min(h0 + kernel_[0], h_ + pad_[0]);
       const int64_t hb = std::max<int64_t>(h0, 0), he = std::min(h1, h_);
-      const float init = type_ == kMax ? -FLT_MAX : 0.f;
       std::fill(rows, rows + w_, init);
-      for (int64_t h = hb; h < he; ++h) {
-        const float* row = x + h * w_;
-        if (type_ == kMax) {
-          for (int64_t w = 0; w < w_; ++w) rows[w] = row[w] > rows[w] ? row[w] : rows[w];
-        } else {
-          for (int64_t w = 0; w < w_; ++w) rows[w] += row[w];
-        }
+      for (int64_t h = hb; h < he; ++h) reduce_into(rows, x + h * w_, w_);
+      if (full_windows > 0) {
+        std::copy(rows, rows + full_windows, windows);
+        for (int64_t q = 1; q < kw; ++q) reduce_into(windows, rows + q, full_windows);
       }
       for (int64_t ow = 0; ow < out_[1]; ++ow) {
         const int64_t w0 = ow * stride_[1] - pad_[1];
-        const int64_t w1 = std::min(w0 + kernel_[1], w_ + pad_[1]);
+        const int64_t w1 = std::min(w0 + kw, w_ + pad_[1]);
         const int64_t wb = std::max<int64_t>(w0, 0), we = std::min(w1, w_);
         float acc = init;
-        if (type_ == kMax) {
-          for (int64_t w = wb; w < we; ++w) acc = rows[w] > acc ? rows[w] : acc;
+        if (w0 >= 0 && w0 + kw <= w_) {
+          acc = windows[w0];
         } else {
-          for (int64_t w = wb; w < we; ++w) acc += rows[w];
+          for (int64_t w = wb; w < we; ++w) acc = combine(acc, rows[w]);
         }
         if (type_ == kAvg) {
           int64_t count = count_include_pad_ ? (h1 - h0) * (w1 - w0) : (he - hb) * (we - wb);
@@ -106,6 +108,20 @@ class Pooling : public Op {
         }
         y[oh * out_[1] + ow] = acc;
       }
+    }
+  }
+
+  float combine(float acc, float v) const {
+    if (type_ == kMax) return v > acc ? v : acc;
+    return acc + v;
+  }
+
+  // dst[i] = combine(dst[i], src[i]) for i < n (max or sum), written as two plain loops so they vectorise.
+  void reduce_into(float* dst, const float* src, int64_t n) const {
+    if (type_ == kMax) {
+      for (int64_t i = 0; i < n; ++i) dst[i] = src[i] > dst[i] ? src[i] : dst[i];
+    } else {
+      for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
     }
   }
 
