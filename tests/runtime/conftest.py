@@ -1,5 +1,4 @@
 """Fixtures of the runtime tests: the built runtime library and a helper that runs a Graph on it."""
-import numpy as np
 import pytest
 
 from bmxnet_ext import bmx_format
@@ -28,6 +27,3 @@ def run_graph(runtime, tmp_path):
         return outs, graph.reference(inputs)
     return run
 
-
-def assert_close(actual, expected, rtol=1e-4, atol=1e-4):
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol)

@@ -1,8 +1,8 @@
 // Shape and normalisation operators: Flatten (a reshape sharing its input's buffer), Concat, Pad, softmax.
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <cstring>
-#include <algorithm>
 
 #include "ops/ops.h"
 
