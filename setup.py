@@ -16,6 +16,7 @@ ParallelCompile("BMX_BUILD_JOBS", default=2).install()
 
 CXX_FLAGS = ["-std=c++17", "-O3", "-fPIC", "-fvisibility=hidden", "-Wall", "-Wextra"]
 CORE_INCLUDE = os.path.join("native", "core", "include")
+RUNTIME_INCLUDE = os.path.join("native", "runtime", "include")
 
 
 def native_sources(folder):
@@ -55,7 +56,7 @@ def extensions():
         if native_sources(folder):
             exts.append(Extension(
                 f"bmxnet_ext.{name}", native_sources(folder), language="c++",
-                include_dirs=[CORE_INCLUDE, os.path.join("native", folder)], libraries=["bmxcore"],
+                include_dirs=[CORE_INCLUDE, os.path.join("native", folder), RUNTIME_INCLUDE], libraries=["bmxcore"],
                 depends=core_dependencies(),
                 extra_compile_args=CXX_FLAGS, extra_link_args=["-pthread"]))
     return exts

@@ -109,7 +109,8 @@ def _convert(source, layer_graph, original_symbol, original_params, original_aux
     data_name = [n for n in original_symbol.list_arguments() if n not in original_params][0]
     verification = verify(original_symbol, original_params, original_aux, rewritten, converted_symbol, data_name,
                           input_shape, exact=exact)
-    files = write_output_dir(output_dir, lambda tmp: WRITERS[output_format](rewritten.graph, tmp, prefix),
+    files = write_output_dir(output_dir, lambda tmp: WRITERS[output_format](rewritten.graph, tmp, prefix,
+                                                                            tuple(input_shape)),
                              overwrite=overwrite)
     bytes_after = sum(os.path.getsize(os.path.join(output_dir, f)) for f in files if f.endswith(".params"))
     return ConversionReport(source=source, output_dir=os.path.abspath(output_dir), files=files,

@@ -1,6 +1,6 @@
 """Output formats of the converter, and writing an output directory atomically.
 
-A writer is ``write(graph, directory, prefix) -> [file names]``: it writes the converted :class:`Graph` into an
+A writer is ``write(graph, directory, prefix, input_shape) -> [file names]``: it writes the converted :class:`Graph` into an
 existing, empty ``directory``. :data:`WRITERS` maps format names to writers; other formats (the standalone
 runtime's) register themselves there. :func:`write_output_dir` creates the files in a temporary directory
 next to the destination and renames it into place at the end, so a failure leaves no partial output.
@@ -14,7 +14,8 @@ import numpy as np
 
 from .graph import ConversionError
 
-__all__ = ["WRITERS", "register_writer", "graph_to_json", "to_mxnet_symbol", "write_mxnet", "write_output_dir"]
+__all__ = ["WRITERS", "register_writer", "graph_to_json", "to_mxnet_symbol", "write_mxnet", "write_bmx",
+           "write_output_dir"]
 
 MXNET_VERSION = 10901
 
@@ -52,7 +53,7 @@ def mxnet_params(graph):
     return arrays
 
 
-def write_mxnet(graph, directory, prefix):
+def write_mxnet(graph, directory, prefix, input_shape=None):
     """``PREFIX-symbol.json`` + ``PREFIX-0000.params``, loadable by ``gluon.SymbolBlock.imports``."""
     import mxnet as mx
 
@@ -63,7 +64,22 @@ def write_mxnet(graph, directory, prefix):
     return [symbol_file, params_file]
 
 
-WRITERS = {"mxnet": write_mxnet}
+def write_bmx(graph, directory, prefix, input_shape):
+    """``PREFIX.bmx``: one file for the standalone runtime (``docs/bmx_format.md``, ``docs/runtime.md``); the
+    data input gets ``input_shape`` (the runtime runs that shape)."""
+    from bmxnet_ext import bmx_format
+
+    inputs = graph.input_names()
+    if len(inputs) != 1:
+        raise ConversionError(f"The .bmx format needs one data input, the graph has {inputs}.")
+    params = {name: a if a.dtype in (np.int64, np.uint64) else a.astype(np.float32) for name, a in graph.params.items()}
+    file_name = f"{prefix}.bmx"
+    bmx_format.write_bmx(os.path.join(directory, file_name), graph_to_json(graph), params,
+                         {inputs[0]: tuple(input_shape)})
+    return [file_name]
+
+
+WRITERS = {"mxnet": write_mxnet, "bmx": write_bmx}
 """Output formats by name."""
 
 

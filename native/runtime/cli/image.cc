@@ -1,0 +1,184 @@
+#include "image.h"
+
+#include <algorithm>
+#include <cmath>
+#include <csetjmp>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <stdexcept>
+
+#ifdef BMX_WITH_JPEG
+#include <jpeglib.h>
+#endif
+#ifdef BMX_WITH_PNG
+#include <png.h>
+#endif
+
+namespace bmx {
+namespace cli {
+namespace {
+
+[[noreturn]] void fail(const std::string& path, const std::string& what) {
+  throw std::runtime_error("'" + path + "': " + what);
+}
+
+constexpr int64_t kMaxPixels = int64_t{1} << 28;
+
+std::string read_all(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) fail(path, "cannot open");
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+// Binary PPM: "P6", width, height, maxval (<= 255), one whitespace, then RGB bytes; '#' comments allowed.
+Image read_ppm(const std::string& path, const std::string& bytes) {
+  size_t pos = 2;
+  auto next_int = [&]() -> int64_t {
+    for (;;) {
+      while (pos < bytes.size() && std::isspace(static_cast<unsigned char>(bytes[pos]))) ++pos;
+      if (pos < bytes.size() && bytes[pos] == '#') {
+        while (pos < bytes.size() && bytes[pos] != '\n') ++pos;
+        continue;
+      }
+      break;
+    }
+    int64_t v = 0;
+    size_t digits = 0;
+    for (; pos < bytes.size() && std::isdigit(static_cast<unsigned char>(bytes[pos])) && digits < 9; ++pos, ++digits)
+      v = v * 10 + (bytes[pos] - '0');
+    if (digits == 0) fail(path, "malformed PPM header");
+    return v;
+  };
+  Image im;
+  int64_t w = next_int(), h = next_int(), maxval = next_int();
+  if (w < 1 || h < 1 || w * h > kMaxPixels) fail(path, "bad PPM size");
+  if (maxval < 1 || maxval > 255) fail(path, "only 8-bit PPM (maxval <= 255) is supported");
+  ++pos;  // the single whitespace after maxval
+  if (pos > bytes.size() || bytes.size() - pos < static_cast<size_t>(w * h * 3)) fail(path, "truncated PPM data");
+  im.width = static_cast<int>(w);
+  im.height = static_cast<int>(h);
+  im.rgb.assign(bytes.begin() + static_cast<long>(pos), bytes.begin() + static_cast<long>(pos + w * h * 3));
+  if (maxval != 255)
+    for (auto& v : im.rgb) v = static_cast<uint8_t>(std::min<int64_t>(255, v * 255 / maxval));
+  return im;
+}
+
+#ifdef BMX_WITH_JPEG
+struct JpegError {
+  jpeg_error_mgr mgr;
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX];
+};
+
+Image read_jpeg(const std::string& path, const std::string& bytes) {
+  jpeg_decompress_struct info;
+  JpegError err;
+  info.err = jpeg_std_error(&err.mgr);
+  err.mgr.error_exit = [](j_common_ptr c) {
+    auto* e = reinterpret_cast<JpegError*>(c->err);
+    (*c->err->format_message)(c, e->message);
+    std::longjmp(e->jump, 1);
+  };
+  Image im;
+  if (setjmp(err.jump)) {
+    jpeg_destroy_decompress(&info);
+    fail(path, std::string("JPEG decoding failed: ") + err.message);
+  }
+  jpeg_create_decompress(&info);
+  jpeg_mem_src(&info, reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<unsigned long>(bytes.size()));
+  jpeg_read_header(&info, TRUE);
+  info.out_color_space = JCS_RGB;
+  jpeg_start_decompress(&info);
+  if (static_cast<int64_t>(info.output_width) * info.output_height > kMaxPixels || info.output_components != 3) {
+    jpeg_destroy_decompress(&info);
+    fail(path, "unsupported JPEG size or colour layout");
+  }
+  im.width = static_cast<int>(info.output_width);
+  im.height = static_cast<int>(info.output_height);
+  im.rgb.resize(static_cast<size_t>(im.width) * im.height * 3);
+  while (info.output_scanline < info.output_height) {
+    JSAMPROW row = im.rgb.data() + static_cast<size_t>(info.output_scanline) * im.width * 3;
+    jpeg_read_scanlines(&info, &row, 1);
+  }
+  jpeg_finish_decompress(&info);
+  jpeg_destroy_decompress(&info);
+  return im;
+}
+#endif
+
+#ifdef BMX_WITH_PNG
+Image read_png(const std::string& path, const std::string& bytes) {
+  png_image png{};
+  png.version = PNG_IMAGE_VERSION;
+  if (!png_image_begin_read_from_memory(&png, bytes.data(), bytes.size())) fail(path, std::string("PNG: ") + png.message);
+  png.format = PNG_FORMAT_RGB;
+  if (static_cast<int64_t>(png.width) * png.height > kMaxPixels) {
+    png_image_free(&png);
+    fail(path, "PNG too large");
+  }
+  Image im;
+  im.width = static_cast<int>(png.width);
+  im.height = static_cast<int>(png.height);
+  im.rgb.resize(PNG_IMAGE_SIZE(png));
+  if (!png_image_finish_read(&png, nullptr, im.rgb.data(), 0, nullptr)) fail(path, std::string("PNG: ") + png.message);
+  return im;
+}
+#endif
+
+}  // namespace
+
+std::string image_formats() {
+  std::string s = "ppm";
+#ifdef BMX_WITH_JPEG
+  s += ", jpeg";
+#endif
+#ifdef BMX_WITH_PNG
+  s += ", png";
+#endif
+  return s;
+}
+
+Image read_image(const std::string& path) {
+  const std::string bytes = read_all(path);
+  if (bytes.size() >= 2 && bytes[0] == 'P' && bytes[1] == '6') return read_ppm(path, bytes);
+#ifdef BMX_WITH_JPEG
+  if (bytes.size() >= 3 && static_cast<unsigned char>(bytes[0]) == 0xFF && static_cast<unsigned char>(bytes[1]) == 0xD8)
+    return read_jpeg(path, bytes);
+#endif
+#ifdef BMX_WITH_PNG
+  if (bytes.size() >= 8 && bytes.compare(1, 3, "PNG") == 0) return read_png(path, bytes);
+#endif
+  fail(path, "unrecognised image format (this build reads " + image_formats() + ")");
+}
+
+std::vector<float> preprocess(const Image& im, int height, int width, const std::array<float, 3>& mean,
+                              const std::array<float, 3>& std) {
+  // Scale so the shorter side becomes round(target / 0.875), then crop the centre height x width.
+  const double target = std::round(std::min(height, width) / 0.875);
+  const double scale = target / std::min(im.height, im.width);
+  const double rh = std::max<double>(height, std::round(im.height * scale));
+  const double rw = std::max<double>(width, std::round(im.width * scale));
+  const double top = std::floor((rh - height) / 2), left = std::floor((rw - width) / 2);
+  std::vector<float> out(static_cast<size_t>(3) * height * width);
+  for (int y = 0; y < height; ++y) {
+    const double sy = std::clamp((y + top + 0.5) * im.height / rh - 0.5, 0.0, im.height - 1.0);
+    const int y0 = static_cast<int>(sy), y1 = std::min(y0 + 1, im.height - 1);
+    const double fy = sy - y0;
+    for (int x = 0; x < width; ++x) {
+      const double sx = std::clamp((x + left + 0.5) * im.width / rw - 0.5, 0.0, im.width - 1.0);
+      const int x0 = static_cast<int>(sx), x1 = std::min(x0 + 1, im.width - 1);
+      const double fx = sx - x0;
+      for (int c = 0; c < 3; ++c) {
+        auto px = [&](int yy, int xx) { return double(im.rgb[(static_cast<size_t>(yy) * im.width + xx) * 3 + c]); };
+        double v = (1 - fy) * ((1 - fx) * px(y0, x0) + fx * px(y0, x1)) + fy * ((1 - fx) * px(y1, x0) + fx * px(y1, x1));
+        out[(static_cast<size_t>(c) * height + y) * width + x] = static_cast<float>((v / 255.0 - mean[c]) / std[c]);
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace cli
+}  // namespace bmx

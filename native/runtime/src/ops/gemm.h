@@ -1,0 +1,42 @@
+// Float32 GEMM building blocks for the full-precision Convolution and FullyConnected operators.
+//
+// C (M x N) = (A (M x K) * B (K x N)) * scale[m] + shift[m], optionally followed by ReLU. A (the weights) is packed once at
+// load time into row blocks of `mr` rows: [ceil(M / mr)][K][mr], zero-padded; B is packed per tile by the
+// caller into column blocks of `nr` columns: [ceil(cols / nr)][K][nr], zero-padded. A micro-kernel computes one
+// mr x nr block of C with vector FMAs. Kernels exist for AVX2+FMA (x86-64), NEON (aarch64) and portable C++;
+// the instruction set is chosen at run time with the native core's selection (bmx::current_isa(), BMX_ISA).
+#ifndef BMX_RUNTIME_OPS_GEMM_H_
+#define BMX_RUNTIME_OPS_GEMM_H_
+
+#include <cstdint>
+#include <vector>
+
+namespace bmx {
+namespace rt {
+
+struct GemmKernel {
+  const char* isa;
+  int mr, nr;
+  // C block (rows x cols valid entries, row stride ldc) = (A block (K x mr) * B block (K x nr)) * scale[i] +
+  // shift[i] for rows i in [0, rows), then ReLU if `relu`.
+  void (*block)(int64_t k, const float* a, const float* b, float* c, int64_t ldc, int rows, int cols,
+                const float* scale, const float* shift, bool relu);
+  // sum_i a[i] * b[i]
+  float (*dot)(const float* a, const float* b, int64_t n);
+};
+
+// Kernels of each instruction set (null when not compiled for this target).
+const GemmKernel* gemm_kernel_portable();
+const GemmKernel* gemm_kernel_avx2();
+const GemmKernel* gemm_kernel_neon();
+
+// The kernel for the current CPU / BMX_ISA choice.
+const GemmKernel& select_gemm_kernel();
+
+// Pack A (M x K, row stride lda) into the kernel's row-block layout.
+std::vector<float> pack_gemm_a(const GemmKernel& kernel, const float* a, int64_t m, int64_t k, int64_t lda);
+
+}  // namespace rt
+}  // namespace bmx
+
+#endif  // BMX_RUNTIME_OPS_GEMM_H_

@@ -1,0 +1,140 @@
+// 2-D pooling over (N, C, H, W) with MXNet's conventions.
+//
+// Output size per spatial axis: `valid`: 1 + floor((H + 2p - k) / s); `full`: 1 + ceil((H + 2p - k) / s);
+// global pooling uses k = H, s = 1, p = 0. Window of output row oh: [oh*s - p, oh*s - p + k).
+// max: maximum over the window's positions inside the image (padding ignored; -FLT_MAX if none).
+// avg: sum over the positions inside the image divided by the window clipped to the padded image
+// (count_include_pad = 1) or by the number of positions inside the image (count_include_pad = 0).
+// sum: the sum over the positions inside the image.
+#include <algorithm>
+#include <cfloat>
+
+#include "ops/ops.h"
+
+namespace bmx {
+namespace rt {
+namespace {
+
+class Pooling : public Op {
+ public:
+  explicit Pooling(const NodeDesc& node) : Op(node) {
+    Attrs a(node);
+    global_ = a.flag("global_pool");
+    std::string type = a.text("pool_type");
+    require_supported(type == "max" || type == "avg" || type == "sum", "expected pool_type max, avg or sum, got '",
+                      type, "'");
+    type_ = type == "max" ? kMax : type == "avg" ? kAvg : kSum;
+    std::string conv = a.text("pooling_convention");
+    require_supported(conv == "valid" || conv == "full", "expected pooling_convention valid or full, got '", conv,
+                      "'");
+    full_ = conv == "full";
+    count_include_pad_ = a.flag("count_include_pad");
+    require_supported(a.text("layout") == "NCHW", "only layout NCHW is supported, got '", a.text("layout"), "'");
+    if (!global_) {
+      kernel_ = a.ints("kernel");
+      require_supported(kernel_.size() == 2, "only 2-D pooling is supported, kernel has ", kernel_.size(), " values");
+      stride_ = a.ints("stride", 2, 1);
+      pad_ = a.ints("pad", 2, 0);
+    }
+  }
+
+  TensorInfo prepare(const std::vector<TensorArg>& in) override {
+    require_inputs(in, 1, 1);
+    require_dtype(in[0], DType::kFloat32, "data");
+    const Shape& s = in[0].info.shape;
+    require_supported(s.size() == 4, "expected (N, C, H, W) data, got ", shape_string(s));
+    n_ = s[0], c_ = s[1], h_ = s[2], w_ = s[3];
+    if (global_) {
+      kernel_ = {h_, w_};
+      stride_ = {1, 1};
+      pad_ = {0, 0};
+    }
+    for (int i = 0; i < 2; ++i) {
+      require(kernel_[i] >= 1 && stride_[i] >= 1 && pad_[i] >= 0, "expected kernel >= 1, stride >= 1, pad >= 0, got "
+              "kernel ", kernel_[i], ", stride ", stride_[i], ", pad ", pad_[i]);
+      int64_t span = s[2 + i] + 2 * pad_[i] - kernel_[i];
+      require(span >= 0, "kernel ", kernel_[i], " exceeds the padded input size ", s[2 + i] + 2 * pad_[i]);
+      out_[i] = 1 + (full_ ? (span + stride_[i] - 1) / stride_[i] : span / stride_[i]);
+    }
+    return TensorInfo{DType::kFloat32, Shape{n_, c_, out_[0], out_[1]}};
+  }
+
+  void run(const RunContext& ctx, const std::vector<const void*>& inputs, void* output) override {
+    const float* x = fin(inputs, 0);
+    float* y = static_cast<float*>(output);
+    const int64_t planes = n_ * c_, cost = out_[0] * (kernel_[0] * w_ + out_[1] * kernel_[1]);
+    parallel_range(ctx, planes, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, cost)),
+                   [&](int64_t begin, int64_t end) {
+                     std::vector<float> rows(static_cast<size_t>(w_)), windows(static_cast<size_t>(w_));
+                     for (int64_t p = begin; p < end; ++p) {
+                       plane(x + p * h_ * w_, y + p * out_[0] * out_[1], rows.data(), windows.data());
+                     }
+                   });
+  }
+
+ private:
+  enum Type { kMax, kAvg, kSum };
+
+  // One (H, W) plane: for each output row, reduce its window's input rows element-wise into `rows` (W values,
+  // contiguous, vectorisable), then reduce each window of kernel_w columns of `rows` into `windows` (kernel_w -
+  // 1 more vectorisable passes). Outputs whose window lies inside the image read `windows`; border outputs
+  // reduce their clipped window directly.
+  void plane(const float* x, float* y, float* rows, float* windows) const {
+    const int64_t kw = kernel_[1], full_windows = w_ - kw + 1;
+    const float init = type_ == kMax ? -FLT_MAX : 0.f;
+    for (int64_t oh = 0; oh < out_[0]; ++oh) {
+      const int64_t h0 = oh * stride_[0] - pad_[0];
+      const int64_t h1 = std::min(h0 + kernel_[0], h_ + pad_[0]);
+      const int64_t hb = std::max<int64_t>(h0, 0), he = std::min(h1, h_);
+      std::fill(rows, rows + w_, init);
+      for (int64_t h = hb; h < he; ++h) reduce_into(rows, x + h * w_, w_);
+      if (full_windows > 0) {
+        std::copy(rows, rows + full_windows, windows);
+        for (int64_t q = 1; q < kw; ++q) reduce_into(windows, rows + q, full_windows);
+      }
+      for (int64_t ow = 0; ow < out_[1]; ++ow) {
+        const int64_t w0 = ow * stride_[1] - pad_[1];
+        const int64_t w1 = std::min(w0 + kw, w_ + pad_[1]);
+        const int64_t wb = std::max<int64_t>(w0, 0), we = std::min(w1, w_);
+        float acc = init;
+        if (w0 >= 0 && w0 + kw <= w_) {
+          acc = windows[w0];
+        } else {
+          for (int64_t w = wb; w < we; ++w) acc = combine(acc, rows[w]);
+        }
+        if (type_ == kAvg) {
+          int64_t count = count_include_pad_ ? (h1 - h0) * (w1 - w0) : (he - hb) * (we - wb);
+          acc = count > 0 ? acc / static_cast<float>(count) : 0.f;
+        }
+        y[oh * out_[1] + ow] = acc;
+      }
+    }
+  }
+
+  float combine(float acc, float v) const {
+    if (type_ == kMax) return v > acc ? v : acc;
+    return acc + v;
+  }
+
+  // dst[i] = combine(dst[i], src[i]) for i < n (max or sum), written as two plain loops so they vectorise.
+  void reduce_into(float* dst, const float* src, int64_t n) const {
+    if (type_ == kMax) {
+      for (int64_t i = 0; i < n; ++i) dst[i] = src[i] > dst[i] ? src[i] : dst[i];
+    } else {
+      for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
+    }
+  }
+
+  bool global_, full_, count_include_pad_;
+  Type type_;
+  std::vector<int64_t> kernel_, stride_, pad_;
+  int64_t n_ = 0, c_ = 0, h_ = 0, w_ = 0;
+  int64_t out_[2] = {0, 0};
+};
+
+}  // namespace
+
+std::unique_ptr<Op> make_pooling(const NodeDesc& node) { return std::make_unique<Pooling>(node); }
+
+}  // namespace rt
+}  // namespace bmx

@@ -1,0 +1,110 @@
+"""Each full-precision operator of the runtime against the real MXNet operator on the same graph."""
+import numpy as np
+import pytest
+
+from bmx_graphs import Graph
+
+
+def _single(op, shape, params=(), rng=None, **attrs):
+    g = Graph()
+    x = g.input("data", shape)
+    ins = [x] + [g.param(f"p{i}", p) for i, p in enumerate(params)]
+    g.op(op, "node", ins, **attrs)
+    return g
+
+
+@pytest.mark.parametrize("kernel,stride,pad,dilate,groups,no_bias,shape,filters", [
+    ((7, 7), (2, 2), (3, 3), (1, 1), 1, False, (1, 3, 37, 41), 20),   # the stem of the zoo models
+    ((3, 3), (1, 1), (1, 1), (1, 1), 1, True, (2, 5, 9, 8), 7),
+    ((1, 1), (1, 1), (0, 0), (1, 1), 1, False, (1, 16, 6, 6), 13),
+    ((3, 3), (2, 1), (0, 2), (2, 1), 2, False, (1, 6, 11, 10), 4),
+])
+def test_convolution(run_graph, rng, kernel, stride, pad, dilate, groups, no_bias, shape, filters):
+    w = rng.standard_normal((filters, shape[1] // groups) + kernel).astype(np.float32)
+    params = [w] if no_bias else [w, rng.standard_normal(filters).astype(np.float32)]
+    g = _single("Convolution", shape, params, kernel=kernel, stride=stride, pad=pad, dilate=dilate,
+                num_filter=filters, num_group=groups, no_bias=no_bias)
+    x = rng.standard_normal(shape).astype(np.float32)
+    (out,), (ref,) = run_graph(g, {"data": x}, threads=2)
+    np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("flatten,shape", [(True, (3, 4, 5)), (False, (2, 3, 6)), (True, (1, 700))])
+def test_fully_connected(run_graph, rng, flatten, shape):
+    k = int(np.prod(shape[1:])) if flatten else shape[-1]
+    params = [rng.standard_normal((9, k)).astype(np.float32), rng.standard_normal(9).astype(np.float32)]
+    g = _single("FullyConnected", shape, params, num_hidden=9, flatten=flatten)
+    (out,), (ref,) = run_graph(g, {"data": rng.standard_normal(shape).astype(np.float32)})
+    np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("fix_gamma", [True, False])
+def test_batch_norm(run_graph, rng, fix_gamma):
+    c = 5
+    params = [rng.standard_normal(c), rng.standard_normal(c), rng.standard_normal(c), rng.uniform(0.5, 2, c)]
+    g = _single("BatchNorm", (2, c, 4, 3), [p.astype(np.float32) for p in params], eps=1e-5, fix_gamma=fix_gamma)
+    (out,), (ref,) = run_graph(g, {"data": rng.standard_normal((2, c, 4, 3)).astype(np.float32)})
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("op,attrs", [
+    ("Activation", {"act_type": "relu"}), ("Activation", {"act_type": "tanh"}),
+    ("Activation", {"act_type": "sigmoid"}), ("Activation", {"act_type": "softrelu"}),
+    ("relu", {}), ("clip", {"a_min": -0.5, "a_max": 0.25}), ("round", {}), ("sign", {}),
+    ("_mul_scalar", {"scalar": 3.5}), ("_div_scalar", {"scalar": 3.0}), ("_plus_scalar", {"scalar": -1.5}),
+    ("_minus_scalar", {"scalar": 2.0}), ("_greater_equal_scalar", {"scalar": 0.5}),
+    ("Pad", {"mode": "constant", "pad_width": (0, 0, 0, 0, 1, 2, 3, 0), "constant_value": 1.0}), ("Flatten", {}), ("softmax", {"axis": 1}), ("softmax", {"axis": -1}),
+])
+def test_unary(run_graph, rng, op, attrs):
+    x = (rng.standard_normal((2, 3, 4, 5)) * 3).astype(np.float32)
+    x[0, 0, 0, :2] = [0.5, -2.5]  # round half away from zero
+    (out,), (ref,) = run_graph(_single(op, x.shape, **attrs), {"data": x})
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("pool_type,kernel,stride,pad,convention,include_pad,shape", [
+    ("max", (3, 3), (2, 2), (1, 1), "valid", True, (1, 4, 12, 11)),   # the stem's max pooling
+    ("max", (3, 3), (2, 2), (0, 0), "full", True, (1, 3, 8, 8)),
+    ("avg", (2, 2), (2, 2), (0, 0), "valid", True, (2, 3, 8, 7)),    # DenseNet transitions
+    ("avg", (3, 3), (2, 2), (1, 1), "valid", True, (1, 2, 7, 7)),
+    ("avg", (3, 3), (2, 2), (1, 1), "valid", False, (1, 2, 7, 7)),
+    ("avg", (3, 3), (2, 2), (1, 1), "full", True, (1, 2, 8, 8)),
+    ("sum", (2, 3), (1, 2), (1, 0), "valid", True, (1, 2, 5, 7)),
+    ("max", (3, 3), (1, 1), (1, 1), "valid", True, (1, 2, 5, 2)),     # window wider than the image
+    ("avg", (3, 3), (1, 1), (1, 1), "full", False, (1, 2, 2, 2)),
+])
+def test_pooling(run_graph, rng, pool_type, kernel, stride, pad, convention, include_pad, shape):
+    g = _single("Pooling", shape, pool_type=pool_type, kernel=kernel, stride=stride, pad=pad,
+                pooling_convention=convention, count_include_pad=include_pad)
+    (out,), (ref,) = run_graph(g, {"data": rng.standard_normal(shape).astype(np.float32)})
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("pool_type", ["max", "avg"])
+def test_global_pooling(run_graph, rng, pool_type):
+    g = _single("Pooling", (2, 6, 7, 5), pool_type=pool_type, global_pool=True, kernel=(1, 1))
+    (out,), (ref,) = run_graph(g, {"data": rng.standard_normal((2, 6, 7, 5)).astype(np.float32)})
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("dim", [1, 2, -1])
+def test_concat(run_graph, rng, dim):
+    g = Graph()
+    a, b = g.input("a", (2, 3, 4, 5)), g.input("b", (2, 3, 4, 5))
+    g.op("Concat", "cat", [a, b, a], dim=dim, num_args=3)
+    inputs = {"a": rng.standard_normal((2, 3, 4, 5)).astype(np.float32),
+              "b": rng.standard_normal((2, 3, 4, 5)).astype(np.float32)}
+    (out,), (ref,) = run_graph(g, inputs)
+    np.testing.assert_array_equal(out, ref)
+
+
+@pytest.mark.parametrize("op,shape_b", [("elemwise_add", (2, 3, 4, 5)), ("broadcast_add", (1, 3, 1, 5)),
+                                        ("broadcast_add", (5,))])
+def test_add(run_graph, rng, op, shape_b):
+    g = Graph()
+    a, b = g.input("a", (2, 3, 4, 5)), g.input("b", shape_b)
+    g.op(op, "add", [a, b])
+    inputs = {"a": rng.standard_normal((2, 3, 4, 5)).astype(np.float32),
+              "b": rng.standard_normal(shape_b).astype(np.float32)}
+    (out,), (ref,) = run_graph(g, inputs)
+    np.testing.assert_array_equal(out, ref)
