@@ -108,8 +108,9 @@ def dorefa_weights(F, w, bits):
     if bits == 32:
         return w
     squashed = F.tanh(w)
-    scale = F.BlockGrad(F.max(F.abs(squashed)))
-    return 2 * quantize_k(F, F.broadcast_div(squashed, 2 * scale) + 0.5, bits) - 1
+    # broadcast_like keeps the graph elementwise, so a deferred weight shape can be inferred through it
+    scale = F.broadcast_like(F.BlockGrad(F.max(F.abs(squashed), keepdims=True)), squashed)
+    return 2 * quantize_k(F, squashed / (2 * scale) + 0.5, bits) - 1
 
 
 def quantize_weights(F, w, bits):
