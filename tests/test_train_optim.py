@@ -58,14 +58,15 @@ def test_radam_is_registered_and_trains_through_gluon():
 def test_warmup_is_linear_then_cosine_reaches_final_lr():
     s = WarmupSchedule("cosine", 0.1, total_steps=110, warmup_steps=10, final_lr=0.001)
     assert [s(t) for t in (1, 5, 10)] == pytest.approx([0.01, 0.05, 0.1])
-    assert s(60) == pytest.approx(0.001 + 0.099 * 0.5)      # half-way: cos(pi / 2) = 0
-    assert s(110) == pytest.approx(0.001)
+    assert s(11) == pytest.approx(0.1)                      # first update after warm-up: base lr
+    assert s(61) == pytest.approx(0.001 + 0.099 * 0.5)      # half-way: cos(pi / 2) = 0
+    assert s(111) == pytest.approx(0.001)
     assert s(500) == pytest.approx(0.001)                   # past the end it stays at final_lr
 
 
 def test_poly_and_step_schedules():
     poly = WarmupSchedule("poly", 1.0, total_steps=100, power=2.0)
-    assert [poly(t) for t in (0, 50, 75, 100)] == pytest.approx([0.99 ** 2, 0.25, 0.0625, 0.0])
+    assert [poly(t) for t in (0, 1, 51, 76, 101)] == pytest.approx([1.0, 1.0, 0.25, 0.0625, 0.0])
     step = WarmupSchedule("step", 1.0, total_steps=100, warmup_steps=4, milestones=[30, 60], factor=0.1)
     assert [step(t) for t in (2, 4, 30, 31, 60, 61, 100)] == pytest.approx([0.5, 1.0, 1.0, 0.1, 0.1, 0.01, 0.01])
     assert step(31) == step(31)  # stateless: asking again gives the same value

@@ -23,7 +23,8 @@ class WarmupSchedule(mx.lr_scheduler.LRScheduler):
     r"""Learning rate as a function of the 1-based update count ``t``.
 
     Warm-up: :math:`lr_t = base \cdot t / W` for :math:`t \le W` (``W = warmup_steps``). After it, with
-    progress :math:`p = \min(1, (t - W) / (T - W))` (``T = total_steps``):
+    progress :math:`p = \min(1, (t - 1 - W) / (T - W))` (``T = total_steps``; the first update after warm-up
+    uses ``base``, update ``T`` is one step short of the end):
 
     - ``step``: :math:`base \cdot factor^{m}`, ``m`` = number of ``milestones`` (update counts) below ``t``;
     - ``cosine``: :math:`final + (base - final)(1 + \cos \pi p) / 2`;
@@ -53,7 +54,7 @@ class WarmupSchedule(mx.lr_scheduler.LRScheduler):
             return self.base_lr * t / self.warmup_steps
         if self.kind == "step":
             return self.base_lr * self.factor ** sum(1 for m in self.milestones if t > m)
-        progress = min(1.0, (t - self.warmup_steps) / max(self.total_steps - self.warmup_steps, 1))
+        progress = min(1.0, (t - 1 - self.warmup_steps) / max(self.total_steps - self.warmup_steps, 1))
         if self.kind == "cosine":
             shape = (1 + math.cos(math.pi * progress)) / 2
         else:

@@ -16,7 +16,7 @@ from .data import epoch_batches, load_dataset
 from .fit import fit
 from .optim import WarmupSchedule, disable_binary_weight_decay, make_optimizer
 
-__all__ = ["train", "build_model", "parse_contexts", "make_trainer", "KVSTORES"]
+__all__ = ["train", "build_model", "create_net", "parse_contexts", "make_trainer", "KVSTORES"]
 
 KVSTORES = ("device", "local", "dist_sync")
 logger = logging.getLogger("bmxnet-train")
@@ -42,6 +42,19 @@ def build_model(name, *, classes, bits=1, bits_a=1, clip_threshold=0.5, activati
     with binary_layer_config(bits=bits, bits_a=bits_a, grad_cancel=clip_threshold, method=activation_method,
                              scaling=scaling):
         return get_model(name, bits=bits, bits_a=bits_a, classes=classes, **model_kwargs)
+
+
+def create_net(name, *, classes, seed, ctx, input_shape, **settings):
+    """:func:`build_model` initialised from ``seed`` (Xavier, magnitude 2) on the devices ``ctx``, hybridized.
+
+    One forward pass on zeros of ``input_shape`` fixes every deferred shape. Equal seeds give equal nets.
+    """
+    mx.random.seed(seed, ctx="all")
+    net = build_model(name, classes=classes, **settings)
+    net.initialize(mx.init.Xavier(magnitude=2), ctx=ctx)
+    net.hybridize(static_alloc=True)
+    net(mx.nd.zeros(input_shape, ctx=ctx[0]))
+    return net
 
 
 def make_trainer(net, *, optimizer, lr, weight_decay, lr_schedule, epochs, steps_per_epoch, warmup_epochs=0,
@@ -84,13 +97,10 @@ def train(*, model, dataset, run_dir, data_dir=None, augment="none", image_size=
     train_split, eval_split, classes = splits or load_dataset(dataset, data_dir=data_dir, augment=augment,
                                                               image_size=image_size,
                                                               record_classes=record_classes)
-    mx.random.seed(seed, ctx="all")
-    net = build_model(model, classes=classes, bits=bits, bits_a=bits_a, clip_threshold=clip_threshold,
-                      activation_method=activation_method, scaling=scaling, **(model_kwargs or {}))
-    net.initialize(mx.init.Xavier(magnitude=2), ctx=contexts)
-    net.hybridize(static_alloc=True)
     input_shape = (1,) + tuple(train_split.shape)
-    net(mx.nd.zeros(input_shape, ctx=contexts[0]))  # materialise deferred shapes before the trainer sees them
+    net = create_net(model, classes=classes, seed=seed, ctx=contexts, input_shape=input_shape, bits=bits,
+                     bits_a=bits_a, clip_threshold=clip_threshold, activation_method=activation_method,
+                     scaling=scaling, **(model_kwargs or {}))
     _log_summary(net, input_shape)
     steps = len(epoch_batches(len(train_split), batch_size=batch_size, seed=seed, epoch=1, rank=rank,
                               num_workers=num_workers, limit=limit_batches))
