@@ -36,11 +36,17 @@ def parse_contexts(text):
 
 def build_model(name, *, classes, bits=1, bits_a=1, clip_threshold=0.5, activation_method="det_sign",
                 scaling="none", **model_kwargs):
-    """Zoo model ``name`` whose quantized layers use the given settings (via :func:`binary_layer_config`)."""
+    """Zoo model ``name`` whose quantized layers use the given settings (via :func:`binary_layer_config`).
+
+    ``name`` may also be a constructor ``f(classes=, bits=, bits_a=, **model_kwargs)``, e.g. a
+    ``functools.partial`` of the zoo's generic ``resnet`` / ``densenet``.
+    """
     from model_zoo import get_model
 
     with binary_layer_config(bits=bits, bits_a=bits_a, grad_cancel=clip_threshold, method=activation_method,
                              scaling=scaling):
+        if callable(name):
+            return name(classes=classes, bits=bits, bits_a=bits_a, **model_kwargs)
         return get_model(name, bits=bits, bits_a=bits_a, classes=classes, **model_kwargs)
 
 
@@ -114,10 +120,17 @@ def train(*, model, dataset, run_dir, data_dir=None, augment="none", image_size=
                   progress=progress)
     symbol_file, params_file = export_model(net, run_dir)
     plot = plot_learning_curves(history, os.path.join(run_dir, PLOT_NAME),
-                                title=f"{model} on {dataset}, W{bits}A{bits_a}") if history else None
+                                title=f"{_model_name(model)} on {dataset}, W{bits}A{bits_a}") if history else None
     logger.info("exported %s and %s", symbol_file, params_file)
     return {"net": net, "history": history, "symbol_file": symbol_file, "params_file": params_file,
             "plot": plot, "input_shape": input_shape, "rank": rank}
+
+
+def _model_name(model):
+    """A readable name of a zoo name or a constructor (``functools.partial`` included)."""
+    if isinstance(model, str):
+        return model
+    return getattr(model, "__name__", None) or getattr(getattr(model, "func", None), "__name__", "model")
 
 
 def _log_summary(net, input_shape):
