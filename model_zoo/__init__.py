@@ -4,13 +4,20 @@
     >>> net = get_model("resnet18")              # binary, uninitialized
     >>> twin = get_model("resnet18", bits=32)    # its full-precision twin
 
-Families: :mod:`.lenet`, :mod:`.resnet` (BMXNet v1 ResNet v2), :mod:`.densenet` (the paper's DenseNets).
-Generic constructors ``resnet(units, filters)`` and ``densenet(k, units)`` build any variant.
+Families (one module each): :mod:`.lenet`, :mod:`.resnet` (BMXNet v1's pre-activation ResNets),
+:mod:`.densenet` (the paper's DenseNets), :mod:`.alexnet`, :mod:`.inception` (Inception-BN),
+:mod:`.resnet_e` (ResNet-E), :mod:`.binary_densenet` (BinaryDenseNet), :mod:`.meliusnet` (MeliusNet).
+Generic constructors (``resnet(units, filters)``, ``densenet(k, units)``, ...) build any variant.
 """
-from . import densenet as _densenet_family, lenet as _lenet_family, resnet as _resnet_family
+from . import alexnet as _alexnet, binary_densenet as _binary_densenet, densenet as _densenet  # noqa: F401
+from . import inception as _inception, lenet as _lenet, meliusnet as _meliusnet  # noqa: F401
+from . import resnet as _resnet, resnet_e as _resnet_e  # noqa: F401
+from .binary_densenet import BinaryDenseNet, binary_densenet
 from .densenet import DenseNet, densenet
-from .lenet import LeNet
-from .registry import get_model, list_models, register_model
+from .meliusnet import MeliusNet, meliusnet
+from .registry import default_input_shape, get_model, list_models, register_model
 from .resnet import ResNetV2, resnet
+from .resnet_e import ResNetE, resnet_e
 
-__all__ = ["get_model", "list_models", "register_model", "LeNet", "ResNetV2", "resnet", "DenseNet", "densenet"]
+__all__ = ["get_model", "list_models", "register_model", "default_input_shape", "ResNetV2", "resnet", "DenseNet", "densenet",
+           "ResNetE", "resnet_e", "BinaryDenseNet", "binary_densenet", "MeliusNet", "meliusnet"]

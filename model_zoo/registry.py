@@ -5,23 +5,42 @@ Each architecture module decorates its named variants with :func:`register_model
 """
 import fnmatch
 
-__all__ = ["register_model", "get_model", "list_models"]
+__all__ = ["register_model", "get_model", "list_models", "default_input_shape"]
+
+IMAGENET_INPUT = (3, 224, 224)
 
 _MODELS = {}
+_INPUT_SHAPES = {}
 
 
-def register_model(constructor):
-    """Register ``constructor`` under its function name (lower case); returns it unchanged.
+def register_model(constructor=None, *, input_shape=IMAGENET_INPUT):
+    """Register a model constructor under its function name (lower case); returns it unchanged.
 
-    The constructor takes keyword arguments ``classes``, ``bits``, ``bits_a`` (and family-specific ones)
-    and returns an uninitialized Gluon ``HybridBlock``.
+    Use as ``@register_model`` or ``@register_model(input_shape=(C, H, W))`` (default ImageNet's
+    ``(3, 224, 224)``): the input the model is built for. The constructor takes keyword arguments
+    ``classes``, ``bits``, ``bits_a`` (and family-specific ones) and returns an uninitialized ``HybridBlock``.
     """
-    name = constructor.__name__.lower()
-    if name in _MODELS:
-        raise ValueError(f"Model name {name!r} is registered twice ({_MODELS[name].__module__} and "
-                         f"{constructor.__module__}).")
-    _MODELS[name] = constructor
-    return constructor
+    def register(function):
+        name = function.__name__.lower()
+        if name in _MODELS:
+            raise ValueError(f"Model name {name!r} is registered twice ({_MODELS[name].__module__} and "
+                             f"{function.__module__}).")
+        _MODELS[name] = function
+        _INPUT_SHAPES[name] = tuple(input_shape)
+        return function
+    return register if constructor is None else register(constructor)
+
+
+def default_input_shape(name, batch=1):
+    """The input batch shape ``(batch, C, H, W)`` model ``name`` is built for (e.g. for :func:`summary`)."""
+    return (batch,) + _INPUT_SHAPES[_checked_name(name)]
+
+
+def _checked_name(name):
+    key = name.lower() if isinstance(name, str) else name
+    if key not in _MODELS:
+        raise ValueError(f"Expected `name` to be one of {list_models()}, got {name!r}.")
+    return key
 
 
 def list_models(pattern="*"):
@@ -37,8 +56,9 @@ def get_model(name, pretrained=False, root=None, classes=None, bits=1, bits_a=No
     name : str
         A name from :func:`list_models` (case-insensitive).
     pretrained : bool or str, default False
-        ``True`` loads the released weights for ``name`` from the model store (verifying their SHA-256);
-        a string selects a specific file by its hash prefix. The model is then initialized.
+        ``True`` loads the released weights of ``name`` (``lenet``, ``resnet18``, ``resnet18_cifar``: BMXNet
+        v1's models) from the model store, verifying their SHA-256; a string selects the file by a prefix of
+        its hash. The model is then initialized. See :mod:`model_zoo.model_store` for getting the files.
     root : str, optional
         Model store folder; default ``$BMXNET_HOME/models`` or ``~/.bmxnet/models``.
     classes : int, optional
@@ -56,13 +76,14 @@ def get_model(name, pretrained=False, root=None, classes=None, bits=1, bits_a=No
     mxnet.gluon.HybridBlock
         Uninitialized unless ``pretrained``.
     """
-    key = name.lower() if isinstance(name, str) else name
-    if key not in _MODELS:
-        raise ValueError(f"Expected `name` to be one of {list_models()}, got {name!r}.")
+    key = _checked_name(name)
     if classes is not None:
         kwargs["classes"] = classes
     bits_a = bits if bits_a is None else bits_a
+    if pretrained:
+        from . import pretrained as released  # imports the store and the v1 reader only when needed
+        kwargs = released.pretrained_kwargs(key, bits, bits_a, kwargs)
     net = _MODELS[key](bits=bits, bits_a=bits_a, **kwargs)
     if pretrained:
-        raise NotImplementedError("Pretrained weights come with the model store (not yet on this branch).")
+        released.load_pretrained(net, key, pretrained, root=root)
     return net

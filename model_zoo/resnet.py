@@ -172,7 +172,7 @@ def resnet26_bottleneck(classes=1000, bits=1, bits_a=1, **kwargs):
                   **kwargs)
 
 
-@register_model
+@register_model(input_shape=(3, 32, 32))
 def resnet18_cifar(classes=10, bits=1, bits_a=1, **kwargs):
     """ResNet-18 for 32x32 CIFAR-10, BMXNet v1's released ``binarized_cifar10-resnet18`` network: the 3x3
     thumbnail stem, then ResNet-18's stages (32 -> 4 before the global pool)."""

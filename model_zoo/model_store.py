@@ -1,0 +1,262 @@
+"""Pretrained-model store: files named by their SHA-256, verified before every load, never overwritten.
+
+Layout: ``<root>/<model>-<sha256[:8]><suffix>``, e.g. ``lenet-f11c6abc.params`` and
+``lenet-cefcb32b-symbol.json``. ``root`` defaults to ``$BMXNET_HOME/models`` or ``~/.bmxnet/models``.
+
+Getting the files
+-----------------
+- From a local copy (no network needed): ``python -m model_zoo.model_store add FILE...`` checks each file's
+  SHA-256 against the registry below and copies it into the root under its store name (atomically).
+  BMXNet v1's released models: ``python -m model_zoo.model_store add /path/to/bmxnet-v1/*``.
+- By download: a missing file is fetched from ``<base URL>/<store name>`` (base URL from the ``base_url``
+  argument, else ``$BMXNET_MODEL_URL``, else :data:`DEFAULT_BASE_URL`) into a temporary file, verified and
+  then renamed into place. When that fails, the error names the URL and the manual fix.
+
+A file whose hash does not match (corrupt, truncated, or a different version) is reported with both
+hashes and left untouched: nothing is silently downloaded again or overwritten.
+"""
+import argparse
+import contextlib
+import fcntl
+import hashlib
+import os
+import shutil
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+__all__ = ["ModelStoreError", "StoredFile", "PRETRAINED", "DEFAULT_BASE_URL", "default_root", "base_url",
+           "pretrained_models", "registered_files", "get_model_files", "add_file", "sha256_of"]
+
+DEFAULT_BASE_URL = "https://bmxnet-models.invalid/models"
+"""No public mirror of hash-named files exists yet; set ``$BMXNET_MODEL_URL`` to your own."""
+
+CHUNK = 1 << 20
+
+
+class ModelStoreError(RuntimeError):
+    """A pretrained file is unknown, missing, corrupt or cannot be downloaded (the message says the fix)."""
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """One file of a pretrained model: its role, its published name, SHA-256 and size in bytes."""
+
+    role: str
+    source_name: str
+    sha256: str
+    size: int
+
+    def store_name(self, model):
+        """``<model>-<sha256[:8]>.params`` or ``<model>-<sha256[:8]>-symbol.json``."""
+        suffix = "-symbol.json" if self.role == "symbol" else ".params"
+        return f"{model}-{self.sha256[:8]}{suffix}"
+
+
+PRETRAINED = {
+    "lenet": (
+        StoredFile("symbol", "binarized_mnist_64bit-symbol.json",
+                   "cefcb32b3668639b10c582705fae99545998951842de2342defb3986d3e73109", 3165),
+        StoredFile("params", "binarized_mnist_64bit-0001.params",
+                   "f11c6abc27b01e302ad2292f8fdd726bf50f8bb0574db1ddbe87b2e901455cc4", 206511),
+    ),
+    "resnet18": (
+        StoredFile("symbol", "binarized_imagenet-resnet18-64bit-symbol.json",
+                   "305f6ba2f002ea6e5c68a85e5d249b8993878648203d2c175a2544c242964d21", 25050),
+        StoredFile("params", "binarized_imagenet-resnet18-64bit-0040.params",
+                   "833c1077ed4ca85a7e9fa9643f95d6fd9964e0ffb1e2ce6511014cb975bbcc76", 3553824),
+    ),
+    "resnet18_cifar": (
+        StoredFile("symbol", "binarized_cifar10-resnet18-64bit-symbol.json",
+                   "45eddbfeda83262261eaac4a7cdbfb7c7f511238d93468a343736a956071e4cb", 22363),
+        StoredFile("params", "binarized_cifar10-resnet18-64bit-0000.params",
+                   "181b80c40d1f77427ee363d51595bcd49c6daf4535dadd0f12a1ad8a77fd7ae5", 1490426),
+    ),
+}
+"""Released weights by zoo name: BMXNet v1's binarized models (symbol JSON + params with 64-bit words in
+float64 arrays), hashes from their ``SHA256SUMS``."""
+
+
+def default_root():
+    """``$BMXNET_HOME/models`` if ``BMXNET_HOME`` is set, else ``~/.bmxnet/models``."""
+    home = os.environ.get("BMXNET_HOME") or os.path.join(os.path.expanduser("~"), ".bmxnet")
+    return os.path.join(home, "models")
+
+
+def base_url(url=None):
+    """``url`` if given, else ``$BMXNET_MODEL_URL``, else :data:`DEFAULT_BASE_URL` (no trailing slash)."""
+    return (url or os.environ.get("BMXNET_MODEL_URL") or DEFAULT_BASE_URL).rstrip("/")
+
+
+def pretrained_models():
+    """Sorted zoo names that have released weights."""
+    return sorted(PRETRAINED)
+
+
+def registered_files(name):
+    """The :class:`StoredFile` entries of pretrained model ``name``; raises ``ModelStoreError`` if it has none."""
+    if name not in PRETRAINED:
+        raise ModelStoreError(f"No pretrained weights for model {name!r}: expected one of {pretrained_models()}.")
+    return PRETRAINED[name]
+
+
+def sha256_of(path):
+    """Hex SHA-256 of the file at ``path``."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def get_model_files(name, tag=True, root=None, url=None):
+    """Paths of the verified files of pretrained model ``name``, by role (``{"symbol": ..., "params": ...}``).
+
+    Parameters
+    ----------
+    name : str
+        A name from :func:`pretrained_models`.
+    tag : True or str
+        ``True`` for the registered version, or a prefix of its params file's SHA-256.
+    root : str, optional
+        Store folder (default :func:`default_root`).
+    url : str, optional
+        Base URL to download missing files from (default :func:`base_url`).
+
+    Raises
+    ------
+    ModelStoreError
+        Unknown name or tag, a file with the wrong hash, or a missing file that cannot be downloaded.
+    """
+    files = registered_files(name)
+    params_hash = next(f.sha256 for f in files if f.role == "params")
+    if tag is not True and not (isinstance(tag, str) and tag and params_hash.startswith(tag.lower())):
+        raise ModelStoreError(f"Expected `pretrained` to be True or a prefix of {params_hash[:8]} for model "
+                              f"{name!r}, got {tag!r}.")
+    root = os.path.abspath(os.path.expanduser(root or default_root()))
+    os.makedirs(root, exist_ok=True)
+    return {f.role: _verified_or_downloaded(name, f, root, base_url(url)) for f in files}
+
+
+def _verified_or_downloaded(model, stored, root, url):
+    path = os.path.join(root, stored.store_name(model))
+    with _lock(path):
+        if not os.path.exists(path):
+            _download(f"{url}/{stored.store_name(model)}", path, model, stored)
+        _verify(path, model, stored)
+    return path
+
+
+def _verify(path, model, stored):
+    size = os.path.getsize(path)
+    digest = sha256_of(path)
+    if digest == stored.sha256:
+        return
+    state = f"truncated ({size:,} of {stored.size:,} bytes)" if size < stored.size else \
+        f"corrupt or a different file ({size:,} bytes, expected {stored.size:,})"
+    raise ModelStoreError(
+        f"{path} is {state}: SHA-256 {digest}, expected {stored.sha256} ({stored.source_name} of {model!r}). "
+        f"It was left untouched. Delete it and copy the correct file with "
+        f"`python -m model_zoo.model_store add {stored.source_name}` (or delete it to download it again).")
+
+
+def _download(url, path, model, stored):
+    """Fetch ``url`` into a temporary file beside ``path``, check the hash, then rename it into place."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".download-")
+    try:
+        digest = hashlib.sha256()
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=30) as response:
+            for chunk in iter(lambda: response.read(CHUNK), b""):
+                digest.update(chunk)
+                out.write(chunk)
+        if digest.hexdigest() != stored.sha256:
+            raise ModelStoreError(f"Downloaded {url} has SHA-256 {digest.hexdigest()}, expected {stored.sha256}: "
+                                  f"not saved. The mirror holds a different file; place {stored.source_name} by "
+                                  f"hand with `python -m model_zoo.model_store add FILE`.")
+        os.replace(tmp, path)
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        raise ModelStoreError(
+            f"Cannot download {url} ({err}). {model!r} needs {stored.source_name} (SHA-256 {stored.sha256}); "
+            f"copy it into the store with `python -m model_zoo.model_store add /path/to/{stored.source_name}` "
+            f"(store folder {os.path.dirname(path)}, set by `root` or $BMXNET_HOME), or point $BMXNET_MODEL_URL "
+            f"at a mirror that serves {stored.store_name(model)}.") from err
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def _lock(path):
+    """An exclusive lock on ``path + '.lock'`` so concurrent processes do not fetch the same file twice."""
+    with open(path + ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def add_file(source, root=None):
+    """Copy ``source`` into the store under its store name after checking its SHA-256; returns the path.
+
+    The file must be one of the registered files (matched by hash, whatever its name). An existing
+    store file with the right hash is kept; one with a wrong hash is reported, not overwritten.
+    """
+    digest = sha256_of(source)
+    match = [(model, f) for model, files in PRETRAINED.items() for f in files if f.sha256 == digest]
+    if not match:
+        known = sorted(f.source_name for files in PRETRAINED.values() for f in files)
+        raise ModelStoreError(f"{source} (SHA-256 {digest}) is none of the registered pretrained files: "
+                              f"expected one of {known}. A truncated or modified copy has another hash.")
+    model, stored = match[0]
+    root = os.path.abspath(os.path.expanduser(root or default_root()))
+    os.makedirs(root, exist_ok=True)
+    path = os.path.join(root, stored.store_name(model))
+    with _lock(path):
+        if os.path.exists(path):
+            _verify(path, model, stored)
+            return path
+        fd, tmp = tempfile.mkstemp(dir=root, prefix=".add-")
+        try:
+            with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+                shutil.copyfileobj(src, out, CHUNK)
+            _verify(tmp, model, stored)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return path
+
+
+def main(argv=None):
+    """``python -m model_zoo.model_store {add FILE... | list} [--root DIR]``."""
+    parser = argparse.ArgumentParser(prog="python -m model_zoo.model_store", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--root", default=None, help=f"store folder (default: {default_root()})")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add = sub.add_parser("add", help="verify files and copy them into the store")
+    add.add_argument("files", nargs="+")
+    sub.add_parser("list", help="show the registered pretrained files and whether they are in the store")
+    args = parser.parse_args(argv)
+    root = os.path.abspath(os.path.expanduser(args.root or default_root()))
+    if args.command == "list":
+        for model, files in sorted(PRETRAINED.items()):
+            for f in files:
+                present = os.path.exists(os.path.join(root, f.store_name(model)))
+                print(f"{model:16s} {f.store_name(model):36s} {'present' if present else 'missing':8s} "
+                      f"{f.source_name}")
+        return 0
+    status = 0
+    for source in args.files:
+        try:
+            print(f"{source} -> {add_file(source, root)}")
+        except (ModelStoreError, OSError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            status = 1
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
