@@ -25,6 +25,7 @@ import time
 import mxnet as mx
 import numpy as np
 
+from bmxnet_ext import summary
 from tools.train import train
 from tools.train.data import load_dataset
 
@@ -77,14 +78,6 @@ def _train(label, out_dir, splits, args, bits):
                  limit_batches=args.limit_batches, progress=sys.stderr.isatty())
 
 
-def _summary(net):
-    try:
-        from bmxnet_ext import summary
-    except ImportError:
-        return "(bmxnet_ext.summary is not available in this checkout)"
-    return summary(net, INPUT_SHAPE)
-
-
 def main(argv=None):
     args = parse_args(argv)
     from tools.model_converter import convert_files  # also registers the native operators
@@ -96,7 +89,7 @@ def main(argv=None):
     full = _train("float", args.out_dir, splits, args, bits=32)
 
     print("\n== summary of the binary LeNet")
-    print(_summary(binary["net"]))
+    summary(binary["net"], INPUT_SHAPE)
 
     print("\n== converting the binary LeNet")
     converted_dir = os.path.join(args.out_dir, "converted")

@@ -134,8 +134,6 @@ def _model_name(model):
 
 
 def _log_summary(net, input_shape):
-    try:
-        from bmxnet_ext import summary
-    except ImportError:  # the summary module arrives with the model zoo
-        return
-    logger.info("model summary:\n%s", summary(net, input_shape))
+    from bmxnet_ext import summary
+
+    logger.info("model summary:\n%s", summary(net, input_shape, print_fn=None).table())
