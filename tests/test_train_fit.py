@@ -103,3 +103,25 @@ def test_two_devices_train_data_parallel(tmp_path, digits):
             continue  # BatchNorm running statistics are per device (Gluon's usual data parallelism)
         copies = [d.asnumpy() for d in param.list_data()]
         np.testing.assert_array_equal(copies[0], copies[1], err_msg=param.name)
+
+
+def test_command_line_saves_args_first_and_trains(tmp_path):
+    from tools.train.cli import main, parse_args
+
+    run_dir = tmp_path / "run"
+    assert main(["--epochs", "1", "--limit-batches", "2", "--batch-size", "16", "--no-progress",
+                 "--run-dir", str(run_dir), "--optimizer", "radam", "--lr-schedule", "step", "--lr-steps", "1",
+                 "--clip-threshold", "none"]) == 0
+    saved = json.loads((run_dir / "args.json").read_text())
+    assert saved["optimizer"] == "radam" and saved["lr_steps"] == [1.0] and saved["clip_threshold"] is None
+    assert (run_dir / "model-symbol.json").is_file() and (run_dir / "log.jsonl").is_file()
+    assert parse_args([]).run_dir == os.path.join("runs", "lenet-digits-w1a1")
+
+
+def test_help_states_every_default():
+    from tools.train.cli import build_parser
+
+    flags = [a for a in build_parser()._actions if a.option_strings and a.dest != "help"]
+    assert len(flags) > 30
+    for action in flags:
+        assert "(default:" in action.help, action.option_strings

@@ -23,7 +23,7 @@ from .data import AUGMENTATIONS, DATASETS
 from .optim import OPTIMIZERS, SCHEDULES
 from .pipeline import KVSTORES, train
 
-__all__ = ["parse_args", "main"]
+__all__ = ["build_parser", "parse_args", "main"]
 
 logger = logging.getLogger("bmxnet-train")
 _NOT_TRAINING_SETTINGS = ("resume", "progress", "epochs", "ctx", "limit_batches")
@@ -37,7 +37,8 @@ def _epoch_list(text):
     return [float(e) for e in text.split(",") if e.strip()]
 
 
-def parse_args(argv=None):
+def build_parser():
+    """The ``bmxnet-train`` argument parser; every flag's help ends with its default."""
     p = argparse.ArgumentParser(prog="bmxnet-train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_argument_group("model")
@@ -91,7 +92,11 @@ def parse_args(argv=None):
                    help="train on at most this many batches per epoch, for smoke tests (default: all)")
     g.add_argument("--no-progress", dest="progress", action="store_false",
                    help="no progress bar (default: shown on a terminal)")
-    args = p.parse_args(argv)
+    return p
+
+
+def parse_args(argv=None):
+    args = build_parser().parse_args(argv)
     if args.run_dir is None:
         args.run_dir = os.path.join("runs", f"{args.model}-{args.dataset}-w{args.bits}a{args.bits_a}")
     return args

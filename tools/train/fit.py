@@ -107,6 +107,9 @@ def fit(*, net, trainer, train_split, eval_split, run_dir, epochs, batch_size, c
         augment_rng = np.random.default_rng([seed, epoch, 1])
         batches = epoch_batches(len(train_split), batch_size=batch_size, seed=seed, epoch=epoch, rank=rank,
                                 num_workers=num_workers, limit=limit_batches)
+        if not batches:
+            raise ValueError(f"Expected at least one training batch, got none: {len(train_split)} samples for "
+                             f"{num_workers} worker(s), limit_batches={limit_batches}.")
         start, loss_sum, correct, seen = time.time(), 0.0, 0, 0
         bar = _progress(len(batches), epoch, progress)
         try:
