@@ -114,3 +114,19 @@ def test_shift_augmentation_moves_pixels_and_keeps_shape(rng):
     assert x.shape == images.shape and np.all(x.sum(axis=(1, 2, 3)) == 1)
     assert not np.array_equal(x, images)
     np.testing.assert_array_equal(split.batch(np.arange(4))[0], images)  # no rng: no augmentation
+
+
+def test_imagenet_style_recordio(tmp_path, rng):
+    import mxnet as mx
+
+    for part in ("train", "val"):
+        record = mx.recordio.MXIndexedRecordIO(str(tmp_path / f"{part}.idx"), str(tmp_path / f"{part}.rec"), "w")
+        for i in range(4):
+            image = rng.integers(0, 256, (36, 44, 3)).astype(np.uint8)
+            record.write_idx(i, mx.recordio.pack_img(mx.recordio.IRHeader(0, float(i % 2), i, 0), image,
+                                                     img_fmt=".png"))
+        record.close()
+    train, held, classes = load_dataset("imagenet", data_dir=str(tmp_path), image_size=24, record_classes=2)
+    assert (len(train), len(held), classes) == (4, 4, 2)
+    x, y = train.batch(np.arange(4))
+    assert x.shape == (4, 3, 24, 24) and list(y) == [0, 1, 0, 1]
