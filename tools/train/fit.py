@@ -99,7 +99,11 @@ def fit(*, net, trainer, train_split, eval_split, run_dir, epochs, batch_size, c
         if path is None:
             logger.warning("--resume: no checkpoint in %s, starting from scratch", run_dir)
         else:
+            schedule = trainer.optimizer.lr_scheduler
             state = load_checkpoint(path, net=net, trainer=trainer, ctx=ctx)
+            # The checkpoint's optimizer brings its own schedule; keep this run's (stateless, so identical when
+            # the flags are, and following a new --epochs when training is extended).
+            trainer.optimizer.lr_scheduler = schedule
             history, first_epoch = state["history"], state["epoch"] + 1
             logger.info("resumed from %s (epoch %d done)", path, state["epoch"])
     for epoch in range(first_epoch, epochs + 1):
