@@ -232,13 +232,14 @@ def read_v1_model(symbol_file, params_file):
     return model
 
 
-def _det_sign(F, x):
-    return 2 * (x >= 0) - 1
+def _det_sign(F, x, name):
+    """``+1`` where ``x >= 0``, else -1; the result is named ``name``."""
+    return F._internal._minus_scalar(F._internal._mul_scalar(x >= 0, scalar=2), scalar=1, name=name)
 
 
 def _binary_layer_symbol(F, layer, data, weight):
     """A v1 binary layer with standard ops: ``(dot(sign(pad(x, +1)), w) + K) / 2``."""
-    x = _det_sign(F, data)
+    x = _det_sign(F, data, f"{layer.name}_sign")
     if layer.op == "QFullyConnected":
         y = F.FullyConnected(x, weight, num_hidden=layer.weight_shape[0], no_bias=True, name=layer.name)
     else:
@@ -257,8 +258,9 @@ _DROPPED_ATTRS = ("act_bit", "weight_bit", "binarized_weights_only", "backward_o
 def reference_symbol(model):
     """The v1 model as an MXNet symbol of standard operators, reproducing v1's inference exactly.
 
-    Binary layers become ``Convolution`` / ``FullyConnected`` of +/-1 tensors followed by ``(y + K) / 2``;
-    ``QActivation`` becomes ``det_sign``. The training head ``SoftmaxOutput`` is dropped: the symbol outputs
+    Binary layers become ``Convolution`` / ``FullyConnected`` of +/-1 tensors (named as the layer; their input
+    sign is named ``LAYER_sign``) followed by ``(y + K) / 2``; ``QActivation`` becomes ``det_sign`` (named as
+    the node). The training head ``SoftmaxOutput`` is dropped: the symbol outputs
     the logits. Bind it with ``model.args`` / ``model.aux``.
     """
     import mxnet as mx
@@ -275,7 +277,7 @@ def reference_symbol(model):
         elif op in BINARY_OPS:
             built.append(_binary_layer_symbol(F, layers[name], inputs[0], inputs[1]))
         elif op == "QActivation":
-            built.append(_det_sign(F, inputs[0]))
+            built.append(_det_sign(F, inputs[0], name))
         elif op == "SoftmaxOutput":
             built.append(inputs[0])
         elif hasattr(F, op):

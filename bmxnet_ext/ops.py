@@ -12,6 +12,7 @@ If the extension was not built, importing ``bmxnet_ext`` still works (training n
 import importlib.util
 import os
 import threading
+import warnings
 
 __all__ = ["OPERATORS", "load", "available"]
 
@@ -59,9 +60,15 @@ def load():
 
 
 def _load_if_built():
-    """Load the operators at import time when the extension exists; stay silent otherwise."""
-    if _library_path() is not None:
+    """Load the operators at import time when the extension exists; stay silent when it was not built, and
+    only warn when it cannot be loaded (training needs no operators; :func:`load` raises the error again)."""
+    if _library_path() is None:
+        return
+    try:
         load()
+    except Exception as err:  # e.g. built against another MXNet: keep `import bmxnet_ext` usable
+        warnings.warn(f"bmxnet_ext: the MXNet operators could not be loaded ({err}); converted models will "
+                      "not run. Rebuild with `python setup.py build_ext --inplace`.", RuntimeWarning)
 
 
 _load_if_built()

@@ -32,6 +32,7 @@ const char* op_name_of(Fn fn, Fn OpDef::*member) {
   return "bmxnet_ext operator";
 }
 
+
 /// Run `body`; 1 on success, 0 with a recorded message on any exception.
 template <typename Body>
 int guarded(const char* op, Body body) {
@@ -88,9 +89,16 @@ std::vector<Array> to_arrays(const int64_t** shapes, const int* ndims, void** da
   return arrays;
 }
 
+/// Backward of every operator: they are inference operators. Registering it lets MXNet build the gradient
+/// graphs Gluon's CachedOp asks for (SymbolBlock.imports) while any actual backward pass fails clearly.
+void no_gradient(const Attrs& attrs, const std::vector<Array>&, const std::vector<Array>&) {
+  throw OpError(attrs.op() + ": converted binary models are inference-only; this operator has no gradient.");
+}
+
 struct RegistrationTables {
   const char* ctx[1] = {"cpu"};
   ForwardFn forward[1] = {nullptr};
+  ForwardFn backward[1] = {no_gradient};
 };
 
 }  // namespace
@@ -117,9 +125,9 @@ BMX_EXPORT void _opRegGet(int idx, const char** name, int* is_subgraph_op, const
   *forward_ctx = tables[idx].ctx;
   *forward_fp = tables[idx].forward;
   *forward_count = 1;
-  *backward_ctx = nullptr;
-  *backward_fp = nullptr;
-  *backward_count = 0;
+  *backward_ctx = tables[idx].ctx;
+  *backward_fp = tables[idx].backward;
+  *backward_count = 1;
   *create_op_ctx = nullptr;
   *create_op_fp = nullptr;
   *create_op_count = 0;

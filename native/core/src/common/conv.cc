@@ -1,0 +1,312 @@
+// Binary 2-D convolution driver: padding, the lane-interleaved input layout, work split and output forms.
+//
+// Steps of one call (on the current ISA's kernels; bmx/conv.h states the contract):
+//  1. build the "vector layout" xs of the -1 padded input (kernels.h): entry (n, row, c0, word) holds, for
+//     lanes j < L, the padded input word at (row, c0 + j * stride_w), so the L lanes of one entry are the
+//     inputs of L adjacent output pixels for one kernel tap; tasks = padded rows;
+//  2. cut the pixel vectors (L adjacent output pixels of one row) into tiles of max_vecs vectors and the
+//     output channels into word-aligned chunks of <= 64 (split further into parts when there are few tiles);
+//     each task runs the kernel on one tile x part and writes the outputs of exactly those pixels and channels.
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "bmx/conv.h"
+#include "bmx/threading.h"
+#include "epilogue.h"
+#include "kernels.h"
+#include "scratch.h"
+#include "thread_pool.h"
+
+namespace bmx {
+namespace detail {
+namespace {
+
+constexpr word_t kLowNibbles = 0x0f0f0f0f0f0f0f0fULL;
+constexpr int kMaxTileVecs = 16;            // most pixel vectors per kernel call (any ISA)
+constexpr std::int64_t kMaxGroupTiles = 4;  // tiles per task: each output plane gets runs of >= 4 tiles
+constexpr std::int64_t kSubChunk = 16;      // output channels per kernel call: few concurrent output streams
+constexpr std::int64_t kTargetTasksPerThread = 4;
+
+struct ChannelChunk {
+  std::int64_t group, begin, end;  // output channels [begin, end) of one group, inside one output word
+};
+
+struct ConvPlan {
+  const Conv2DParams& p;
+  const IsaKernels& isa;
+  std::int64_t lanes, planes, padded_h, padded_w, out_h, out_w, cwg, words_per_pixel, kwords, k;
+  std::int64_t out_per_group, vecs_per_row, num_vecs, num_tiles, group_tiles, num_groups, parts;
+  std::vector<ChannelChunk> chunks;
+
+  ConvPlan(const Conv2DParams& params, const IsaKernels& kernels, int threads, bool packed)
+      : p(params), isa(kernels), lanes(kernels.lanes), planes(kernels.planes) {
+    padded_h = p.in_height + 2 * p.pad_h;
+    padded_w = p.in_width + 2 * p.pad_w;
+    out_h = p.out_height();
+    out_w = p.out_width();
+    cwg = p.words_per_group();
+    words_per_pixel = p.groups * cwg;
+    kwords = p.kernel_h * p.kernel_w * cwg;
+    k = p.reduction_size();
+    out_per_group = p.out_channels / p.groups;
+    vecs_per_row = (out_w + lanes - 1) / lanes;
+    num_vecs = p.batch * out_h * vecs_per_row;
+    num_tiles = (num_vecs + isa.max_vecs - 1) / isa.max_vecs;
+    for (std::int64_t g = 0; g < p.groups; ++g)
+      for (std::int64_t o = g * out_per_group, end = o + out_per_group; o < end;) {
+        std::int64_t stop = std::min(end, (o / 64 + 1) * 64);
+        chunks.push_back({g, o, stop});
+        o = stop;
+      }
+    const std::int64_t wanted = kTargetTasksPerThread * threads;
+    group_tiles = std::max<std::int64_t>(1, std::min(kMaxGroupTiles, num_tiles / wanted));
+    num_groups = (num_tiles + group_tiles - 1) / group_tiles;
+    parts = std::max<std::int64_t>(1, std::min<std::int64_t>((wanted + num_groups - 1) / num_groups, chunks.size()));
+    parts = std::min<std::int64_t>(parts, kMaxTasks / std::max<std::int64_t>(1, num_groups));
+    if (packed && out_per_group % 64 != 0) parts = 1;  // chunks of two groups may share an output word
+  }
+
+  std::int64_t entry_words() const { return planes * lanes; }
+  std::int64_t xs_words() const { return p.batch * padded_h * padded_w * words_per_pixel * entry_words(); }
+  std::int64_t tasks() const { return num_groups * parts; }
+
+  // For pixel vectors v0 ... v0 + count - 1: sample, first output pixel (oh * OW + ow0), valid lanes, and the
+  // entry all taps are offsets from.
+  void locate_tile(std::int64_t v0, int count, std::int64_t* n, std::int64_t* pixel, std::int64_t* valid,
+                   std::int64_t* base) const {
+    std::int64_t sample = v0 / (out_h * vecs_per_row), rem = v0 % (out_h * vecs_per_row);
+    std::int64_t oh = rem / vecs_per_row, ow0 = rem % vecs_per_row * lanes;
+    for (int v = 0; v < count; ++v) {
+      n[v] = sample;
+      pixel[v] = oh * out_w + ow0;
+      valid[v] = std::min(lanes, out_w - ow0);
+      base[v] = ((sample * padded_h + oh * p.stride_h) * padded_w + ow0 * p.stride_w) * words_per_pixel;
+      ow0 += lanes;
+      if (ow0 >= out_w) {
+        ow0 = 0;
+        if (++oh == out_h) {
+          oh = 0;
+          ++sample;
+        }
+      }
+    }
+  }
+
+  // Entry offsets of the kwords taps of group g, in weight order (kh, kw, word).
+  void tap_offsets(std::int64_t g, std::int64_t* out) const {
+    std::int64_t i = 0;
+    for (std::int64_t kh = 0; kh < p.kernel_h; ++kh)
+      for (std::int64_t kw = 0; kw < p.kernel_w; ++kw)
+        for (std::int64_t w = 0; w < cwg; ++w)
+          out[i++] = ((kh * p.dilation_h) * padded_w + kw * p.dilation_w) * words_per_pixel + g * cwg + w;
+  }
+};
+
+// The word of a padded pixel: every valid channel bit set (-1), tail bits clear.
+word_t pad_word(std::int64_t channels_per_group, std::int64_t word) {
+  const std::int64_t valid = std::min<std::int64_t>(64, channels_per_group - word * 64);
+  return valid == 64 ? ~word_t(0) : (word_t(1) << valid) - 1;
+}
+
+// Fill padded row nr (sample nr / Hp) of the vector layout for S planes of L lanes. `row` is scratch for
+// S x (Wp + L * stride_w) pixels: the padded source row (split into nibble planes if S == 2), then zeros
+// (lanes beyond the padded width belong to pixels past the output's right edge and are never stored).
+template <int S, int L>
+void build_vector_row(const ConvPlan& plan, const word_t* input, const word_t* pad, std::int64_t nr, word_t* row,
+                      word_t* xs) {
+  const Conv2DParams& p = plan.p;
+  const std::int64_t wpp = plan.words_per_pixel, sw = p.stride_w;
+  const std::int64_t n = nr / plan.padded_h, ih = nr % plan.padded_h - p.pad_h;
+  const std::int64_t row_words = (plan.padded_w + L * sw) * wpp, padded_words = plan.padded_w * wpp;
+  // 1. the padded source row in plane 0: left pad, input pixels (or pad if the row is padding), right pad, zeros
+  const bool row_inside = ih >= 0 && ih < p.in_height;
+  const std::int64_t left = row_inside ? p.pad_w * wpp : padded_words;
+  const std::int64_t right = row_inside ? left + p.in_width * wpp : padded_words;
+  for (std::int64_t i = 0; i < left; ++i) row[i] = pad[i % wpp];
+  if (row_inside) std::memcpy(row + left, input + (n * p.in_height + ih) * p.in_width * wpp, (right - left) * sizeof(word_t));
+  for (std::int64_t i = right; i < padded_words; ++i) row[i] = pad[i % wpp];
+  for (std::int64_t i = padded_words; i < row_words; ++i) row[i] = 0;
+  // 2. nibble planes
+  if (S == 2)
+    for (std::int64_t i = 0; i < row_words; ++i) {
+      const word_t value = row[i];
+      row[i] = value & kLowNibbles;
+      row[row_words + i] = (value >> 4) & kLowNibbles;
+    }
+  // 3. entries: lane j of (c0, word w, plane s) is pixel c0 + j * stride_w
+  word_t* out = xs + nr * padded_words * S * L;
+  const std::int64_t lane_step = sw * wpp;
+  for (std::int64_t c0 = 0; c0 < plan.padded_w; ++c0)
+    for (std::int64_t w = 0; w < wpp; ++w)
+      for (int s = 0; s < S; ++s, out += L) {
+        const word_t* src = row + s * row_words + c0 * wpp + w;
+        for (int j = 0; j < L; ++j) out[j] = src[j * lane_step];
+      }
+}
+
+using BuildRowFn = void (*)(const ConvPlan&, const word_t*, const word_t*, std::int64_t, word_t*, word_t*);
+
+BuildRowFn build_row_for(int planes, int lanes) {
+  const int key = planes * 16 + lanes;
+  switch (key) {
+    case 16 + 1: return build_vector_row<1, 1>;
+    case 16 + 2: return build_vector_row<1, 2>;
+    case 16 + 4: return build_vector_row<1, 4>;
+    case 16 + 8: return build_vector_row<1, 8>;
+    case 32 + 4: return build_vector_row<2, 4>;
+  }
+  throw Error("binary_conv2d: unsupported vector layout with " + std::to_string(planes) + " planes of " +
+              std::to_string(lanes) + " lanes");
+}
+
+// One task: tiles [tile_begin, tile_end) x channel chunks [chunk_begin, chunk_end), in sub-chunks of
+// kSubChunk channels (outer) so that the int32 / float outputs are written as few sequential streams.
+template <int L>
+void run_tiles(const ConvPlan& plan, const OutputSink& sink, const word_t* xs, const std::int64_t* taps,
+               const word_t* weights, std::int64_t tile_begin, std::int64_t tile_end, std::int64_t chunk_begin,
+               std::int64_t chunk_end) {
+  constexpr int kMaxVecs = kMaxTileVecs * kMaxGroupTiles;
+  const Conv2DParams& p = plan.p;
+  const int max_vecs = plan.isa.max_vecs;
+  std::int64_t base[kMaxVecs], sample[kMaxVecs], pixel[kMaxVecs], valid[kMaxVecs];
+  const std::int64_t v0 = tile_begin * max_vecs;
+  const int nvecs = static_cast<int>(std::min<std::int64_t>((tile_end - tile_begin) * max_vecs, plan.num_vecs - v0));
+  plan.locate_tile(v0, nvecs, sample, pixel, valid, base);
+  for (int v = 0; v < nvecs; ++v) pixel[v] += sample[v] * p.out_channels * plan.out_h * plan.out_w;
+  const std::int64_t pixels = plan.out_h * plan.out_w, out_words = words_for(p.out_channels);
+  const std::int32_t k = static_cast<std::int32_t>(plan.k);
+  std::int32_t* counts =
+      static_cast<std::int32_t*>(Scratch::task().reserve(kSubChunk * max_vecs * L * sizeof(std::int32_t)));
+  for (std::int64_t ci = chunk_begin; ci < chunk_end; ++ci) {
+    const ChannelChunk& chunk = plan.chunks[ci];
+    for (std::int64_t sub = chunk.begin; sub < chunk.end; sub += kSubChunk) {
+      const std::int64_t nchan = std::min(kSubChunk, chunk.end - sub);
+      for (int t0 = 0; t0 < nvecs; t0 += max_vecs) {
+        const int nvec = std::min(max_vecs, nvecs - t0);
+        const std::int64_t tile_lanes = nvec * L;
+        plan.isa.conv_counts(xs, base + t0, nvec, taps + chunk.group * plan.kwords, plan.kwords,
+                             weights + sub * plan.kwords, nchan, counts);
+        if (sink.kind == OutputKind::packed) {
+          for (int v = t0; v < t0 + nvec; ++v)
+            for (std::int64_t j = 0; j < valid[v]; ++j) {
+              word_t bits = 0;
+              for (std::int64_t c = 0; c < nchan; ++c) {
+                const std::uint32_t cnt = static_cast<std::uint32_t>(counts[c * tile_lanes + (v - t0) * L + j]);
+                bits |= word_t(cnt - sink.count_lo[sub + c] <= sink.count_span[sub + c]) << c;
+              }
+              sink.bits[(sample[v] * pixels + pixel[v] - sample[v] * p.out_channels * pixels + j) * out_words +
+                        sub / 64] |= bits << (sub % 64);
+            }
+          continue;
+        }
+        for (std::int64_t c = 0; c < nchan; ++c) {
+          const std::int64_t o = sub + c;
+          const std::int32_t* cnt = counts + c * tile_lanes;
+          for (int v = t0; v < t0 + nvec; ++v, cnt += L) {
+            if (sink.kind == OutputKind::int32)
+              store_dots<L>(cnt, k, valid[v], sink.i32 + pixel[v] + o * pixels);
+            else
+              store_affine<L>(cnt, k, sink.scale[o], sink.bias[o], valid[v], sink.f32 + pixel[v] + o * pixels);
+          }
+        }
+      }
+    }
+  }
+}
+
+using RunTileFn = void (*)(const ConvPlan&, const OutputSink&, const word_t*, const std::int64_t*, const word_t*,
+                           std::int64_t, std::int64_t, std::int64_t, std::int64_t);
+
+RunTileFn run_tile_for(int lanes) {
+  switch (lanes) {
+    case 1: return run_tiles<1>;
+    case 2: return run_tiles<2>;
+    case 4: return run_tiles<4>;
+    case 8: return run_tiles<8>;
+  }
+  throw Error("binary_conv2d: unsupported lane count " + std::to_string(lanes));
+}
+
+void run_conv(const Conv2DParams& p, const word_t* input, const word_t* weights, OutputKind kind, void* out,
+              const float* scale, const float* bias, const char* op) {
+  p.validate(op);
+  if (input == nullptr || weights == nullptr || out == nullptr)
+    throw Error(std::string(op) + ": null input, weight or output pointer");
+  if (kind != OutputKind::int32 && (scale == nullptr || bias == nullptr))
+    throw Error(std::string(op) + ": this output form needs scale and bias arrays of shape (out_channels,)");
+  const IsaKernels& isa = current_kernels();
+  if (isa.max_vecs > kMaxTileVecs) throw Error(std::string(op) + ": kernel tile too large");
+  const bool packed = kind == OutputKind::packed;
+  const ConvPlan plan(p, isa, get_num_threads(), packed);
+  const RunTileFn tile_fn = run_tile_for(plan.lanes);
+  const BuildRowFn build_row = build_row_for(plan.planes, plan.lanes);
+
+  ScratchLayout layout;
+  const std::size_t xs_at = layout.add<word_t>(plan.xs_words());
+  const std::size_t pad_at = layout.add<word_t>(plan.words_per_pixel);
+  const std::size_t taps_at = layout.add<std::int64_t>(p.groups * plan.kwords);
+  const std::size_t intervals_at = layout.add<SignInterval>(packed ? p.out_channels : 0);
+  const std::size_t lo_at = layout.add<std::uint32_t>(packed ? p.out_channels : 0);
+  const std::size_t span_at = layout.add<std::uint32_t>(packed ? p.out_channels : 0);
+  layout.allocate(Scratch::call());
+  word_t* xs = layout.at<word_t>(xs_at);
+  word_t* pad = layout.at<word_t>(pad_at);
+  std::int64_t* taps = layout.at<std::int64_t>(taps_at);
+  for (std::int64_t g = 0; g < p.groups; ++g) {
+    for (std::int64_t w = 0; w < plan.cwg; ++w) pad[g * plan.cwg + w] = pad_word(p.channels_per_group(), w);
+    plan.tap_offsets(g, taps + g * plan.kwords);
+  }
+
+  OutputSink sink;
+  sink.kind = kind;
+  sink.scale = scale;
+  sink.bias = bias;
+  if (kind == OutputKind::int32) sink.i32 = static_cast<std::int32_t*>(out);
+  if (kind == OutputKind::float32) sink.f32 = static_cast<float*>(out);
+  if (packed) {
+    sink.bits = static_cast<word_t*>(out);
+    SignInterval* intervals = layout.at<SignInterval>(intervals_at);
+    sign_intervals(scale, bias, p.out_channels, plan.k, intervals);
+    count_intervals(intervals, p.out_channels, plan.k, layout.at<std::uint32_t>(lo_at), layout.at<std::uint32_t>(span_at));
+    sink.count_lo = layout.at<std::uint32_t>(lo_at);
+    sink.count_span = layout.at<std::uint32_t>(span_at);
+    std::memset(sink.bits, 0, p.output_words() * sizeof(word_t));
+  }
+
+  const std::int64_t row_words = plan.planes * (plan.padded_w + plan.lanes * p.stride_w) * plan.words_per_pixel;
+  parallel_for(static_cast<int>(std::min<std::int64_t>(p.batch * plan.padded_h, kMaxTasks)), [&](int task) {
+    word_t* row = static_cast<word_t*>(Scratch::task().reserve(row_words * sizeof(word_t)));
+    const std::int64_t rows = p.batch * plan.padded_h, tasks = std::min<std::int64_t>(rows, kMaxTasks);
+    for (std::int64_t nr = split_point(rows, tasks, task); nr < split_point(rows, tasks, task + 1); ++nr)
+      build_row(plan, input, pad, nr, row, xs);
+  });
+
+  const std::int64_t num_chunks = static_cast<std::int64_t>(plan.chunks.size());
+  parallel_for(static_cast<int>(plan.tasks()), [&](int task) {
+    const std::int64_t group = task / plan.parts, part = task % plan.parts;
+    tile_fn(plan, sink, xs, taps, weights, group * plan.group_tiles,
+            std::min(plan.num_tiles, (group + 1) * plan.group_tiles), split_point(num_chunks, plan.parts, part),
+            split_point(num_chunks, plan.parts, part + 1));
+  });
+}
+
+}  // namespace
+}  // namespace detail
+
+void binary_conv2d_int32(const Conv2DParams& p, const word_t* input, const word_t* weights, std::int32_t* out) {
+  detail::run_conv(p, input, weights, detail::OutputKind::int32, out, nullptr, nullptr, "binary_conv2d_int32");
+}
+
+void binary_conv2d_float(const Conv2DParams& p, const word_t* input, const word_t* weights, const float* scale,
+                         const float* bias, float* out) {
+  detail::run_conv(p, input, weights, detail::OutputKind::float32, out, scale, bias, "binary_conv2d_float");
+}
+
+void binary_conv2d_packed(const Conv2DParams& p, const word_t* input, const word_t* weights, const float* scale,
+                          const float* bias, word_t* out) {
+  detail::run_conv(p, input, weights, detail::OutputKind::packed, out, scale, bias, "binary_conv2d_packed");
+}
+
+}  // namespace bmx

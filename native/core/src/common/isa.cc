@@ -1,0 +1,111 @@
+// CPU feature detection and the process-wide choice of instruction set.
+#include "bmx/isa.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <string>
+
+#include "bmx/types.h"
+#include "kernels.h"
+
+namespace bmx {
+namespace {
+
+constexpr Isa kAllIsas[] = {Isa::portable, Isa::avx2, Isa::avx512, Isa::neon};
+
+bool cpu_has(Isa isa) {
+  switch (isa) {
+    case Isa::portable:
+      return true;
+#if defined(__x86_64__)
+    case Isa::avx2:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
+    case Isa::avx512:
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vpopcntdq");
+#endif
+#if defined(__aarch64__)
+    case Isa::neon:
+      return true;  // Advanced SIMD is mandatory on AArch64
+#endif
+    default:
+      return false;
+  }
+}
+
+// -1: not forced; otherwise the forced Isa's value.
+std::atomic<int> g_forced{-1};
+
+Isa isa_from_environment_or_best() {
+  const char* env = std::getenv("BMX_ISA");
+  if (env == nullptr || *env == '\0') return best_isa();
+  Isa isa = parse_isa(env);
+  if (!isa_supported(isa))
+    throw Error(std::string("BMX_ISA=") + env + " is not supported by this CPU or build");
+  return isa;
+}
+
+}  // namespace
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::portable: return "portable";
+    case Isa::avx2: return "avx2";
+    case Isa::avx512: return "avx512";
+    case Isa::neon: return "neon";
+  }
+  return "unknown";
+}
+
+Isa parse_isa(const std::string& name) {
+  for (Isa isa : kAllIsas)
+    if (name == isa_name(isa)) return isa;
+  throw Error("Expected an instruction set name portable, avx2, avx512 or neon, got '" + name + "'");
+}
+
+bool isa_supported(Isa isa) { return cpu_has(isa); }
+
+std::vector<Isa> available_isas() {
+  std::vector<Isa> isas;
+  for (Isa isa : kAllIsas)
+    if (isa_supported(isa)) isas.push_back(isa);
+  return isas;
+}
+
+Isa best_isa() { return available_isas().back(); }
+
+Isa current_isa() {
+  int forced = g_forced.load(std::memory_order_relaxed);
+  if (forced >= 0) return static_cast<Isa>(forced);
+  static const Isa chosen = isa_from_environment_or_best();  // env read once; a bad value throws each time
+  return chosen;
+}
+
+void force_isa(Isa isa) {
+  if (!isa_supported(isa))
+    throw Error(std::string("force_isa: instruction set '") + isa_name(isa) +
+                "' is not supported by this CPU or build");
+  g_forced.store(static_cast<int>(isa), std::memory_order_relaxed);
+}
+
+void reset_isa() { g_forced.store(-1, std::memory_order_relaxed); }
+
+namespace detail {
+
+const IsaKernels& kernels_for(Isa isa) {
+  if (!isa_supported(isa))
+    throw Error(std::string("instruction set '") + isa_name(isa) + "' is not supported by this CPU or build");
+  switch (isa) {
+#if defined(__x86_64__)
+    case Isa::avx2: return avx2_kernels();
+    case Isa::avx512: return avx512_kernels();
+#endif
+#if defined(__aarch64__)
+    case Isa::neon: return neon_kernels();
+#endif
+    default: return portable_kernels();
+  }
+}
+
+}  // namespace detail
+}  // namespace bmx

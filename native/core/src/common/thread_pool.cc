@@ -1,0 +1,187 @@
+// The worker pool behind bmx::set_num_threads and detail::parallel_for.
+//
+// One 64-bit atomic word describes the running loop: [generation:24][tasks:20][next task:20]. Threads claim
+// tasks by compare-and-swap on it, so a claim can never hit a loop other than the one the claimer saw.
+// Workers spin briefly after each loop (kernel calls come in quick succession during inference), then sleep
+// on a condition variable, so an idle pool costs no CPU.
+#include "thread_pool.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bmx/threading.h"
+#include "bmx/types.h"
+
+namespace bmx {
+namespace detail {
+namespace {
+
+void cpu_relax() {
+#if defined(__x86_64__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+constexpr std::uint64_t kFieldMask = (1u << 20) - 1;
+
+std::uint64_t make_state(std::uint64_t gen, std::uint64_t tasks, std::uint64_t next) {
+  return (gen << 40) | (tasks << 20) | next;
+}
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int workers) {
+    for (int w = 0; w < workers; ++w) threads_.emplace_back([this] { worker_loop(); });
+  }
+
+  ~ThreadPool() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_.store(true);
+      wake_generation_.fetch_add(1);
+    }
+    wake_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+
+  int slots() const { return static_cast<int>(threads_.size()) + 1; }
+
+  // Caller holds the global run lock (one loop at a time).
+  void run(int tasks, const std::function<void(int)>& fn) {
+    job_ = &fn;
+    error_ = nullptr;
+    gen_ = (gen_ + 1) & ((1u << 24) - 1);
+    state_.store(make_state(gen_, tasks, 0));
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      wake_generation_.fetch_add(1);
+    }
+    wake_.notify_all();
+    work();
+    // A worker may still run a task it claimed; if the OS preempted it, yield so it can finish.
+    for (int i = 0; active_.load() != 0; ++i) {
+      if (i < 4096) cpu_relax(); else std::this_thread::yield();
+    }
+    job_ = nullptr;
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  // Claim and run tasks of the current loop until none is left.
+  void work() {
+    std::uint64_t s = state_.load();
+    for (;;) {
+      const std::uint64_t next = s & kFieldMask, tasks = (s >> 20) & kFieldMask;
+      if (next >= tasks) return;
+      if (!state_.compare_exchange_weak(s, s + 1)) continue;  // s reloaded on failure
+      try {
+        (*job_)(static_cast<int>(next));
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!error_) error_ = std::current_exception();
+      }
+      s = state_.load();
+    }
+  }
+
+  void worker_loop() {
+    std::uint64_t seen = 0;
+    for (;;) {
+      seen = wait_for_wake(seen);
+      if (stop_.load()) return;
+      active_.fetch_add(1);  // before looking at the state: the caller waits for us from now on
+      work();
+      active_.fetch_sub(1);
+    }
+  }
+
+  std::uint64_t wait_for_wake(std::uint64_t seen) {
+    auto start = std::chrono::steady_clock::now();
+    for (int i = 0;; ++i) {
+      std::uint64_t gen = wake_generation_.load();
+      if (gen != seen) return gen;
+      cpu_relax();
+      if ((i & 255) == 255 && std::chrono::steady_clock::now() - start > std::chrono::microseconds(100)) break;
+    }
+    std::unique_lock<std::mutex> lock(mutex_);
+    wake_.wait(lock, [&] { return wake_generation_.load() != seen; });
+    return wake_generation_.load();
+  }
+
+  std::vector<std::thread> threads_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::atomic<std::uint64_t> wake_generation_{0};
+  std::atomic<std::uint64_t> state_{0};
+  std::atomic<int> active_{0};
+  std::atomic<bool> stop_{false};
+  const std::function<void(int)>* job_ = nullptr;
+  std::uint64_t gen_ = 0;
+  std::exception_ptr error_;
+};
+
+int default_threads() {
+  if (const char* env = std::getenv("BMX_NUM_THREADS")) {
+    int n = std::atoi(env);
+    if (n >= 1) return n;
+  }
+  unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : static_cast<int>(hw);
+}
+
+std::mutex g_run_mutex;  // one parallel loop at a time; also guards g_pool replacement
+std::unique_ptr<ThreadPool> g_pool;
+std::atomic<int> g_num_threads{0};
+
+int num_threads() {
+  int n = g_num_threads.load(std::memory_order_relaxed);
+  if (n == 0) {
+    int expected = 0;
+    g_num_threads.compare_exchange_strong(expected, default_threads());
+    n = g_num_threads.load(std::memory_order_relaxed);
+  }
+  return n;
+}
+
+void run_serially(int tasks, const std::function<void(int)>& fn) {
+  for (int t = 0; t < tasks; ++t) fn(t);
+}
+
+}  // namespace
+
+void parallel_for(int tasks, const std::function<void(int)>& fn) {
+  if (tasks < 0 || tasks > kMaxTasks)
+    throw Error("parallel_for: expected 0 <= tasks <= " + std::to_string(kMaxTasks) + ", got " +
+                std::to_string(tasks));
+  const int threads = num_threads();
+  if (threads <= 1 || tasks <= 1) return run_serially(tasks, fn);
+  std::unique_lock<std::mutex> lock(g_run_mutex, std::try_to_lock);
+  if (!lock.owns_lock()) return run_serially(tasks, fn);
+  if (!g_pool || g_pool->slots() != threads) {
+    g_pool.reset();
+    g_pool.reset(new ThreadPool(threads - 1));
+  }
+  g_pool->run(tasks, fn);
+}
+
+}  // namespace detail
+
+void set_num_threads(int n) {
+  if (n < 1) throw Error("set_num_threads: expected a thread count >= 1, got " + std::to_string(n));
+  detail::g_num_threads.store(n, std::memory_order_relaxed);
+}
+
+int get_num_threads() { return detail::num_threads(); }
+
+}  // namespace bmx

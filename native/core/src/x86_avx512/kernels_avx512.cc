@@ -1,0 +1,122 @@
+// AVX-512 kernels (AVX-512F/BW/VL + VPOPCNTDQ): vpxorq + vpopcntq + vpaddq, 512 binary MACs per step.
+//
+// Convolution: a vector holds 8 adjacent output pixels for one kernel tap (planes = 1); a block is up to
+// 4 vectors x 4 output channels (16 accumulators), each weight word broadcast once per tap.
+// Packing reuses the AVX2 code (it is not the bottleneck).
+#if defined(__x86_64__)
+
+#include <immintrin.h>
+
+#include "../common/kernels.h"
+
+// GCC 12's own _mm256_undefined_si256() trips -Wuninitialized inside the AVX-512 headers' inline code.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512vpopcntdq,avx2,popcnt")
+
+namespace bmx {
+namespace detail {
+namespace {
+
+constexpr int kLanes = 8, kPlanes = 1, kMaxVecs = 4;
+
+template <int V, int B>
+inline void conv_block(const word_t* const* base, const std::int64_t* tap_off, std::int64_t kwords, const word_t* w,
+                       std::int32_t* counts) {
+  __m512i acc[V][B];
+  for (int v = 0; v < V; ++v)
+    for (int b = 0; b < B; ++b) acc[v][b] = _mm512_setzero_si512();
+  for (std::int64_t k = 0; k < kwords; ++k) {
+    const std::int64_t off = tap_off[k] * kLanes;
+    __m512i wb[B];
+    for (int b = 0; b < B; ++b) wb[b] = _mm512_set1_epi64(static_cast<long long>(w[b * kwords + k]));
+    for (int v = 0; v < V; ++v) {
+      const __m512i x = _mm512_load_si512(base[v] + off);
+      for (int b = 0; b < B; ++b)
+        acc[v][b] = _mm512_add_epi64(acc[v][b], _mm512_popcnt_epi64(_mm512_xor_si512(x, wb[b])));
+    }
+  }
+  for (int b = 0; b < B; ++b)
+    for (int v = 0; v < V; ++v)
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(counts + (b * V + v) * kLanes), _mm512_cvtepi64_epi32(acc[v][b]));
+}
+
+template <int V>
+void conv_counts_v(const word_t* xs, const std::int64_t* vec_base, const std::int64_t* tap_off, std::int64_t kwords,
+                   const word_t* w, std::int64_t nchan, std::int32_t* counts) {
+  const word_t* base[V];
+  for (int v = 0; v < V; ++v) base[v] = xs + vec_base[v] * kLanes;
+  std::int64_t c = 0;
+  for (; c + 4 <= nchan; c += 4) conv_block<V, 4>(base, tap_off, kwords, w + c * kwords, counts + c * V * kLanes);
+  for (; c < nchan; ++c) conv_block<V, 1>(base, tap_off, kwords, w + c * kwords, counts + c * V * kLanes);
+}
+
+void conv_counts(const word_t* xs, const std::int64_t* vec_base, int nvec, const std::int64_t* tap_off,
+                 std::int64_t kwords, const word_t* w, std::int64_t nchan, std::int32_t* counts) {
+  switch (nvec) {
+    case 1: return conv_counts_v<1>(xs, vec_base, tap_off, kwords, w, nchan, counts);
+    case 2: return conv_counts_v<2>(xs, vec_base, tap_off, kwords, w, nchan, counts);
+    case 3: return conv_counts_v<3>(xs, vec_base, tap_off, kwords, w, nchan, counts);
+    default: return conv_counts_v<4>(xs, vec_base, tap_off, kwords, w, nchan, counts);
+  }
+}
+
+void gemm_counts(const word_t* a, std::int64_t m, const word_t* b, std::int64_t n, std::int64_t kw,
+                 std::int32_t* counts, std::int64_t ldc) {
+  const __mmask8 tail = static_cast<__mmask8>((1u << (kw % 8)) - 1);
+  for (std::int64_t i = 0; i < m; ++i)
+    for (std::int64_t j = 0; j < n; ++j) {
+      const word_t* x = a + i * kw;
+      const word_t* y = b + j * kw;
+      __m512i acc = _mm512_setzero_si512();
+      std::int64_t k = 0;
+      for (; k + 8 <= kw; k += 8)
+        acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(_mm512_xor_si512(_mm512_loadu_si512(x + k),
+                                                                          _mm512_loadu_si512(y + k))));
+      if (k < kw)
+        acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(_mm512_xor_si512(_mm512_maskz_loadu_epi64(tail, x + k),
+                                                                          _mm512_maskz_loadu_epi64(tail, y + k))));
+      counts[i * ldc + j] = static_cast<std::int32_t>(_mm512_reduce_add_epi64(acc));
+    }
+}
+
+double peak_loop(std::int64_t iters) {
+  constexpr int kVectors = 32;  // 2 KiB
+  alignas(64) static thread_local word_t data[kVectors * 8];
+  for (int i = 0; i < kVectors * 8; ++i) data[i] = 0x9e3779b97f4a7c15ULL * (i + 1);
+  const __m512i k0 = _mm512_set1_epi64(0x0123456789abcdefLL), k1 = _mm512_set1_epi64(0x7edcba9876543210LL);
+  __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+  for (std::int64_t it = 0; it < iters; ++it) {
+    for (int i = 0; i < kVectors; i += 2) {
+      const __m512i x0 = _mm512_load_si512(data + 8 * i), x1 = _mm512_load_si512(data + 8 * i + 8);
+      a0 = _mm512_add_epi64(a0, _mm512_popcnt_epi64(_mm512_xor_si512(x0, k0)));
+      a1 = _mm512_add_epi64(a1, _mm512_popcnt_epi64(_mm512_xor_si512(x0, k1)));
+      a2 = _mm512_add_epi64(a2, _mm512_popcnt_epi64(_mm512_xor_si512(x1, k0)));
+      a3 = _mm512_add_epi64(a3, _mm512_popcnt_epi64(_mm512_xor_si512(x1, k1)));
+    }
+  }
+  __m512i sum = _mm512_add_epi64(_mm512_add_epi64(a0, a1), _mm512_add_epi64(a2, a3));
+  asm volatile("" ::"v"(sum));
+  return double(iters) * kVectors * 2 * 512;
+}
+
+}  // namespace
+}  // namespace detail
+}  // namespace bmx
+
+#pragma GCC pop_options
+
+namespace bmx {
+namespace detail {
+
+const IsaKernels& avx512_kernels() {
+  static const IsaKernels kernels{Isa::avx512, kLanes, kPlanes, kMaxVecs, conv_counts, gemm_counts,
+                                  pack_nchw_avx2, pack_rows_avx2, peak_loop};
+  return kernels;
+}
+
+}  // namespace detail
+}  // namespace bmx
+
+#endif  // __x86_64__

@@ -1,0 +1,272 @@
+// pybind11 module bmxnet_ext._native: NumPy in, NumPy out, over the native core's public API (bmx/bmx.h).
+//
+// bmxnet_ext/native.py is the documented Python API and checks arguments first; this layer checks again
+// (dtype, contiguity, rank, sizes) so a direct call can never hand the core a wrong buffer.
+// bmx::Error (a std::invalid_argument) arrives in Python as ValueError, wrong dtypes as TypeError.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <string>
+#include <vector>
+
+#include "bmx/bmx.h"
+
+namespace py = pybind11;
+
+namespace {
+
+std::string shape_of(const py::array& a) {
+  std::string s = "(";
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
+  return s + (a.ndim() == 1 ? ",)" : ")");
+}
+
+void require_layout(const py::array& a, int ndim, const char* op, const char* name) {
+  if (a.ndim() != ndim)
+    throw py::value_error(std::string(op) + ": expected `" + name + "` with " + std::to_string(ndim) +
+                          " dimensions, got shape " + shape_of(a));
+  if (!(a.flags() & py::array::c_style))
+    throw py::value_error(std::string(op) + ": expected a C-contiguous `" + name + "`, got strides that are not");
+}
+
+const float* floats(const py::array& a, int ndim, const char* op, const char* name) {
+  if (!a.dtype().is(py::dtype::of<float>()))
+    throw py::type_error(std::string(op) + ": expected `" + name + "` of dtype float32, got " +
+                         std::string(py::str(a.dtype())));
+  require_layout(a, ndim, op, name);
+  return static_cast<const float*>(a.data());
+}
+
+const bmx::word_t* words(const py::array& a, int ndim, const char* op, const char* name) {
+  if (!a.dtype().is(py::dtype::of<std::uint64_t>()) && !a.dtype().is(py::dtype::of<std::int64_t>()))
+    throw py::type_error(std::string(op) + ": expected packed `" + name + "` of dtype uint64 or int64, got " +
+                         std::string(py::str(a.dtype())));
+  require_layout(a, ndim, op, name);
+  return static_cast<const bmx::word_t*>(a.data());
+}
+
+// Optional per-channel affine: both None or both float32 (size,).
+std::pair<const float*, const float*> affine(const py::object& scale, const py::object& bias, std::int64_t size,
+                                             const char* op, bool required) {
+  if (scale.is_none() != bias.is_none())
+    throw py::value_error(std::string(op) + ": give both `scale` and `bias` or neither");
+  if (scale.is_none()) {
+    if (required) throw py::value_error(std::string(op) + ": this output format needs `scale` and `bias`");
+    return {nullptr, nullptr};
+  }
+  py::array s = scale.cast<py::array>(), b = bias.cast<py::array>();
+  const float* sp = floats(s, 1, op, "scale");
+  const float* bp = floats(b, 1, op, "bias");
+  if (s.shape(0) != size || b.shape(0) != size)
+    throw py::value_error(std::string(op) + ": expected `scale` and `bias` of shape (" + std::to_string(size) +
+                          ",), got " + shape_of(s) + " and " + shape_of(b));
+  return {sp, bp};
+}
+
+void require_dim(bool ok, const char* op, const std::string& what, const py::array& a) {
+  if (!ok) throw py::value_error(std::string(op) + ": expected " + what + ", got shape " + shape_of(a));
+}
+
+py::array_t<std::uint64_t> new_words(std::vector<py::ssize_t> shape) { return py::array_t<std::uint64_t>(shape); }
+
+py::array pack_activations(const py::array& x, std::int64_t groups, const py::object& scale, const py::object& bias) {
+  const char* op = "pack_activations";
+  if (x.ndim() == 2) {
+    const float* xp = floats(x, 2, op, "x");
+    auto ab = affine(scale, bias, x.shape(1), op, false);
+    if (groups != 1) throw py::value_error(std::string(op) + ": groups apply to (N, C, H, W) input only");
+    auto out = new_words({x.shape(0), static_cast<py::ssize_t>(bmx::words_for(x.shape(1)))});
+    {
+      py::gil_scoped_release release;
+      bmx::pack_rows(xp, x.shape(0), x.shape(1), ab.first, ab.second, out.mutable_data());
+    }
+    return out;
+  }
+  const float* xp = floats(x, 4, op, "x");
+  auto ab = affine(scale, bias, x.shape(1), op, false);
+  if (groups < 1 || x.shape(1) % groups != 0)
+    throw py::value_error(std::string(op) + ": expected groups >= 1 dividing C=" + std::to_string(x.shape(1)) +
+                          ", got " + std::to_string(groups));
+  auto out = new_words({x.shape(0), x.shape(2), x.shape(3),
+                        static_cast<py::ssize_t>(groups * bmx::words_for(x.shape(1) / groups))});
+  {
+    py::gil_scoped_release release;
+    bmx::pack_activations_nchw(xp, x.shape(0), x.shape(1), x.shape(2), x.shape(3), groups, ab.first, ab.second,
+                               out.mutable_data());
+  }
+  return out;
+}
+
+py::array pack_conv_weights(const py::array& w) {
+  const float* wp = floats(w, 4, "pack_conv_weights", "weight");
+  auto out = new_words({w.shape(0), w.shape(2), w.shape(3), static_cast<py::ssize_t>(bmx::words_for(w.shape(1)))});
+  py::gil_scoped_release release;
+  bmx::pack_conv_weights(wp, w.shape(0), w.shape(1), w.shape(2), w.shape(3), out.mutable_data());
+  return out;
+}
+
+py::array pack_dense_weights(const py::array& w) {
+  const float* wp = floats(w, 2, "pack_dense_weights", "weight");
+  auto out = new_words({w.shape(0), static_cast<py::ssize_t>(bmx::words_for(w.shape(1)))});
+  py::gil_scoped_release release;
+  bmx::pack_dense_weights(wp, w.shape(0), w.shape(1), out.mutable_data());
+  return out;
+}
+
+enum class Format { int32, float32, packed };
+
+Format parse_format(const std::string& f, const char* op) {
+  if (f == "int32") return Format::int32;
+  if (f == "float") return Format::float32;
+  if (f == "packed") return Format::packed;
+  throw py::value_error(std::string(op) + ": expected out_format 'int32', 'float' or 'packed', got '" + f + "'");
+}
+
+py::array binary_conv2d(const py::array& x, const py::array& w, std::int64_t in_channels,
+                        std::pair<std::int64_t, std::int64_t> stride, std::pair<std::int64_t, std::int64_t> pad,
+                        std::pair<std::int64_t, std::int64_t> dilation, std::int64_t groups,
+                        const std::string& out_format, const py::object& scale, const py::object& bias) {
+  const char* op = "binary_conv2d";
+  const bmx::word_t* xp = words(x, 4, op, "data");
+  const bmx::word_t* wp = words(w, 4, op, "weight");
+  bmx::Conv2DParams p;
+  p.batch = x.shape(0);
+  p.in_height = x.shape(1);
+  p.in_width = x.shape(2);
+  p.in_channels = in_channels;
+  p.out_channels = w.shape(0);
+  p.kernel_h = w.shape(1);
+  p.kernel_w = w.shape(2);
+  p.stride_h = stride.first;
+  p.stride_w = stride.second;
+  p.pad_h = pad.first;
+  p.pad_w = pad.second;
+  p.dilation_h = dilation.first;
+  p.dilation_w = dilation.second;
+  p.groups = groups;
+  p.validate(op);
+  require_dim(x.shape(3) == groups * p.words_per_group(), op,
+              "packed data (N, H, W, " + std::to_string(groups * p.words_per_group()) + ") for in_channels=" +
+                  std::to_string(in_channels) + " and groups=" + std::to_string(groups),
+              x);
+  require_dim(w.shape(3) == p.words_per_group(), op,
+              "packed weight (O, KH, KW, " + std::to_string(p.words_per_group()) + ")", w);
+  Format format = parse_format(out_format, op);
+  auto ab = affine(scale, bias, p.out_channels, op, format != Format::int32);
+  const py::ssize_t n = p.batch, o = p.out_channels, oh = p.out_height(), ow = p.out_width();
+  if (format == Format::packed) {
+    auto out = new_words({n, oh, ow, static_cast<py::ssize_t>(bmx::words_for(o))});
+    py::gil_scoped_release release;
+    bmx::binary_conv2d_packed(p, xp, wp, ab.first, ab.second, out.mutable_data());
+    return out;
+  }
+  if (format == Format::float32) {
+    py::array_t<float> out({n, o, oh, ow});
+    py::gil_scoped_release release;
+    bmx::binary_conv2d_float(p, xp, wp, ab.first, ab.second, out.mutable_data());
+    return out;
+  }
+  py::array_t<std::int32_t> out({n, o, oh, ow});
+  py::gil_scoped_release release;
+  bmx::binary_conv2d_int32(p, xp, wp, out.mutable_data());
+  return out;
+}
+
+py::array binary_dense(const py::array& x, const py::array& w, std::int64_t in_units, const std::string& out_format,
+                       const py::object& scale, const py::object& bias) {
+  const char* op = "binary_dense";
+  const bmx::word_t* xp = words(x, 2, op, "data");
+  const bmx::word_t* wp = words(w, 2, op, "weight");
+  bmx::DenseParams p;
+  p.batch = x.shape(0);
+  p.in_units = in_units;
+  p.out_units = w.shape(0);
+  p.validate(op);
+  const py::ssize_t kw = bmx::words_for(in_units);
+  require_dim(x.shape(1) == kw, op, "packed data (N, " + std::to_string(kw) + ") for in_units=" + std::to_string(in_units), x);
+  require_dim(w.shape(1) == kw, op, "packed weight (O, " + std::to_string(kw) + ") for in_units=" + std::to_string(in_units), w);
+  Format format = parse_format(out_format, op);
+  auto ab = affine(scale, bias, p.out_units, op, format != Format::int32);
+  const py::ssize_t n = p.batch, o = p.out_units;
+  if (format == Format::packed) {
+    auto out = new_words({n, static_cast<py::ssize_t>(bmx::words_for(o))});
+    py::gil_scoped_release release;
+    bmx::binary_dense_packed(p, xp, wp, ab.first, ab.second, out.mutable_data());
+    return out;
+  }
+  if (format == Format::float32) {
+    py::array_t<float> out({n, o});
+    py::gil_scoped_release release;
+    bmx::binary_dense_float(p, xp, wp, ab.first, ab.second, out.mutable_data());
+    return out;
+  }
+  py::array_t<std::int32_t> out({n, o});
+  py::gil_scoped_release release;
+  bmx::binary_dense_int32(p, xp, wp, out.mutable_data());
+  return out;
+}
+
+py::array binary_gemm(const py::array& a, const py::array& b, std::int64_t k) {
+  const char* op = "binary_gemm";
+  const bmx::word_t* ap = words(a, 2, op, "a");
+  const bmx::word_t* bp = words(b, 2, op, "b");
+  if (k < 1) throw py::value_error(std::string(op) + ": expected k >= 1, got " + std::to_string(k));
+  const py::ssize_t kw = bmx::words_for(k);
+  require_dim(a.shape(1) == kw, op, "`a` of shape (M, " + std::to_string(kw) + ") for k=" + std::to_string(k), a);
+  require_dim(b.shape(1) == kw, op, "`b` of shape (N, " + std::to_string(kw) + ") for k=" + std::to_string(k), b);
+  require_dim(a.shape(0) >= 1 && b.shape(0) >= 1, op, "at least one row in `a` and `b`", a);
+  py::array_t<std::int32_t> out({a.shape(0), b.shape(0)});
+  py::gil_scoped_release release;
+  bmx::binary_gemm(a.shape(0), b.shape(0), k, ap, bp, out.mutable_data());
+  return out;
+}
+
+py::tuple sign_intervals(const py::array& scale, const py::array& bias, std::int64_t k) {
+  const char* op = "sign_intervals";
+  const float* s = floats(scale, 1, op, "scale");
+  const float* b = floats(bias, 1, op, "bias");
+  require_dim(scale.shape(0) == bias.shape(0), op, "`bias` of the same shape as `scale`", bias);
+  std::vector<bmx::SignInterval> iv(scale.shape(0));
+  bmx::sign_intervals(s, b, scale.shape(0), k, iv.data());
+  py::array_t<std::int32_t> lo(scale.shape(0)), hi(scale.shape(0));
+  for (std::size_t i = 0; i < iv.size(); ++i) {
+    lo.mutable_data()[i] = iv[i].lo;
+    hi.mutable_data()[i] = iv[i].hi;
+  }
+  return py::make_tuple(lo, hi);
+}
+
+std::vector<std::string> available_isas() {
+  std::vector<std::string> names;
+  for (bmx::Isa isa : bmx::available_isas()) names.push_back(bmx::isa_name(isa));
+  return names;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_native, m) {
+  m.doc() = "bmx native core: bit-packing and xnor/popcount kernels (see bmxnet_ext.native for the documented API)";
+  m.def("available_isas", &available_isas);
+  m.def("best_isa", [] { return std::string(bmx::isa_name(bmx::best_isa())); });
+  m.def("current_isa", [] { return std::string(bmx::isa_name(bmx::current_isa())); });
+  m.def("force_isa", [](const std::string& name) { bmx::force_isa(bmx::parse_isa(name)); });
+  m.def("reset_isa", &bmx::reset_isa);
+  m.def("set_num_threads", &bmx::set_num_threads);
+  m.def("get_num_threads", &bmx::get_num_threads);
+  m.def("pack_activations", &pack_activations, py::arg("x"), py::arg("groups") = 1, py::arg("scale") = py::none(),
+        py::arg("bias") = py::none());
+  m.def("pack_conv_weights", &pack_conv_weights, py::arg("weight"));
+  m.def("pack_dense_weights", &pack_dense_weights, py::arg("weight"));
+  m.def("binary_conv2d", &binary_conv2d, py::arg("data"), py::arg("weight"), py::arg("in_channels"),
+        py::arg("stride"), py::arg("pad"), py::arg("dilation"), py::arg("groups"), py::arg("out_format"),
+        py::arg("scale") = py::none(), py::arg("bias") = py::none());
+  m.def("binary_dense", &binary_dense, py::arg("data"), py::arg("weight"), py::arg("in_units"),
+        py::arg("out_format"), py::arg("scale") = py::none(), py::arg("bias") = py::none());
+  m.def("binary_gemm", &binary_gemm, py::arg("a"), py::arg("b"), py::arg("k"));
+  m.def("sign_intervals", &sign_intervals, py::arg("scale"), py::arg("bias"), py::arg("k"));
+  m.def("peak_binary_macs_per_second", [](const std::string& isa, int threads, double seconds) {
+    py::gil_scoped_release release;
+    return bmx::peak_binary_macs_per_second(bmx::parse_isa(isa), threads, seconds);
+  }, py::arg("isa"), py::arg("threads"), py::arg("seconds") = 0.2);
+}

@@ -1,0 +1,29 @@
+"""The folded-sign check: differences are accepted only at the rounding boundary."""
+import numpy as np
+import pytest
+
+from tools.model_converter.rewrite import SignCheck
+from tools.model_converter.verify import VerificationError, _check_sign
+
+
+def sign_check(scale, bias, negated=False):
+    return SignCheck(name="s", source="x", reference="ref", scale=np.float32([scale]), bias=np.float32([bias]),
+                     negated=negated)
+
+
+def test_a_flip_where_the_original_value_is_a_rounding_error_from_zero_is_counted_not_failed():
+    # ours: 1 * 1 - 1.0000001 = -1.2e-7 (bit set, -1); the original's own float order gave +6e-8 (+1)
+    check = sign_check(1.0, np.float32(-1.0000001))
+    flips = _check_sign(check, {"x": np.float32([[[1.0, 3.0]]]), "ref": np.float32([[[6e-8, 2.0]]])})
+    assert flips == 1
+
+
+def test_a_flip_away_from_zero_fails():
+    check = sign_check(1.0, 0.0)
+    with pytest.raises(VerificationError, match="away from zero"):
+        _check_sign(check, {"x": np.float32([[[1.0]]]), "ref": np.float32([[[-1.0]]])})
+
+
+def test_negated_bits_stand_for_plus_one():
+    check = sign_check(-1.0, 0.0, negated=True)      # bit set iff x > 0, i.e. the +1 of det_sign
+    assert _check_sign(check, {"x": np.float32([[[2.0, -3.0]]]), "ref": np.float32([[[2.0, -3.0]]])}) == 0

@@ -1,0 +1,130 @@
+"""``python -m tools.benchmark kernels``: binary convolution kernels vs MXNet fp32 ``Convolution``.
+
+Measured side by side in one process, in alternating rounds so machine noise hits both alike:
+- the machine's xnor/popcount peak per instruction set (``bmxnet_ext.native.peak_macs_per_second``);
+- per shape, the binary path as a converted model runs it: pack the float NCHW input by sign with a fused
+  per-channel affine (``BmxPack``), then the binary convolution with float output ``scale * y + bias``
+  (``BmxBinaryConv2D``); the packing is inside the timed region, the weights are packed once beforehand;
+- MXNet's fp32 ``Convolution`` (oneDNN) on the same shape, batch 1.
+
+Prints per shape the median milliseconds, binary G MAC/s (one MAC = one binary multiply-accumulate), the
+fraction of the measured peak of the instruction set in use, and the speed-up over fp32. ``--json`` writes
+one record per shape with the keys ``name``, ``binary_ms``, ``float_ms``, ``speedup``, ``peak_fraction``
+(plus shape, isa, threads and G MAC/s for context).
+"""
+import time
+
+import numpy as np
+
+# (name, in_channels, out_channels, height = width, kernel, stride, pad)
+SHAPES = [
+    ("resnet18-64x56x56", 64, 64, 56, 3, 1, 1),
+    ("resnet18-128x28x28", 128, 128, 28, 3, 1, 1),
+    ("resnet18-256x14x14", 256, 256, 14, 3, 1, 1),
+    ("resnet18-512x7x7", 512, 512, 7, 3, 1, 1),
+    ("densenet-256to128-56x56", 256, 128, 56, 3, 1, 1),
+    ("densenet-1120to140-7x7", 1120, 140, 7, 3, 1, 1),
+    ("densenet-transition-512-1x1-28x28", 512, 512, 28, 1, 1, 0),
+]
+
+
+def add_arguments(parser):
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for the binary kernels (default: all hardware threads)")
+    parser.add_argument("--repeat", type=int, default=50, help="timed runs per shape and path (default: 50)")
+    parser.add_argument("--isa", default=None, help="force an instruction set, e.g. avx2 (default: the fastest)")
+    parser.add_argument("--shapes", default=None,
+                        help="comma-separated substrings selecting shapes by name (default: all)")
+    parser.add_argument("--peak-seconds", type=float, default=0.3,
+                        help="duration of each peak measurement in seconds (default: 0.3)")
+
+
+def _median_ms(samples):
+    return float(np.median(samples) * 1e3)
+
+
+def _time_once(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def measure_peaks(native, threads, seconds):
+    """Peak binary MAC/s of every supported ISA on 1 and on ``threads`` threads."""
+    peaks = {}
+    for isa in native.available_isas():
+        for n in sorted({1, threads}):
+            peaks[(isa, n)] = native.peak_macs_per_second(isa, n, seconds)
+    return peaks
+
+
+def benchmark_shape(native, mx, shape, repeat, rng):
+    """Median seconds of (pack + binary conv) and of MXNet fp32 Convolution, run alternately."""
+    name, cin, cout, size, kernel, stride, pad = shape
+    x = rng.standard_normal((1, cin, size, size)).astype(np.float32)
+    w = rng.standard_normal((cout, cin, kernel, kernel)).astype(np.float32)
+    in_scale, in_bias = np.ones(cin, np.float32), rng.standard_normal(cin).astype(np.float32) * 0.1
+    out_scale, out_bias = rng.standard_normal(cout).astype(np.float32), rng.standard_normal(cout).astype(np.float32)
+    packed_w = native.pack_conv_weights(w)
+
+    def binary():
+        data = native.pack_activations(x, scale=in_scale, bias=in_bias)
+        return native.binary_conv2d(data, packed_w, in_channels=cin, stride=stride, pad=pad, out_format="float",
+                                    scale=out_scale, bias=out_bias)
+
+    xm, wm = mx.nd.array(x), mx.nd.array(w)
+
+    def fp32():
+        mx.nd.Convolution(xm, wm, kernel=(kernel, kernel), stride=(stride, stride), pad=(pad, pad),
+                          num_filter=cout, no_bias=True).wait_to_read()
+
+    for _ in range(3):  # warm up caches, thread pools and oneDNN primitives
+        binary()
+        fp32()
+    binary_times, float_times = [], []
+    rounds = 5  # alternate in blocks: each path runs back to back, as inside a model
+    for r in range(rounds):
+        block = repeat // rounds + (r < repeat % rounds)
+        binary_times += [_time_once(binary) for _ in range(block)]
+        float_times += [_time_once(fp32) for _ in range(block)]
+    out = (size + 2 * pad - kernel) // stride + 1
+    macs = cout * cin * kernel * kernel * out * out
+    return _median_ms(binary_times), _median_ms(float_times), macs
+
+
+def run(args):
+    import mxnet as mx
+
+    from bmxnet_ext import native
+
+    if args.threads is not None:
+        native.set_num_threads(args.threads)
+    threads = native.get_num_threads()
+    isa = args.isa or native.current_isa()
+    shapes = [s for s in SHAPES if not args.shapes or any(p in s[0] for p in args.shapes.split(","))]
+    rng = np.random.default_rng(0)
+
+    peaks = measure_peaks(native, threads, args.peak_seconds)
+    print(f"xnor/popcount peak (G binary MAC/s), L1-resident, {threads} thread(s) = all used below:")
+    for (peak_isa, n), value in peaks.items():
+        print(f"  {peak_isa:9s} {n} thread(s): {value / 1e9:8.1f}")
+    peak = peaks[(isa, threads)]
+
+    results = []
+    header = f"{'shape':36s} {'binary ms':>10s} {'fp32 ms':>9s} {'G MAC/s':>9s} {'% peak':>7s} {'speed-up':>9s}"
+    print(f"\nbinary = pack (fused affine) + binary conv (float output) on {isa}, {threads} thread(s); "
+          f"fp32 = mx.nd.Convolution; medians of {args.repeat} runs in alternating blocks, batch 1")
+    print(header)
+    print("-" * len(header))
+    with native.use_isa(isa):
+        for shape in shapes:
+            binary_ms, float_ms, macs = benchmark_shape(native, mx, shape, args.repeat, rng)
+            gmacs = macs / (binary_ms * 1e-3) / 1e9
+            record = {"name": shape[0], "binary_ms": binary_ms, "float_ms": float_ms,
+                      "speedup": float_ms / binary_ms, "peak_fraction": gmacs * 1e9 / peak,
+                      "binary_gmacs": gmacs, "macs": macs, "isa": isa, "threads": threads,
+                      "peak_gmacs": peak / 1e9}
+            results.append(record)
+            print(f"{shape[0]:36s} {binary_ms:10.3f} {float_ms:9.3f} {gmacs:9.1f} "
+                  f"{100 * record['peak_fraction']:6.1f}% {record['speedup']:8.1f}x")
+    return results

@@ -1,0 +1,75 @@
+"""``python -m tools.model_converter PREFIX-symbol.json PREFIX-NNNN.params -o OUTDIR [--input-shape 1,3,224,224]``.
+
+Converts a Gluon model exported from ``bmxnet_ext`` layers (or, with BMXNet v1 operators in the symbol, a
+BMXNet v1 released model), verifies it against the original, writes it atomically and prints the report.
+Exit status: 0 on success, 2 on a bad input or a failed verification (nothing is written then).
+"""
+import argparse
+import json
+import sys
+
+from . import WRITERS, ConversionError, convert_bmxnet_v1, convert_files
+
+
+def _shape(text):
+    try:
+        shape = tuple(int(v) for v in text.replace("x", ",").split(",") if v.strip())
+    except ValueError:
+        shape = ()
+    if len(shape) < 2 or min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"expected a shape like 1,3,224,224, got {text!r}")
+    return shape
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="bmxnet-convert",
+        description="Convert a model trained with bmxnet_ext layers (or a BMXNet v1 released model) into packed "
+                    "binary operators that run inside MXNet; verify it against the original; write it atomically.")
+    parser.add_argument("symbol_file", help="the model's PREFIX-symbol.json")
+    parser.add_argument("params_file", help="the model's PREFIX-NNNN.params")
+    parser.add_argument("-o", "--output-dir", required=True, help="directory to create for the converted model")
+    parser.add_argument("--input-shape", type=_shape, default=None,
+                        help="data shape for verification, e.g. 1,3,224,224 (default: guessed from the first "
+                             "layer; required for BMXNet v1 models)")
+    parser.add_argument("--exact", action="store_true",
+                        help="keep BatchNorm unfolded: outputs identical to the original (default: fold)")
+    parser.add_argument("--force", action="store_true", help="replace an existing output directory (default: error)")
+    parser.add_argument("--format", default="mxnet", choices=sorted(WRITERS), help="output format (default: mxnet)")
+    parser.add_argument("--prefix", default=None, help="output file prefix (default: the input's)")
+    parser.add_argument("--bmxnet-v1", choices=("auto", "yes", "no"), default="auto",
+                        help="treat the input as a BMXNet v1 model (default: auto, by its operators)")
+    parser.add_argument("--json", metavar="FILE", default=None, help="also write the report as JSON (default: none)")
+    return parser.parse_args(argv)
+
+
+def _is_v1(symbol_file):
+    try:
+        with open(symbol_file, encoding="utf-8") as f:
+            nodes = json.load(f).get("nodes", [])
+    except (OSError, ValueError, AttributeError):
+        return False  # convert_files reports the unreadable file
+    return any(n.get("op") in ("QConvolution", "QFullyConnected") for n in nodes if isinstance(n, dict))
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    v1 = args.bmxnet_v1 == "yes" or (args.bmxnet_v1 == "auto" and _is_v1(args.symbol_file))
+    convert = convert_bmxnet_v1 if v1 else convert_files
+    try:
+        report = convert(args.symbol_file, args.params_file, output_dir=args.output_dir,
+                         input_shape=args.input_shape, exact=args.exact, overwrite=args.force,
+                         output_format=args.format, prefix=args.prefix)
+    except (ConversionError, ValueError, ImportError) as err:
+        print(f"bmxnet-convert: error: {err}", file=sys.stderr)
+        return 2
+    print(report.format())
+    if args.json:
+        from tools.benchmark.__main__ import write_json_atomically
+
+        write_json_atomically(args.json, report.as_dict())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

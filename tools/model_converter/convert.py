@@ -1,0 +1,198 @@
+"""The converter's Python API: a trained model in, a verified packed binary model (and a report) out.
+
+    from tools.model_converter import convert_block, convert_files, convert_bmxnet_v1
+    report = convert_block(net, output_dir="out/resnet18", input_shape=(1, 3, 224, 224))
+    print(report.format())
+
+Every function (1) reads its input, (2) rewrites it into the converted graph (``rewrite.py``), (3) verifies
+it against the original on random inputs (``verify.py``), and only then (4) writes the chosen output format
+into ``output_dir`` atomically (``writers.py``), returning a :class:`ConversionReport`. Options are
+keyword-only and checked before any work.
+"""
+import os
+import tempfile
+from dataclasses import dataclass, field
+
+from bmxnet_ext import bmxnet_v1, ops
+
+from .graph import ConversionError, check_param_shapes, guess_input_shape, read_mxnet_model
+from .layers import collapse_quantized_layers
+from .rewrite import rewrite
+from .v1_import import v1_layer_graph
+from .verify import verify
+from .writers import WRITERS, to_mxnet_symbol, write_output_dir
+
+__all__ = ["ConversionReport", "convert_files", "convert_block", "convert_bmxnet_v1"]
+
+MIB = 1024 * 1024
+
+
+@dataclass
+class ConversionReport:
+    """What a conversion did: the layers, the sizes, the verification and the files written."""
+
+    source: str
+    output_dir: str
+    files: list
+    layers: list
+    folded_batchnorms: int
+    bytes_before: int
+    bytes_after: int
+    verification: object
+    exact: bool = False
+    notes: list = field(default_factory=list)
+
+    @property
+    def compression_ratio(self):
+        return self.bytes_before / self.bytes_after if self.bytes_after else float("inf")
+
+    @property
+    def binary_layers(self):
+        return [r for r in self.layers if r.converted_as == "binary"]
+
+    def as_dict(self):
+        return {"source": self.source, "output_dir": self.output_dir, "files": self.files,
+                "binary_layers": len(self.binary_layers), "float_layers": len(self.layers) - len(self.binary_layers),
+                "folded_batchnorms": self.folded_batchnorms, "bytes_before": self.bytes_before,
+                "bytes_after": self.bytes_after, "compression_ratio": round(self.compression_ratio, 3),
+                "exact": self.exact, "verification": self.verification.summary()}
+
+    def format(self):
+        """A human-readable report: one line per quantized layer, then totals."""
+        lines = [f"Converted {self.source} -> {self.output_dir}",
+                 f"{'layer':40s} {'kind':5s} {'bits':>4s} {'weight shape':>20s} {'as':>6s} "
+                 f"{'bytes':>10s} -> {'bytes':>9s}"]
+        for r in self.layers:
+            lines.append(f"{r.name:40s} {r.kind:5s} {r.bits:4d} {str(tuple(r.shape)):>20s} {r.converted_as:>6s} "
+                         f"{r.bytes_before:10d} -> {r.bytes_after:9d}")
+        lines.append(f"{len(self.binary_layers)} binary layers (packed), "
+                     f"{len(self.layers) - len(self.binary_layers)} quantized layers kept as float operators, "
+                     f"{self.folded_batchnorms} BatchNorms folded into binary layer outputs"
+                     f"{' (exact mode: no folding)' if self.exact else ''}")
+        lines.append(f"params: {self.bytes_before / MIB:.2f} MiB -> {self.bytes_after / MIB:.2f} MiB "
+                     f"({self.bytes_before} -> {self.bytes_after} bytes, compression {self.compression_ratio:.1f}x)")
+        lines.append(self.verification.summary())
+        lines.extend(self.notes)
+        return "\n".join(lines)
+
+
+def _require_shape(input_shape, what):
+    if input_shape is None:
+        raise ValueError(f"Expected `input_shape` for {what}, like (1, 3, 224, 224), got None.")
+
+
+def _check_options(output_dir, input_shape, exact, overwrite, output_format, prefix):
+    if not isinstance(output_dir, (str, os.PathLike)) or not str(output_dir):
+        raise ValueError(f"Expected `output_dir` to be a path, got {output_dir!r}.")
+    if input_shape is not None and (
+            not isinstance(input_shape, (tuple, list)) or len(input_shape) < 2
+            or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in input_shape)):
+        raise ValueError(f"Expected `input_shape` to be None or a tuple of positive ints like (1, 3, 224, 224), "
+                         f"got {input_shape!r}.")
+    for name, value in (("exact", exact), ("overwrite", overwrite)):
+        if not isinstance(value, bool):
+            raise ValueError(f"Expected `{name}` to be True or False, got {value!r}.")
+    if output_format not in WRITERS:
+        raise ValueError(f"Expected `output_format` to be one of {sorted(WRITERS)}, got {output_format!r}.")
+    if not isinstance(prefix, str) or not prefix or os.sep in prefix:
+        raise ValueError(f"Expected `prefix` to be a file name prefix, got {prefix!r}.")
+
+
+def _convert(source, layer_graph, original_symbol, original_params, original_aux, bytes_before, *, output_dir,
+             input_shape, exact, overwrite, output_format, prefix, notes=()):
+    """Shared tail: rewrite, verify, write, report."""
+    if os.path.exists(output_dir) and not overwrite:
+        raise ConversionError(f"Output directory {os.path.abspath(output_dir)!r} already exists; choose another "
+                              "or pass --force (overwrite=True) to replace it.")
+    rewritten = rewrite(layer_graph, exact=exact)
+    converted_symbol = to_mxnet_symbol(rewritten.graph)
+    data_name = [n for n in original_symbol.list_arguments() if n not in original_params][0]
+    verification = verify(original_symbol, original_params, original_aux, rewritten, converted_symbol, data_name,
+                          input_shape, exact=exact)
+    files = write_output_dir(output_dir, lambda tmp: WRITERS[output_format](rewritten.graph, tmp, prefix),
+                             overwrite=overwrite)
+    bytes_after = sum(os.path.getsize(os.path.join(output_dir, f)) for f in files if f.endswith(".params"))
+    return ConversionReport(source=source, output_dir=os.path.abspath(output_dir), files=files,
+                            layers=rewritten.layers, folded_batchnorms=rewritten.folded_batchnorms,
+                            bytes_before=bytes_before, bytes_after=bytes_after or sum(
+                                os.path.getsize(os.path.join(output_dir, f)) for f in files),
+                            verification=verification, exact=exact, notes=list(notes))
+
+
+def convert_files(symbol_file, params_file, *, output_dir, input_shape=None, exact=False, overwrite=False,
+                  output_format="mxnet", prefix=None):
+    """Convert an exported model (``PREFIX-symbol.json`` + ``PREFIX-NNNN.params`` of a Gluon model built from
+    ``bmxnet_ext`` layers).
+
+    Parameters
+    ----------
+    symbol_file, params_file : str
+    output_dir : str
+        Directory to create (an existing one is an error unless ``overwrite``).
+    input_shape : tuple of int, optional
+        Shape of the data input used for verification, e.g. ``(1, 3, 224, 224)``; default: guessed from the
+        first layer (batch 1; sizes 224, 32, 28, ... until the parameters fit), stated in the report.
+    exact : bool
+        Keep BatchNorm unfolded so every float is computed as in the original (see ``docs/converter.md``).
+    output_format : str
+        A key of :data:`writers.WRITERS` (``"mxnet"``: symbol JSON + params for ``SymbolBlock.imports``).
+    prefix : str, optional
+        Output file prefix; default: the input's prefix.
+    """
+    prefix = prefix or os.path.basename(str(symbol_file)).rsplit("-symbol.json", 1)[0] or "model"
+    _check_options(output_dir, input_shape, exact, overwrite, output_format, prefix)
+    ops.load()
+    import mxnet as mx
+
+    graph = read_mxnet_model(symbol_file, params_file)
+    symbol = mx.sym.load(symbol_file)
+    notes = []
+    if input_shape is None:
+        input_shape = guess_input_shape(graph, symbol)
+        notes.append(f"input shape {input_shape} guessed from the first layer (give input_shape to choose).")
+    check_param_shapes(graph, symbol, input_shape)
+    return _convert(f"{symbol_file} + {params_file}", collapse_quantized_layers(graph), symbol, graph.params,
+                    graph.aux_names, os.path.getsize(params_file), output_dir=output_dir, input_shape=input_shape,
+                    exact=exact, overwrite=overwrite, output_format=output_format, prefix=prefix, notes=notes)
+
+
+def convert_block(block, *, output_dir, input_shape, exact=False, overwrite=False, output_format="mxnet",
+                  prefix="model"):
+    """Convert a Gluon ``HybridBlock`` built from ``bmxnet_ext`` layers (initialized; it is hybridized and run
+    once on zeros of ``input_shape`` to export it). Other options as :func:`convert_files`."""
+    import mxnet as mx
+    from mxnet.gluon import HybridBlock
+
+    if not isinstance(block, HybridBlock):
+        raise ValueError(f"Expected `block` to be a gluon HybridBlock, got {type(block).__name__}.")
+    _require_shape(input_shape, "a Gluon block")
+    _check_options(output_dir, input_shape, exact, overwrite, output_format, prefix)
+    with tempfile.TemporaryDirectory(prefix="bmx-export-") as tmp:
+        block.hybridize()
+        block(mx.nd.zeros(tuple(input_shape)))
+        path = os.path.join(tmp, prefix)
+        block.export(path, 0)
+        return convert_files(f"{path}-symbol.json", f"{path}-0000.params", output_dir=output_dir,
+                             input_shape=input_shape, exact=exact, overwrite=overwrite, output_format=output_format,
+                             prefix=prefix)
+
+
+def convert_bmxnet_v1(symbol_file, params_file, *, output_dir, input_shape, exact=False, overwrite=False,
+                      output_format="mxnet", prefix=None):
+    """Import a BMXNet v1 released model (``QConvolution`` / ``QFullyConnected`` with packed float64 words)
+    and convert it to our operators. Verified against :func:`bmxnet_v1.reference_symbol`. Options as
+    :func:`convert_files`."""
+    prefix = prefix or os.path.basename(str(symbol_file)).rsplit("-symbol.json", 1)[0] or "model"
+    _require_shape(input_shape, "a BMXNet v1 model")
+    _check_options(output_dir, input_shape, exact, overwrite, output_format, prefix)
+    ops.load()
+    try:
+        model = bmxnet_v1.read_v1_model(symbol_file, params_file)
+    except (OSError, ValueError) as err:
+        raise ConversionError(str(err)) from err
+    reference = bmxnet_v1.reference_symbol(model)
+    params = {**model.args, **model.aux}
+    notes = ["BMXNet v1 import: output (dot + K) / 2 and +1 padding reproduced; SoftmaxOutput dropped (logits)."]
+    return _convert(f"{symbol_file} + {params_file} (BMXNet v1)", v1_layer_graph(model), reference, params,
+                    set(model.aux), os.path.getsize(params_file), output_dir=output_dir, input_shape=input_shape,
+                    exact=exact, overwrite=overwrite, output_format=output_format, prefix=prefix, notes=notes)

@@ -1,0 +1,455 @@
+"""Rewrite a graph of layer nodes (``layers.py``) into the converted graph (``docs/converter.md``).
+
+The converted graph uses the three operators of ``docs/conventions.md`` for binary layers and standard MXNet
+operators for everything else. The rewriter walks the nodes in order and gives every output a *value* that
+says what it is, without deciding yet how it will be computed:
+
+- :class:`FloatValue` - an ordinary float tensor of the converted graph;
+- :class:`SignValue` - ``det_sign(source)``, the output of a 1-bit ``QActivation``;
+- :class:`BatchNormValue` - an inference BatchNorm of ``source`` not yet emitted;
+- :class:`BinaryValue` - ``scale[o] * y + bias[o]`` of a binary layer, ``y`` its integer dot product.
+
+Consumers then ask for the form they need, and that is what folds: a BatchNorm after a binary layer becomes
+its output affine; a BatchNorm + sign before a binary layer becomes ``BmxPack``'s affine, or the packed output
+of the previous binary layer. A value asked for as float is materialized once (``BatchNorm`` node, ``det_sign``
+arithmetic, or a binary operator with float output). With ``exact=True`` nothing is folded (BatchNorm stays
+MXNet's own operator), so the converted model computes every float exactly as the original does.
+
+Every sign decision that folding moves into a different float evaluation order is recorded as a
+:class:`SignCheck`, and every binary operator as an :class:`ArithmeticCheck`, for ``verify.py``.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .graph import ConversionError, Graph, Node, as_float32
+from .layers import LAYER_OPS
+from .packing import pack_conv_weight, pack_dense_weight
+
+__all__ = ["rewrite", "Rewritten", "SignCheck", "ArithmeticCheck", "LayerRecord"]
+
+
+@dataclass(eq=False)
+class FloatValue:
+    entry: tuple
+
+
+@dataclass(eq=False)
+class ParamValue:
+    name: str
+
+
+@dataclass(eq=False)
+class SignValue:
+    source: object
+    origin: str  # original node whose output is this +/-1 tensor
+    name: str  # the QActivation layer's name, for the nodes emitted for it
+
+
+@dataclass(eq=False)
+class BatchNormValue:
+    source: object
+    node: Node  # the original BatchNorm node (inputs: data, gamma, beta, moving mean, moving var)
+    scale: np.ndarray  # the folded affine a, b with BN(x) = a * x + b, float32
+    bias: np.ndarray
+
+
+@dataclass(eq=False)
+class BinaryValue:
+    layer: Node
+    sign: SignValue
+    scale: np.ndarray  # float32 (O,)
+    bias: np.ndarray
+    origin: str  # original node whose output this value equals (up to float reordering when folded)
+
+
+@dataclass
+class SignCheck:
+    """A sign the converted model takes of ``scale[c] * x + bias[c]``, the original of ``reference``.
+
+    ``source`` and ``reference`` name original nodes (their first output); ``x`` is ``source``'s output and
+    ``reference`` holds the float value whose ``det_sign`` the original model took. Channels are axis 1.
+    """
+
+    name: str
+    source: str
+    reference: str
+    scale: np.ndarray
+    bias: np.ndarray
+    negated: bool = False  # the converted bits are those of -det_sign (see `_Rewriter.packed`)
+
+
+@dataclass
+class ArithmeticCheck:
+    """A binary operator to verify bit-exactly: packing ``input`` (original +/-1 tensor) and running the op
+    (as int32) must give ``output`` (the original layer's unscaled Convolution / FullyConnected output)."""
+
+    name: str
+    op: str
+    attrs: dict
+    weight: str
+    input: str
+    output: str
+    pre_pad: tuple = (0, 0)  # +1 padding applied to `input` before packing (BMXNet v1 style layers)
+    negated: bool = False  # input and weights enter the operator negated
+
+
+@dataclass
+class LayerRecord:
+    """One quantized layer for the report: how it was converted and its weight bytes before / after."""
+
+    name: str
+    kind: str
+    bits: int
+    shape: tuple
+    converted_as: str
+    bytes_before: int
+    bytes_after: int
+
+
+@dataclass
+class Rewritten:
+    graph: Graph
+    layers: list = field(default_factory=list)
+    sign_checks: list = field(default_factory=list)
+    arithmetic_checks: list = field(default_factory=list)
+    folded_batchnorms: int = 0
+
+
+_TWO_D_OPS = ("Flatten", "FullyConnected", "BmxBinaryDense")
+"""Operators whose output is already (N, K): a dense layer's input needs no Flatten after them."""
+
+
+def _tuple_attr(values):
+    return "(" + ", ".join(str(int(v)) for v in values) + ")"
+
+
+def _batchnorm_affine(graph, node):
+    """``(a, b)`` with ``BatchNorm(x) = a * x + b`` per channel, computed in float64, returned as float32."""
+    if int(node.attrs.get("axis", 1)) != 1:
+        raise ConversionError(f"BatchNorm {node.name!r}: only axis=1 can be folded, got axis={node.attrs['axis']}.")
+    gamma, beta, mean, var = (graph.params[graph.nodes[src].name].astype(np.float64) for src, _ in node.inputs[1:5])
+    if node.attrs.get("fix_gamma", "True") == "True":
+        gamma = np.ones_like(gamma)
+    a = gamma / np.sqrt(var + float(node.attrs.get("eps", 1e-3)))
+    return as_float32(a), as_float32(beta - mean * a)
+
+
+def _quantized_weight(weight, bits):
+    """The forward value of ``Q_bits(W)`` computed by the same MXNet operators as the layer."""
+    import mxnet as mx
+
+    from bmxnet_ext import quantization
+
+    if bits == 32:
+        return as_float32(weight)
+    return quantization.quantize_weights(mx.nd, mx.nd.array(weight), bits).asnumpy()
+
+
+def _alpha(weight, scaling, channels):
+    """Per-output-channel factor of the scaling mode, computed by the same MXNet operators as the layer."""
+    import mxnet as mx
+
+    w = mx.nd.array(weight)
+    if scaling in ("none", "backward"):  # backward scales only the gradient
+        return np.ones(channels, np.float32)
+    if scaling == "forward_backward":
+        return np.full(channels, mx.nd.mean(mx.nd.abs(w)).asscalar(), np.float32)
+    if scaling == "xnor":
+        return mx.nd.mean(mx.nd.abs(w), axis=0, exclude=True).asnumpy().astype(np.float32)
+    raise ConversionError(f"Unknown scaling mode {scaling!r}.")
+
+
+class _Rewriter:
+    def __init__(self, graph, exact):
+        self.src = graph
+        self.exact = exact
+        self.out = Rewritten(graph=Graph(nodes=[], heads=[], params={}, aux_names=set()))
+        self.names = set()
+        self.float_cache = {}
+        self.packed_cache = {}
+        self.param_cache = {}
+        self.values = {}
+        self.copied = {}
+        self.checked_layers = set()
+
+    # ---- emitting nodes and parameters -------------------------------------------------------------------
+    def unique(self, base):
+        name, k = base, 1
+        while name in self.names:
+            name, k = f"{base}_{k}", k + 1
+        self.names.add(name)
+        return name
+
+    def emit(self, op, name, inputs, attrs=None):
+        nodes = self.out.graph.nodes
+        nodes.append(Node(op=op, name=self.unique(name), attrs=dict(attrs or {}), inputs=list(inputs)))
+        return (len(nodes) - 1, 0)
+
+    def param(self, name, array=None):
+        """Entry of parameter ``name``, emitted once: the original one when ``array`` is None, else a new one
+        holding ``array`` (kept apart from originals of the same name; the node name is made unique)."""
+        key = name if array is None else ("generated", name)
+        if key not in self.param_cache:
+            entry = self.emit("null", name, [])
+            self.out.graph.params[self.out.graph.nodes[entry[0]].name] = (
+                self.src.params[name] if array is None else array)
+            if array is None and name in self.src.aux_names:
+                self.out.graph.aux_names.add(self.out.graph.nodes[entry[0]].name)
+            self.param_cache[key] = entry
+        return self.param_cache[key]
+
+    # ---- values -------------------------------------------------------------------------------------------
+    def value(self, entry):
+        if entry not in self.values:
+            src, out = entry
+            self.values[entry] = FloatValue((self.copied[src], out))
+        return self.values[entry]
+
+    def float(self, value):
+        """The value as a float tensor entry of the converted graph."""
+        if isinstance(value, FloatValue):
+            return value.entry
+        if isinstance(value, ParamValue):
+            return self.param(value.name)
+        key = id(value)
+        if key not in self.float_cache:
+            self.float_cache[key] = self._materialize(value)
+        return self.float_cache[key]
+
+    def _materialize(self, value):
+        if isinstance(value, SignValue):
+            x = self.float(value.source)
+            ge = self.emit("_greater_equal_scalar", f"{value.name}_ge", [x], {"scalar": "0"})
+            twice = self.emit("_mul_scalar", f"{value.name}_twice", [ge], {"scalar": "2"})
+            return self.emit("_minus_scalar", value.name, [twice], {"scalar": "1"})
+        if isinstance(value, BatchNormValue):
+            node = value.node
+            inputs = [self.float(value.source)] + [self.param(self.src.nodes[s].name) for s, _ in node.inputs[1:]]
+            return self.emit("BatchNorm", node.name, inputs, node.attrs)
+        return self.binary_op(value, "float")
+
+    def packed(self, sign, consumer, negated=False):
+        """``sign`` packed for the binary layer node ``consumer`` (conv: per pixel and group; dense: rows).
+
+        ``negated`` packs ``-sign`` instead: a convolution that pads with +1 (BMXNet v1) equals one of the
+        negated input and negated weights padding with -1, which the operator does natively. Only sources
+        :meth:`negatable` accepts can be negated (their affine is negated: bit set iff ``a x + b > 0``, which
+        differs from ``det_sign`` only where the value is exactly zero, a rounding-boundary case verification
+        counts).
+        """
+        kind = consumer.attrs["kind"]
+        groups = consumer.attrs.get("num_group", 1)
+        key = (id(sign), kind, groups, negated)
+        if key in self.packed_cache:
+            return self.packed_cache[key]
+        source = sign.source
+        flip = np.float32(-1.0 if negated else 1.0)
+        if not self.exact and kind == "conv" and isinstance(source, BatchNormValue):
+            scale, bias = as_float32(flip * source.scale), as_float32(flip * source.bias)
+            self.out.sign_checks.append(SignCheck(
+                name=sign.name, source=self.origin_name(source.node.inputs[0]), reference=source.node.name,
+                scale=scale, bias=bias, negated=negated))
+            suffix = "_pack_neg" if negated else "_pack"
+            inputs = [self.float(source.source), self.param(f"{sign.name}{suffix}_scale", scale),
+                      self.param(f"{sign.name}{suffix}_bias", bias)]
+            entry = self.emit("BmxPack", f"{sign.name}{suffix}", inputs, {"affine": "True", "num_group": str(groups)})
+        elif (not self.exact or not negated) and self._fusable(source, kind, groups):
+            self._check_binary_sign(source, negated)
+            entry = self.binary_op(source, "packed", negated=negated)
+        elif negated:
+            raise ConversionError(f"{consumer.name}: cannot negate the packed input {sign.name!r}.")
+        else:
+            if isinstance(source, BinaryValue):
+                self._check_binary_sign(source, False)
+            x = self.float(source)
+            if kind == "dense" and self.out.graph.nodes[x[0]].op not in _TWO_D_OPS:
+                x = self.emit("Flatten", f"{sign.name}_flatten", [x])
+            entry = self.emit("BmxPack", f"{sign.name}_pack", [x], {"num_group": str(groups)})
+        self.packed_cache[key] = entry
+        return entry
+
+    @staticmethod
+    def _fusable(source, kind, groups):
+        """A binary layer whose packed output can feed a ``kind`` layer with ``groups`` directly."""
+        return (isinstance(source, BinaryValue) and source.layer.attrs["kind"] == kind
+                and (kind == "dense" or groups == 1))
+
+    def negatable(self, sign, consumer):
+        """True if :meth:`packed` can pack ``-sign`` for ``consumer`` (never in exact mode)."""
+        groups = consumer.attrs.get("num_group", 1)
+        return not self.exact and (isinstance(sign.source, BatchNormValue)
+                                   or self._fusable(sign.source, consumer.attrs["kind"], groups))
+
+    def _check_binary_sign(self, value, negated):
+        raw = value.layer.attrs.get("raw_origin")
+        if raw is not None:
+            flip = np.float32(-1.0 if negated else 1.0)
+            self.out.sign_checks.append(SignCheck(name=value.origin, source=raw, reference=value.origin,
+                                                  scale=as_float32(flip * value.scale),
+                                                  bias=as_float32(flip * value.bias), negated=negated))
+
+    def origin_name(self, entry):
+        """The original graph's name for the node producing ``entry`` (layer nodes stand for their output)."""
+        node = self.src.nodes[entry[0]]
+        return node.attrs.get("origin", node.name) if node.op in LAYER_OPS else node.name
+
+    # ---- binary and float layers ------------------------------------------------------------------------
+    def binary_op(self, value, out_format, negated=False):
+        """Emit the layer of ``value`` with ``out_format``; ``negated`` gives the sign bits of ``-value``."""
+        key = (id(value), out_format, negated)
+        if key in self.packed_cache:
+            return self.packed_cache[key]
+        layer = value.layer
+        a = layer.attrs
+        weight = self.src.params[a["weight"]]
+        name = layer.name if out_format == "float" else f"{layer.name}_{out_format}{'_neg' if negated else ''}"
+        pre_pad, flip_input = (0, 0), False
+        if a["kind"] == "conv":
+            groups = a["num_group"]
+            pad = a["pad"]
+            if any(pad) and a["pad_value"] > 0 and self.negatable(value.sign, layer):
+                # +1 padding (BMXNet v1) = the operator's -1 padding of the negated input and weights
+                flip_input, x = True, self.packed(value.sign, layer, negated=True)
+            elif any(pad) and a["pad_value"] > 0:  # exact mode: pad the +/-1 tensor with +1, then pack
+                padded = self.emit("Pad", f"{layer.name}_pad", [self.float(value.sign)],
+                                   {"mode": "constant", "constant_value": "1.0",
+                                    "pad_width": _tuple_attr((0, 0, 0, 0, pad[0], pad[0], pad[1], pad[1]))})
+                x = self.emit("BmxPack", f"{layer.name}_pack", [padded], {"num_group": str(groups)})
+                pre_pad, pad = pad, (0, 0)
+            else:
+                x = self.packed(value.sign, layer)
+            op = "BmxBinaryConv2D"
+            attrs = {"kernel": _tuple_attr(a["kernel"]), "stride": _tuple_attr(a["stride"]),
+                     "pad": _tuple_attr(pad), "dilate": _tuple_attr(a["dilate"]),
+                     "num_filter": str(a["num_filter"]), "num_group": str(groups),
+                     "in_channels": str(weight.shape[1] * groups), "out_format": out_format}
+            packed_weight = pack_conv_weight(-weight if flip_input else weight)
+        else:
+            x = self.packed(value.sign, layer)
+            op = "BmxBinaryDense"
+            attrs = {"num_hidden": str(a["num_hidden"]), "in_units": str(weight.shape[1]), "out_format": out_format}
+            packed_weight = pack_dense_weight(weight)
+        w = self.param(f"{layer.name}_weight", packed_weight)
+        flip = np.float32(-1.0 if negated else 1.0)
+        scale = self.param(f"{name}_scale", as_float32(flip * value.scale))
+        bias = self.param(f"{name}_bias", as_float32(flip * value.bias))
+        entry = self.emit(op, name, [x, w, scale, bias], attrs)
+        if a.get("raw_origin") is not None and layer.name not in self.checked_layers:
+            self.checked_layers.add(layer.name)
+            self.out.arithmetic_checks.append(ArithmeticCheck(
+                name=self.out.graph.nodes[entry[0]].name, op=op, attrs={**attrs, "out_format": "int32"},
+                weight=self.out.graph.nodes[w[0]].name, input=value.sign.origin, output=a["raw_origin"],
+                pre_pad=tuple(pre_pad), negated=flip_input))
+        self.packed_cache[key] = entry
+        return entry
+
+    def quantized_layer(self, node, x):
+        a = node.attrs
+        weight = self.src.params[a["weight"]]
+        channels = weight.shape[0]
+        ternary_padding = a["kind"] == "conv" and any(a["pad"]) and a["pad_value"] == 0
+        dense_ok = a["kind"] == "conv" or a["flatten"]
+        if a["bits"] == 1 and isinstance(x, SignValue) and a["bias"] is None and not ternary_padding and dense_ok:
+            scale = as_float32(_alpha(weight, a["scaling"], channels) * np.float32(a["output_scale"]))
+            bias = as_float32(np.full(channels, a["output_offset"] * a["output_scale"]))
+            words = packed_weight_bytes(weight, a["kind"])
+            self.out.layers.append(LayerRecord(node.name, a["kind"], 1, weight.shape, "binary",
+                                               weight.size * 4, words))
+            return BinaryValue(layer=node, sign=x, scale=scale, bias=bias, origin=a["origin"])
+        self.out.layers.append(LayerRecord(node.name, a["kind"], a["bits"], weight.shape, "float",
+                                           weight.size * 4, weight.size * 4))
+        return FloatValue(self.float_layer(node, x))
+
+    def float_layer(self, node, x):
+        """A quantized layer kept as a float operator with its quantized weights precomputed."""
+        a = node.attrs
+        weight = self.src.params[a["weight"]]
+        q = _quantized_weight(weight, a["bits"])
+        inputs = [self.float(x), self.param(f"{node.name}_qweight", q)]
+        if a["bias"] is not None:
+            inputs.append(self.param(a["bias"]))
+        no_bias = str(a["bias"] is None)
+        if a["kind"] == "conv":
+            pad = a["pad"]
+            if any(pad) and a["pad_value"] != 0:
+                inputs[0] = self.emit("Pad", f"{node.name}_pad", [inputs[0]], {
+                    "mode": "constant", "constant_value": repr(a["pad_value"]),
+                    "pad_width": _tuple_attr((0, 0, 0, 0, pad[0], pad[0], pad[1], pad[1]))})
+                pad = (0, 0)
+            y = self.emit("Convolution", f"{node.name}_fwd", inputs, {
+                "kernel": _tuple_attr(a["kernel"]), "stride": _tuple_attr(a["stride"]), "pad": _tuple_attr(pad),
+                "dilate": _tuple_attr(a["dilate"]), "num_filter": str(a["num_filter"]),
+                "num_group": str(a["num_group"]), "no_bias": no_bias, "layout": "NCHW"})
+            channel_shape = (1, -1, 1, 1)
+        else:
+            y = self.emit("FullyConnected", f"{node.name}_fwd", inputs, {
+                "num_hidden": str(a["num_hidden"]), "flatten": str(a["flatten"]), "no_bias": no_bias})
+            channel_shape = (1, -1)
+        if a["bits"] == 1 and a["scaling"] in ("forward_backward", "xnor"):
+            alpha = _alpha(weight, a["scaling"], weight.shape[0]).reshape(channel_shape)
+            y = self.emit("broadcast_mul", f"{node.name}_scale", [y, self.param(f"{node.name}_alpha", alpha)])
+        if a["output_offset"] or a["output_scale"] != 1.0:
+            y = self.emit("_plus_scalar", f"{node.name}_offset", [y], {"scalar": repr(float(a["output_offset"]))})
+            y = self.emit("_mul_scalar", f"{node.name}_rescale", [y], {"scalar": repr(float(a["output_scale"]))})
+        return y
+
+    def k_bit_activation(self, node, x):
+        bits = node.attrs["bits"]
+        y = self.float(x)
+        if bits == 32:
+            return y
+        levels = repr(float(2 ** bits - 1))
+        y = self.emit("clip", f"{node.name}_clip", [y], {"a_min": "0", "a_max": "1"})
+        y = self.emit("_mul_scalar", f"{node.name}_levels", [y], {"scalar": levels})
+        y = self.emit("round", f"{node.name}_round", [y])
+        return self.emit("_div_scalar", node.attrs["origin"], [y], {"scalar": levels})
+
+    def batch_norm(self, node, inputs):
+        a, b = _batchnorm_affine(self.src, node)
+        source = inputs[0]
+        if isinstance(source, BinaryValue):
+            self.out.folded_batchnorms += 1
+            return BinaryValue(layer=source.layer, sign=source.sign, scale=as_float32(a * source.scale),
+                               bias=as_float32(a * source.bias + b), origin=node.name)
+        return BatchNormValue(source=source, node=node, scale=a, bias=b)
+
+    # ---- the walk ---------------------------------------------------------------------------------------
+    def run(self):
+        for i, node in enumerate(self.src.nodes):
+            inputs = [self.value(e) for e in node.inputs]
+            if node.op == "null":
+                if node.name in self.src.params:
+                    self.values[(i, 0)] = ParamValue(node.name)
+                else:
+                    self.values[(i, 0)] = FloatValue(self.emit("null", node.name, []))
+            elif node.op == "_bmx_sign":
+                self.values[(i, 0)] = SignValue(source=inputs[0], origin=node.attrs["origin"], name=node.name)
+            elif node.op == "_bmx_act_k":
+                self.values[(i, 0)] = FloatValue(self.k_bit_activation(node, inputs[0]))
+            elif node.op == "_bmx_qlayer":
+                self.values[(i, 0)] = self.quantized_layer(node, inputs[0])
+            elif node.op == "BatchNorm" and not self.exact:
+                self.values[(i, 0)] = self.batch_norm(node, inputs)
+            else:
+                entry = self.emit(node.op, node.name, [self.float(v) for v in inputs], node.attrs)
+                self.copied[i] = entry[0]
+        self.out.graph.heads = [self.float(self.value(h)) for h in self.src.heads]
+        return self.out
+
+
+def packed_weight_bytes(weight, kind):
+    """Bytes of the packed words of a binary weight."""
+    shape = weight.shape
+    per_row = -(-shape[1] // 64) * 8
+    return shape[0] * per_row * (shape[2] * shape[3] if kind == "conv" else 1)
+
+
+def rewrite(graph, *, exact=False):
+    """The converted graph of a layer-node graph (see module docstring); raises ConversionError when
+    nothing is binary."""
+    result = _Rewriter(graph, exact).run()
+    if not any(r.converted_as == "binary" for r in result.layers):
+        raise ConversionError("Nothing to convert: the model has no 1-bit QConv2D / QDense layer whose input "
+                              "comes from a 1-bit QActivation.")
+    return result

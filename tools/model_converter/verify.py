@@ -1,0 +1,163 @@
+"""Verification of a converted model against the original, run before anything is written.
+
+Three checks on random inputs (``docs/converter.md`` explains the choice):
+
+1. **Binary arithmetic, bit-exact.** For every binary operator, the original model's own +/-1 input activations
+   are packed and run through the operator (``out_format=int32``) with the converted packed weights; the
+   integers must equal the original layer's unscaled Convolution / FullyConnected output exactly. This covers
+   weight packing, bit order, layout, padding and the kernels.
+2. **Folded sign decisions.** Where folding moved a sign into a different float evaluation order (BatchNorm +
+   sign as ``BmxPack``'s affine, or a binary layer's packed output), the converted decision
+   ``scale * x + bias < 0`` is recomputed (float32, multiply then add, as the kernels do) on the original's own
+   ``x`` and compared with the sign the original model took. A difference is accepted only at the rounding
+   boundary: where the original value is within ``1e-5 * (|scale * x| + |bias|)`` of zero. Any other
+   difference fails.
+3. **End to end.** Original and converted model run on the same inputs: outputs must be identical in exact
+   mode, and within ``1e-3 * max(1, max |output|)`` otherwise.
+
+:func:`verify` raises :class:`VerificationError` on failure, so no output is written.
+"""
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .graph import ConversionError
+
+__all__ = ["VerificationError", "Verification", "verify", "run_symbol"]
+
+_SUBGRAPH_ENV = "MXNET_SUBGRAPH_BACKEND"
+BOUNDARY_RTOL = 1e-5
+OUTPUT_RTOL = 1e-3
+
+
+class VerificationError(ConversionError):
+    """The converted model does not reproduce the original; nothing was written."""
+
+
+@dataclass
+class Verification:
+    binary_ops_checked: int
+    sign_decisions_checked: int
+    boundary_flips: int
+    max_output_difference: float
+    exact: bool
+
+    def summary(self):
+        return (f"verified: {self.binary_ops_checked} binary operators bit-exact on the original activations; "
+                f"{self.sign_decisions_checked} folded sign decisions checked, {self.boundary_flips} differ only "
+                f"at the rounding boundary; outputs max |diff| = {self.max_output_difference:.3g}"
+                f"{' (exact mode: identical)' if self.exact else ''}")
+
+
+def run_symbol(symbol, params, aux_names, data_name, data):
+    """Forward ``symbol`` (inference) with ``params`` (NumPy arrays) on ``data``; list of NumPy outputs.
+
+    MXNet's graph-rewriting backends (oneDNN operator fusion) are off while binding, so internal values are
+    the graph's own (a fused Convolution + BatchNorm would replace the Convolution's output).
+    """
+    import mxnet as mx
+
+    args = {n: mx.nd.array(a, dtype=a.dtype) for n, a in params.items() if n not in aux_names}
+    aux = {n: mx.nd.array(a, dtype=a.dtype) for n, a in params.items() if n in aux_names}
+    args[data_name] = mx.nd.array(data)
+    needed_args = {n: args[n] for n in symbol.list_arguments()}
+    needed_aux = {n: aux[n] for n in symbol.list_auxiliary_states()}
+    previous = os.environ.get(_SUBGRAPH_ENV)
+    os.environ[_SUBGRAPH_ENV] = "NONE"
+    try:
+        executor = symbol.bind(mx.cpu(), needed_args, aux_states=needed_aux, grad_req="null")
+        return [o.asnumpy() for o in executor.forward(is_train=False)]
+    finally:
+        if previous is None:
+            del os.environ[_SUBGRAPH_ENV]
+        else:
+            os.environ[_SUBGRAPH_ENV] = previous
+
+
+def _internal(internals, name):
+    names = internals.list_outputs()
+    for candidate in (f"{name}_output", name):
+        if candidate in names:
+            return internals[names.index(candidate)]
+    raise VerificationError(f"Cannot find the original graph's value {name!r} for verification.")
+
+
+def _check_arithmetic(check, activations, converted_params):
+    import mxnet as mx
+
+    x = -activations[check.input] if check.negated else activations[check.input]
+    if any(check.pre_pad):
+        ph, pw = check.pre_pad
+        x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=1.0)
+    if check.op == "BmxBinaryDense":
+        x = x.reshape(x.shape[0], -1)
+        packed = mx.nd.BmxPack(mx.nd.array(x))
+    else:
+        packed = mx.nd.BmxPack(mx.nd.array(x), num_group=int(check.attrs["num_group"]))
+    weight = mx.nd.array(converted_params[check.weight], dtype=np.int64)
+    channels = weight.shape[0]
+    op = getattr(mx.nd, check.op)
+    y = op(packed, weight, mx.nd.ones(channels), mx.nd.zeros(channels), **check.attrs).asnumpy()
+    expected = activations[check.output]
+    if y.shape != expected.shape or not np.array_equal(y.astype(np.float64), expected.astype(np.float64)):
+        bad = np.count_nonzero(y.astype(np.float64) != expected) if y.shape == expected.shape else "all"
+        raise VerificationError(f"Binary operator {check.name!r} differs from the original layer "
+                                f"{check.output!r} on its own activations ({bad} of {expected.size} outputs).")
+
+
+def _check_sign(check, activations):
+    """Number of boundary flips; raises if a decision differs away from the rounding boundary."""
+    x = activations[check.source].astype(np.float32)
+    reference = activations[check.reference]
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    scale, bias = check.scale.reshape(shape), check.bias.reshape(shape)
+    product = (scale * x).astype(np.float32)
+    ours = (product + bias).astype(np.float32) < 0
+    theirs = reference >= 0 if check.negated else reference < 0  # negated: a set bit stands for +1
+    differ = ours != theirs
+    if not differ.any():
+        return 0
+    tolerance = BOUNDARY_RTOL * (np.abs(product) + np.abs(bias))
+    outside = differ & (np.abs(reference) > tolerance)
+    if outside.any():
+        raise VerificationError(f"Folded sign {check.name!r} differs from the original at "
+                                f"{int(outside.sum())} positions away from zero (e.g. original value "
+                                f"{float(reference[outside][0]):.6g}).")
+    return int(differ.sum())
+
+
+def verify(original_symbol, original_params, original_aux, rewritten, converted_symbol, data_name, input_shape,
+           *, exact, seed=0):
+    """Run the three checks of the module docstring; returns a :class:`Verification`."""
+    import mxnet as mx
+
+    rng = np.random.default_rng(seed)
+    data = rng.standard_normal(tuple(input_shape)).astype(np.float32)
+    names = sorted({c.input for c in rewritten.arithmetic_checks} | {c.output for c in rewritten.arithmetic_checks}
+                   | {c.source for c in rewritten.sign_checks} | {c.reference for c in rewritten.sign_checks})
+    internals = original_symbol.get_internals()
+    probes = [_internal(internals, n) for n in names]
+    heads = list(original_symbol)
+    outputs = run_symbol(mx.sym.Group(probes + heads), original_params, original_aux, data_name, data)
+    activations = dict(zip(names, outputs))
+    reference_outputs = outputs[len(probes):]
+
+    for check in rewritten.arithmetic_checks:
+        _check_arithmetic(check, activations, rewritten.graph.params)
+    flips = sum(_check_sign(check, activations) for check in rewritten.sign_checks)
+
+    converted_outputs = run_symbol(converted_symbol, rewritten.graph.params, rewritten.graph.aux_names,
+                                   data_name, data)
+    worst = 0.0
+    for ref, out in zip(reference_outputs, converted_outputs):
+        if ref.shape != out.shape:
+            raise VerificationError(f"Converted output shape {out.shape} differs from the original {ref.shape}.")
+        diff = float(np.max(np.abs(ref.astype(np.float64) - out))) if ref.size else 0.0
+        worst = max(worst, diff)
+        limit = 0.0 if exact else OUTPUT_RTOL * max(1.0, float(np.max(np.abs(ref))))
+        if diff > limit or not np.isfinite(diff):
+            raise VerificationError(
+                f"Converted outputs differ from the original by {diff:.3g} (allowed {limit:.3g})"
+                + ("" if exact else "; try exact mode (--exact), which keeps BatchNorm unfolded") + ".")
+    return Verification(len(rewritten.arithmetic_checks), len(rewritten.sign_checks), flips, worst, exact)

@@ -1,0 +1,104 @@
+"""Output formats of the converter, and writing an output directory atomically.
+
+A writer is ``write(graph, directory, prefix) -> [file names]``: it writes the converted :class:`Graph` into an
+existing, empty ``directory``. :data:`WRITERS` maps format names to writers; other formats (the standalone
+runtime's) register themselves there. :func:`write_output_dir` creates the files in a temporary directory
+next to the destination and renames it into place at the end, so a failure leaves no partial output.
+"""
+import json
+import os
+import shutil
+import tempfile
+
+import numpy as np
+
+from .graph import ConversionError
+
+__all__ = ["WRITERS", "register_writer", "graph_to_json", "to_mxnet_symbol", "write_mxnet", "write_output_dir"]
+
+MXNET_VERSION = 10901
+
+
+def graph_to_json(graph):
+    """MXNet's symbol JSON for ``graph`` (loadable by ``mx.sym.load_json`` once ``bmxnet_ext`` is imported)."""
+    nodes = [{"op": n.op, "name": n.name, "attrs": {k: str(v) for k, v in n.attrs.items()},
+              "inputs": [[src, out, 0] for src, out in n.inputs]} for n in graph.nodes]
+    for node in nodes:
+        if not node["attrs"]:
+            del node["attrs"]
+    return json.dumps({
+        "nodes": nodes,
+        "arg_nodes": [i for i, n in enumerate(graph.nodes) if n.op == "null"],
+        "heads": [[src, out, 0] for src, out in graph.heads],
+        "attrs": {"mxnet_version": ["int", MXNET_VERSION]},
+    }, indent=2)
+
+
+def to_mxnet_symbol(graph):
+    """The graph as an MXNet symbol (the operators must be registered: ``import bmxnet_ext``)."""
+    import mxnet as mx
+
+    return mx.sym.load_json(graph_to_json(graph))
+
+
+def mxnet_params(graph):
+    """``{"arg:NAME" | "aux:NAME": NDArray}`` as ``mx.nd.save`` writes checkpoints; packed words stay int64."""
+    import mxnet as mx
+
+    arrays = {}
+    for name, array in graph.params.items():
+        kind = "aux" if name in graph.aux_names else "arg"
+        arrays[f"{kind}:{name}"] = mx.nd.array(array, dtype=array.dtype if array.dtype == np.int64 else np.float32)
+    return arrays
+
+
+def write_mxnet(graph, directory, prefix):
+    """``PREFIX-symbol.json`` + ``PREFIX-0000.params``, loadable by ``gluon.SymbolBlock.imports``."""
+    import mxnet as mx
+
+    symbol_file, params_file = f"{prefix}-symbol.json", f"{prefix}-0000.params"
+    with open(os.path.join(directory, symbol_file), "w", encoding="utf-8") as f:
+        f.write(graph_to_json(graph))
+    mx.nd.save(os.path.join(directory, params_file), mxnet_params(graph))
+    return [symbol_file, params_file]
+
+
+WRITERS = {"mxnet": write_mxnet}
+"""Output formats by name."""
+
+
+def register_writer(name, writer):
+    """Make ``writer`` available as output format ``name``."""
+    WRITERS[name] = writer
+
+
+def write_output_dir(output_dir, write, *, overwrite=False):
+    """Create ``output_dir`` with the files ``write(tmp_dir)`` produces, atomically.
+
+    An existing ``output_dir`` is an error unless ``overwrite``; then it is replaced only once the new one is
+    complete. Returns ``write``'s result.
+    """
+    output_dir = os.path.abspath(output_dir)
+    if os.path.exists(output_dir) and not overwrite:
+        raise ConversionError(f"Output directory {output_dir!r} already exists; choose another or pass "
+                              "--force (overwrite=True) to replace it.")
+    parent = os.path.dirname(output_dir)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}.tmp-", dir=parent)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp creates 0700; the result is an ordinary directory
+        result = write(tmp)
+        if os.path.exists(output_dir):
+            old = tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}.old-", dir=parent)
+            os.rmdir(old)
+            os.rename(output_dir, old)
+            os.rename(tmp, output_dir)
+            shutil.rmtree(old)
+        else:
+            os.rename(tmp, output_dir)
+        return result
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
