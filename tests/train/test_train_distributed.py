@@ -11,7 +11,7 @@ import pytest
 from tools.train.data import load_dataset
 from tools.train.pipeline import create_net
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SEED = 5
 
 
