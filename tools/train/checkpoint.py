@@ -3,7 +3,8 @@
 A checkpoint is a folder ``<run_dir>/checkpoints/epoch-NNNN/`` holding
 
 - ``net.params``: the network's parameters (``save_parameters``),
-- ``trainer.states``: the optimizer with its state (momenta, update counts, schedule),
+- ``trainer.states``: the optimizer with its state (momenta, update counts, schedule); absent for distributed
+  runs, whose optimizer state lives on the parameter servers,
 - ``state.json``: epoch, metric history and the Python / NumPy RNG states,
 - ``MANIFEST.json``: size and SHA-256 of each file above, written last.
 
@@ -73,7 +74,7 @@ def _restore_rng_states(states):
     np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
 
 
-def save_checkpoint(run_dir, *, epoch, net, trainer, state, keep=2):
+def save_checkpoint(run_dir, *, epoch, net, trainer, state, keep=2, optimizer_state=True):
     """Write the checkpoint of ``epoch`` atomically; keep the newest ``keep`` checkpoints. Returns its folder.
 
     ``state`` is a JSON-serialisable dict (history, ...); the epoch and RNG states are added to it.
@@ -84,11 +85,13 @@ def save_checkpoint(run_dir, *, epoch, net, trainer, state, keep=2):
     tmp = tempfile.mkdtemp(dir=root, prefix=f".tmp-epoch-{epoch:04d}-")
     try:
         net.save_parameters(os.path.join(tmp, PARAMS))
-        trainer.save_states(os.path.join(tmp, STATES))
+        names = (PARAMS, STATES, STATE) if optimizer_state else (PARAMS, STATE)
+        if optimizer_state:
+            trainer.save_states(os.path.join(tmp, STATES))
         with open(os.path.join(tmp, STATE), "w") as f:
             json.dump(dict(state, epoch=epoch, rng=_rng_states()), f)
         files = {name: {"bytes": os.path.getsize(os.path.join(tmp, name)),
-                        "sha256": _sha256(os.path.join(tmp, name))} for name in (PARAMS, STATES, STATE)}
+                        "sha256": _sha256(os.path.join(tmp, name))} for name in names}
         with open(os.path.join(tmp, MANIFEST), "w") as f:
             json.dump({"format": FORMAT, "epoch": epoch, "files": files}, f, indent=1)
         if os.path.exists(final):
@@ -125,7 +128,8 @@ def verify_checkpoint(path):
     except (OSError, ValueError) as err:
         raise CorruptCheckpointError(f"Checkpoint {path!r} has no readable {MANIFEST} ({err}); it was not "
                                      "loaded. Delete the folder to resume from the previous checkpoint.") from err
-    if manifest.get("format") != FORMAT or set(manifest.get("files", {})) != {PARAMS, STATES, STATE}:
+    listed = set(manifest.get("files", {}))
+    if manifest.get("format") != FORMAT or not {PARAMS, STATE} <= listed <= {PARAMS, STATES, STATE}:
         raise CorruptCheckpointError(f"Checkpoint {path!r}: expected a {FORMAT!r} manifest listing "
                                      f"{[PARAMS, STATES, STATE]}, got {manifest!r:.200}.")
     for name, expected in manifest["files"].items():
@@ -146,10 +150,11 @@ def load_checkpoint(path, *, net, trainer, ctx):
 
     Returns the saved ``state`` dict (with ``epoch`` and ``history``). Nothing is loaded if verification fails.
     """
-    verify_checkpoint(path)
+    manifest = verify_checkpoint(path)
     with open(os.path.join(path, STATE)) as f:
         state = json.load(f)
     net.load_parameters(os.path.join(path, PARAMS), ctx=ctx)
-    trainer.load_states(os.path.join(path, STATES))
+    if STATES in manifest["files"]:
+        trainer.load_states(os.path.join(path, STATES))
     _restore_rng_states(state.pop("rng"))
     return state

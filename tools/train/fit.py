@@ -69,7 +69,7 @@ def _progress(total, epoch, enabled):
 
 
 def fit(*, net, trainer, train_split, eval_split, run_dir, epochs, batch_size, ctx, seed, label_smoothing=0.0,
-        rank=0, num_workers=1, limit_batches=None, resume=False, progress=True):
+        rank=0, num_workers=1, distributed=False, limit_batches=None, resume=False, progress=True):
     """Train ``net`` with ``trainer`` for ``epochs`` epochs in total; returns the per-epoch history.
 
     Parameters
@@ -85,6 +85,9 @@ def fit(*, net, trainer, train_split, eval_split, run_dir, epochs, batch_size, c
         Data-parallel devices; each batch is split across them.
     rank, num_workers : int
         This worker's shard of the training data (distributed runs).
+    distributed : bool
+        The trainer updates on a distributed kvstore: the optimizer state lives on the servers, so checkpoints
+        hold parameters only and a resumed run restarts the optimizer state (not bit-exact).
     limit_batches : int, optional
         Train on at most this many batches per epoch (smoke tests).
     resume : bool
@@ -101,6 +104,8 @@ def fit(*, net, trainer, train_split, eval_split, run_dir, epochs, batch_size, c
         else:
             schedule = trainer.optimizer.lr_scheduler
             state = load_checkpoint(path, net=net, trainer=trainer, ctx=ctx)
+            if distributed:
+                logger.warning("distributed resume: parameters restored, optimizer state restarts")
             # The checkpoint's optimizer brings its own schedule; keep this run's (stateless, so identical when
             # the flags are, and following a new --epochs when training is extended).
             trainer.optimizer.lr_scheduler = schedule
@@ -150,5 +155,6 @@ def fit(*, net, trainer, train_split, eval_split, run_dir, epochs, batch_size, c
                     "(%.0f samples/s)", epoch, epochs, record["train_loss"], record["train_accuracy"],
                     eval_loss, eval_accuracy, record["lr"], seconds, record["samples_per_second"])
         write_log(run_dir, history)
-        save_checkpoint(run_dir, epoch=epoch, net=net, trainer=trainer, state={"history": history})
+        save_checkpoint(run_dir, epoch=epoch, net=net, trainer=trainer, state={"history": history},
+                        optimizer_state=not distributed)
     return history

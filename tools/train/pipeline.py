@@ -69,7 +69,11 @@ def make_trainer(net, *, optimizer, lr, weight_decay, lr_schedule, epochs, steps
     """A Gluon ``Trainer`` over ``net`` with the named optimizer and schedule (epochs converted to updates).
 
     Latent binary weights get ``wd_mult = 0`` unless ``decay_binary_weights``. Updates run on the workers
-    (``update_on_kvstore=False``), so every worker holds the optimizer state and can checkpoint it.
+    (``update_on_kvstore=False``) so the optimizer state can be checkpointed, except with a distributed
+    ``kvstore`` object: there the servers run the optimizer and every worker pulls the updated weights after
+    each step, so all workers hold the same weights whatever the timing of Gluon's lazy initial broadcast (whose
+    pull MXNet does not order before the first gradient push; with local updates a worker could load a summed
+    gradient as its weights, seen on loopback in one run out of four).
     """
     schedule = WarmupSchedule(lr_schedule, lr, total_steps=epochs * steps_per_epoch,
                               warmup_steps=int(warmup_epochs * steps_per_epoch),
@@ -79,7 +83,8 @@ def make_trainer(net, *, optimizer, lr, weight_decay, lr_schedule, epochs, steps
         disable_binary_weight_decay(net)
     opt = make_optimizer(optimizer, learning_rate=lr, weight_decay=weight_decay, schedule=schedule,
                          momentum=momentum, nesterov=nesterov)
-    return mx.gluon.Trainer(net.collect_params(), opt, kvstore=kvstore, update_on_kvstore=False)
+    distributed = not isinstance(kvstore, str)
+    return mx.gluon.Trainer(net.collect_params(), opt, kvstore=kvstore, update_on_kvstore=distributed)
 
 
 def train(*, model, dataset, run_dir, data_dir=None, augment="none", image_size=224, record_classes=1000,
@@ -116,7 +121,8 @@ def train(*, model, dataset, run_dir, data_dir=None, augment="none", image_size=
                            nesterov=nesterov, decay_binary_weights=decay_binary_weights, kvstore=kv)
     history = fit(net=net, trainer=trainer, train_split=train_split, eval_split=eval_split, run_dir=run_dir,
                   epochs=epochs, batch_size=batch_size, ctx=contexts, seed=seed, label_smoothing=label_smoothing,
-                  rank=rank, num_workers=num_workers, limit_batches=limit_batches, resume=resume,
+                  rank=rank, num_workers=num_workers, distributed=kvstore.startswith("dist"),
+                  limit_batches=limit_batches, resume=resume,
                   progress=progress)
     symbol_file, params_file = export_model(net, run_dir)
     plot = plot_learning_curves(history, os.path.join(run_dir, PLOT_NAME),
