@@ -10,6 +10,7 @@ SUBCOMMANDS = {
     "kernels": "binary convolution kernels vs MXNet fp32 Convolution, and the machine's xnor/popcount peak",
     "models": "converted binary model inside MXNet vs the float model",
     "runtime": "standalone runtime vs MXNet float model",
+    "training": "training step time of a binary zoo model vs its full-precision twin",
 }
 
 

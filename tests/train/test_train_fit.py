@@ -1,0 +1,127 @@
+"""The training loop end to end on the offline digits: logs, checkpoints, resume, corruption, export."""
+import json
+import os
+
+import mxnet as mx
+import numpy as np
+import pytest
+
+from tools.train import train
+from tools.train.checkpoint import CorruptCheckpointError, checkpoint_dir
+from tools.train.data import load_dataset
+
+TINY = dict(model="lenet", dataset="digits", epochs=2, batch_size=32, limit_batches=4, progress=False, seed=3)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+def _params(net):
+    return {name: p.data().asnumpy() for name, p in net._collect_params_with_prefix().items()}
+
+
+class _InterruptingSplit:
+    """A train split that raises KeyboardInterrupt on its ``after``-th batch (a Ctrl-C mid-epoch)."""
+
+    def __init__(self, split, after):
+        self.split, self.after, self.calls = split, after, 0
+
+    def __len__(self):
+        return len(self.split)
+
+    @property
+    def shape(self):
+        return self.split.shape
+
+    def batch(self, indices, rng=None):
+        self.calls += 1
+        if self.calls == self.after:
+            raise KeyboardInterrupt
+        return self.split.batch(indices, rng)
+
+
+def test_an_epoch_trains_logs_checkpoints_exports_and_plots(tmp_path, digits):
+    run = train(run_dir=str(tmp_path), splits=digits, **TINY)
+    lines = [json.loads(line) for line in open(tmp_path / "log.jsonl")]
+    assert [line["epoch"] for line in lines] == [1, 2]
+    assert {"train_loss", "train_accuracy", "eval_loss", "eval_accuracy", "lr", "epoch_seconds"} <= set(lines[0])
+    assert lines[1]["train_loss"] < lines[0]["train_loss"]
+    assert os.path.isfile(os.path.join(checkpoint_dir(str(tmp_path), 2), "MANIFEST.json"))
+    with open(run["plot"], "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert run["history"] == lines
+
+
+def test_interrupted_then_resumed_run_is_bit_identical_to_a_straight_run(tmp_path, digits):
+    straight = train(run_dir=str(tmp_path / "straight"), splits=digits, **TINY)
+    train_split, eval_split, classes = digits
+    interrupted = _InterruptingSplit(train_split, after=TINY["limit_batches"] + 2)  # 2nd batch of epoch 2
+    with pytest.raises(KeyboardInterrupt):
+        train(run_dir=str(tmp_path / "resumed"), splits=(interrupted, eval_split, classes), **TINY)
+    assert not os.path.exists(checkpoint_dir(str(tmp_path / "resumed"), 2))
+    resumed = train(run_dir=str(tmp_path / "resumed"), splits=digits, resume=True, **TINY)
+    expected, actual = _params(straight["net"]), _params(resumed["net"])
+    assert expected.keys() == actual.keys()
+    for name in expected:
+        np.testing.assert_array_equal(actual[name], expected[name], err_msg=name)
+    assert [h["train_loss"] for h in resumed["history"]] == [h["train_loss"] for h in straight["history"]]
+
+
+def test_corrupt_checkpoint_is_refused_with_a_clear_error(tmp_path, digits):
+    settings = dict(TINY, epochs=1)
+    train(run_dir=str(tmp_path), splits=digits, **settings)
+    params_file = os.path.join(checkpoint_dir(str(tmp_path), 1), "net.params")
+    raw = bytearray(open(params_file, "rb").read())
+    raw[len(raw) // 2] ^= 0x01
+    open(params_file, "wb").write(bytes(raw))
+    with pytest.raises(CorruptCheckpointError, match=r"net\.params.*is corrupt: expected .* SHA-256"):
+        train(run_dir=str(tmp_path), splits=digits, resume=True, **dict(settings, epochs=2))
+    assert len(open(tmp_path / "log.jsonl").readlines()) == 1  # nothing trained on top of the bad checkpoint
+
+
+def test_missing_manifest_is_refused(tmp_path, digits):
+    train(run_dir=str(tmp_path), splits=digits, **dict(TINY, epochs=1))
+    os.unlink(os.path.join(checkpoint_dir(str(tmp_path), 1), "MANIFEST.json"))
+    with pytest.raises(CorruptCheckpointError, match="MANIFEST.json"):
+        train(run_dir=str(tmp_path), splits=digits, resume=True, **TINY)
+
+
+def test_export_reimports_as_symbolblock_with_identical_outputs(tmp_path, digits):
+    run = train(run_dir=str(tmp_path), splits=digits, **dict(TINY, epochs=1))
+    imported = mx.gluon.SymbolBlock.imports(run["symbol_file"], ["data"], run["params_file"])
+    batch = mx.nd.array(digits[1].batch(np.arange(16))[0])
+    np.testing.assert_array_equal(imported(batch).asnumpy(), run["net"](batch).asnumpy())
+
+
+def test_two_devices_train_data_parallel(tmp_path, digits):
+    run = train(run_dir=str(tmp_path), splits=digits, ctx="cpu(0),cpu(1)", **dict(TINY, epochs=1))
+    assert run["history"][0]["train_loss"] > 0
+    for param in run["net"].collect_params().values():
+        if param.grad_req == "null":
+            continue  # BatchNorm running statistics are per device (Gluon's usual data parallelism)
+        copies = [d.asnumpy() for d in param.list_data()]
+        np.testing.assert_array_equal(copies[0], copies[1], err_msg=param.name)
+
+
+def test_command_line_saves_args_first_and_trains(tmp_path):
+    from tools.train.cli import main, parse_args
+
+    run_dir = tmp_path / "run"
+    assert main(["--epochs", "1", "--limit-batches", "2", "--batch-size", "16", "--no-progress",
+                 "--run-dir", str(run_dir), "--optimizer", "radam", "--lr-schedule", "step", "--lr-steps", "1",
+                 "--clip-threshold", "none"]) == 0
+    saved = json.loads((run_dir / "args.json").read_text())
+    assert saved["optimizer"] == "radam" and saved["lr_steps"] == [1.0] and saved["clip_threshold"] is None
+    assert (run_dir / "model-symbol.json").is_file() and (run_dir / "log.jsonl").is_file()
+    assert parse_args([]).run_dir == os.path.join("runs", "lenet-digits-w1a1")
+
+
+def test_help_states_every_default():
+    from tools.train.cli import build_parser
+
+    flags = [a for a in build_parser()._actions if a.option_strings and a.dest != "help"]
+    assert len(flags) > 30
+    for action in flags:
+        assert "(default:" in action.help, action.option_strings

@@ -1,0 +1,39 @@
+"""The paper's studies at small scale, one command each: ``python -m tools.experiments NAME [options]``.
+
+Each writes ``<out-dir>/NAME.md`` (protocol and table), ``NAME.png`` (plot) and ``NAME.json`` (results), and
+keeps every run's folder under ``<out-dir>/runs/NAME/``.
+"""
+import argparse
+import importlib
+import sys
+
+EXPERIMENTS = {
+    "clip": "clipping threshold sweep of the STE (paper Fig. 4a)",
+    "scaling": "weight scaling modes N / B / FB (paper Fig. 4b)",
+    "densenet": "DenseNet growth rate vs blocks per unit (paper Fig. 3)",
+    "bottleneck": "ResNet basic vs bottleneck units (paper Table 3)",
+    "precision": "LeNet binary vs k-bit vs full precision",
+}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m tools.experiments", description=__doc__)
+    sub = parser.add_subparsers(dest="experiment", required=True)
+    for name, help_text in EXPERIMENTS.items():
+        importlib.import_module(f"tools.experiments.{name}").add_arguments(sub.add_parser(name, help=help_text))
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    module = importlib.import_module(f"tools.experiments.{args.experiment}")
+    rows = module.run(args)
+    for row in rows:
+        print(f"{row['label']:40s} {100 * row['mean']:6.2f} % +- {100 * row['std']:.2f}  ({row['parameters']:,} "
+              "parameters)")
+    print(f"wrote {args.out_dir}/{args.experiment}.md, .png, .json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

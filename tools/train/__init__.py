@@ -1,0 +1,15 @@
+"""Training tool for binary (and full-precision) zoo models: ``bmxnet-train`` / ``python -m tools.train``.
+
+Modules, one job each:
+
+- :mod:`.cli`: flags (``parse_args``) and ``main``.
+- :mod:`.pipeline`: :func:`train`, one run as a keyword-only function (model, data, trainer, fit, export).
+- :mod:`.fit`: the deterministic epoch loop with evaluation, log, checkpoints and resume.
+- :mod:`.data`: datasets and the seeded, shardable batch order.
+- :mod:`.optim`: RAdam, warm-up schedules, optimizers by name, no weight decay on binary latent weights.
+- :mod:`.checkpoint`: atomic, checksummed checkpoints.
+- :mod:`.artifacts`: export for the model converter and the learning-curve plot.
+"""
+from .pipeline import build_model, train
+
+__all__ = ["train", "build_model"]

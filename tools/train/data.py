@@ -1,0 +1,191 @@
+"""Datasets for the training tool and a deterministic, shardable batch order.
+
+Every dataset is a pair of *splits* (train, eval). A split knows its length and assembles a batch
+``(data float32 (B, C, H, W), labels int32 (B,))`` from indices; :func:`epoch_batches` decides which indices,
+from ``(seed, epoch)`` only, so an epoch is the same whether training ran straight or resumed.
+
+Datasets (``DATASETS``):
+
+- ``digits``: scikit-learn's 1,797 handwritten digits upscaled to 28 x 28 (offline). Fixed split: a
+  permutation seeded with 1797, the first 1,437 train, the last 360 evaluate.
+- ``mnist-test-split``: the project's protocol on the official MNIST *test* split (idx files in
+  ``--data-dir``, default ``../shared/data/mnist-test``): first 8,000 train, last 2,000 evaluate.
+- ``mnist``: the official 60,000 / 10,000 split from idx files in ``--data-dir`` (Gluon downloads them there
+  when missing and the network allows).
+- ``cifar10``: CIFAR-10's binary batches in ``--data-dir`` (Gluon downloads them when missing), scaled to [0, 1].
+- ``imagenet``: ``train.rec`` / ``val.rec`` RecordIO files, or ``train/`` and ``val/`` image folders (one
+  sub-folder per class) in ``--data-dir``, with the usual random-resized-crop / flip and resize / centre-crop
+  transforms, normalised by ImageNet's mean and standard deviation.
+"""
+import os
+
+import numpy as np
+
+from bmxnet_ext import datasets as offline
+
+__all__ = ["DATASETS", "AUGMENTATIONS", "ArraySplit", "ImageSplit", "load_dataset", "epoch_batches",
+           "DIGITS_EVAL_COUNT"]
+
+DATASETS = ("digits", "mnist-test-split", "mnist", "cifar10", "imagenet")
+AUGMENTATIONS = ("none", "shift", "shift-flip")
+DIGITS_EVAL_COUNT = 360
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class ArraySplit:
+    """In-memory images ``(N, C, H, W)`` float32 and labels ``(N,)`` int32, with optional augmentation.
+
+    ``augment``: ``none``; ``shift`` (random translation by up to ``max_shift`` pixels, zero fill);
+    ``shift-flip`` (also a random horizontal flip).
+    """
+
+    def __init__(self, images, labels, augment="none", max_shift=2):
+        if augment not in AUGMENTATIONS:
+            raise ValueError(f"Expected `augment` to be one of {list(AUGMENTATIONS)}, got {augment!r}.")
+        if len(images) != len(labels):
+            raise ValueError(f"Images ({len(images)}) and labels ({len(labels)}) differ in count.")
+        self.images = np.ascontiguousarray(images, dtype=np.float32)
+        self.labels = np.asarray(labels, dtype=np.int32)
+        self.augment = augment
+        self.max_shift = max_shift
+
+    def __len__(self):
+        return len(self.labels)
+
+    @property
+    def shape(self):
+        """Shape of one sample, ``(C, H, W)``."""
+        return self.images.shape[1:]
+
+    def batch(self, indices, rng=None):
+        """``(data, labels)`` for ``indices``; ``rng`` (a NumPy Generator) drives the augmentation."""
+        data = self.images[indices]
+        if self.augment != "none" and rng is not None:
+            data = self._shift(data, rng)
+            if self.augment == "shift-flip":
+                flip = rng.random(len(data)) < 0.5
+                data[flip] = data[flip, :, :, ::-1]
+        return data, self.labels[indices]
+
+    def _shift(self, data, rng):
+        s = self.max_shift
+        height, width = data.shape[2:]
+        padded = np.pad(data, ((0, 0), (0, 0), (s, s), (s, s)))
+        offsets = rng.integers(0, 2 * s + 1, size=(len(data), 2))
+        return np.stack([padded[i, :, dy:dy + height, dx:dx + width] for i, (dy, dx) in enumerate(offsets)])
+
+
+class ImageSplit:
+    """A Gluon image dataset (items ``(HWC uint8 NDArray, label)``) with a Gluon vision transform.
+
+    Random transforms draw from MXNet's global RNG, which the training loop seeds per epoch.
+    """
+
+    def __init__(self, dataset, transform):
+        self.dataset = dataset
+        self.transform = transform
+
+    def __len__(self):
+        return len(self.dataset)
+
+    @property
+    def shape(self):
+        return tuple(self.batch([0])[0].shape[1:])
+
+    def batch(self, indices, rng=None):
+        images, labels = zip(*(self.dataset[int(i)] for i in indices))
+        data = np.stack([self.transform(img).asnumpy() for img in images]).astype(np.float32)
+        return data, np.asarray(labels, dtype=np.int32)
+
+
+def load_dataset(name, *, data_dir=None, augment="none", image_size=224, record_classes=1000):
+    """``(train_split, eval_split, num_classes)`` of dataset ``name`` (see the module docstring).
+
+    ``record_classes`` is the class count of ImageNet RecordIO data (image folders count their sub-folders).
+    """
+    if name == "digits":
+        images, labels = offline.load_sklearn_digits()
+        order = np.random.default_rng(len(labels)).permutation(len(labels))
+        train, held = order[:-DIGITS_EVAL_COUNT], order[-DIGITS_EVAL_COUNT:]
+        return ArraySplit(images[train], labels[train], augment), ArraySplit(images[held], labels[held]), 10
+    if name == "mnist-test-split":
+        (train_x, train_y), (eval_x, eval_y) = offline.mnist_split(data_dir or offline.DEFAULT_MNIST_DIR)
+        return ArraySplit(train_x, train_y, augment), ArraySplit(eval_x, eval_y), 10
+    if name == "mnist":
+        directory = _required_dir(name, data_dir)
+        if not os.path.exists(os.path.join(directory, "train-images-idx3-ubyte.gz")):
+            from mxnet.gluon.data.vision import MNIST
+            MNIST(root=directory, train=True), MNIST(root=directory, train=False)  # downloads the idx files
+        train = offline.load_mnist_idx(directory, prefix="train")
+        held = offline.load_mnist_idx(directory, prefix="t10k")
+        return ArraySplit(*train, augment), ArraySplit(*held), 10
+    if name == "cifar10":
+        directory = _required_dir(name, data_dir)
+        if not os.path.exists(os.path.join(directory, "test_batch.bin")):
+            from mxnet.gluon.data.vision import CIFAR10
+            CIFAR10(root=directory, train=True), CIFAR10(root=directory, train=False)  # downloads the batches
+        train = _read_cifar([os.path.join(directory, f"data_batch_{i}.bin") for i in range(1, 6)])
+        held = _read_cifar([os.path.join(directory, "test_batch.bin")])
+        return ArraySplit(*train, augment), ArraySplit(*held), 10
+    if name == "imagenet":
+        return _imagenet(_required_dir(name, data_dir), image_size, record_classes)
+    raise ValueError(f"Expected `dataset` to be one of {list(DATASETS)}, got {name!r}.")
+
+
+def _required_dir(name, data_dir):
+    if not data_dir:
+        raise ValueError(f"Dataset {name!r} needs --data-dir (the folder holding or receiving its files).")
+    os.makedirs(data_dir, exist_ok=True)
+    return data_dir
+
+
+def _read_cifar(paths):
+    """CIFAR-10 binary batches: records of 1 label byte + 3,072 image bytes (3 x 32 x 32, CHW)."""
+    records = []
+    for path in paths:
+        raw = np.fromfile(path, dtype=np.uint8)
+        if raw.size % 3073:
+            raise ValueError(f"{path!r} is not a CIFAR-10 binary batch: {raw.size} bytes is not a multiple of "
+                             "3073.")
+        records.append(raw.reshape(-1, 3073))
+    records = np.concatenate(records)
+    images = records[:, 1:].reshape(-1, 3, 32, 32).astype(np.float32) / 255.0
+    return images, records[:, 0].astype(np.int32)
+
+
+def _imagenet(directory, image_size, record_classes):
+    from mxnet.gluon.data.vision import ImageFolderDataset, ImageRecordDataset
+    from mxnet.gluon.data.vision import transforms as T
+
+    normalize = [T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+    train_tf = T.Compose([T.RandomResizedCrop(image_size), T.RandomFlipLeftRight()] + normalize)
+    eval_tf = T.Compose([T.Resize(int(round(image_size / 0.875))), T.CenterCrop(image_size)] + normalize)
+    splits = []
+    for part in ("train", "val"):
+        record, folder = os.path.join(directory, f"{part}.rec"), os.path.join(directory, part)
+        if os.path.exists(record):
+            splits.append(ImageRecordDataset(record))
+        elif os.path.isdir(folder):
+            splits.append(ImageFolderDataset(folder))
+        else:
+            raise FileNotFoundError(f"ImageNet-style data needs {record!r} or the folder {folder!r}.")
+    train, held = splits
+    classes = len(train.synsets) if hasattr(train, "synsets") else record_classes
+    return ImageSplit(train, train_tf), ImageSplit(held, eval_tf), classes
+
+
+def epoch_batches(length, *, batch_size, seed, epoch, shuffle=True, rank=0, num_workers=1, limit=None):
+    """Index arrays of the batches of one epoch, a pure function of the arguments.
+
+    The order is a permutation drawn from ``np.random.default_rng([seed, epoch])`` (identity without
+    ``shuffle``). Worker ``rank`` of ``num_workers`` takes every ``num_workers``-th index after the order is
+    cut to a multiple of ``num_workers``, so all workers run the same number of equal-sized steps.
+    ``limit`` keeps only the first ``limit`` batches.
+    """
+    if not 0 <= rank < num_workers:
+        raise ValueError(f"Expected `rank` in [0, {num_workers}), got {rank}.")
+    order = np.random.default_rng([seed, epoch]).permutation(length) if shuffle else np.arange(length)
+    order = order[:len(order) - len(order) % num_workers][rank::num_workers]
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    return batches[:limit] if limit else batches

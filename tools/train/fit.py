@@ -1,0 +1,160 @@
+"""The training loop: deterministic epochs, evaluation, JSON-lines log, checkpoints and resume.
+
+An epoch's data order comes from ``(seed, epoch)`` (:func:`tools.train.data.epoch_batches`) and MXNet's RNG
+(dropout, random image transforms) is reseeded from ``(seed, epoch)`` at its start, so resuming from the
+checkpoint of epoch ``e`` replays epoch ``e + 1`` exactly as an uninterrupted run would.
+"""
+import json
+import logging
+import os
+import sys
+import time
+
+import mxnet as mx
+import numpy as np
+from mxnet import autograd
+
+from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, write_text_atomically
+from .data import epoch_batches
+
+__all__ = ["fit", "evaluate", "cross_entropy", "epoch_seed", "write_log", "LOG_NAME"]
+
+LOG_NAME = "log.jsonl"
+logger = logging.getLogger("bmxnet-train")
+
+
+def epoch_seed(seed, epoch):
+    """MXNet RNG seed for ``epoch`` of a run seeded with ``seed`` (distinct per epoch, fits in 31 bits)."""
+    return (int(seed) * 1_000_003 + int(epoch)) % (2 ** 31 - 1)
+
+
+def cross_entropy(logits, labels, label_smoothing=0.0):
+    r"""Per-sample cross entropy with label smoothing :math:`\varepsilon`, shape ``(B,)``.
+
+    .. math:: \ell = -(1 - \varepsilon) \log p_y - \frac{\varepsilon}{K} \sum_k \log p_k
+    """
+    log_p = mx.nd.log_softmax(logits, axis=-1)
+    nll = -mx.nd.pick(log_p, labels, axis=-1)
+    if not label_smoothing:
+        return nll
+    return (1 - label_smoothing) * nll - label_smoothing * mx.nd.mean(log_p, axis=-1)
+
+
+def _split(array, ctx):
+    return mx.gluon.utils.split_and_load(array, ctx, even_split=False)
+
+
+def evaluate(net, split, *, batch_size, ctx):
+    """``(mean loss, accuracy)`` of ``net`` on ``split`` (in order, no smoothing, no augmentation)."""
+    total_loss, correct, count = 0.0, 0, 0
+    for indices in epoch_batches(len(split), batch_size=batch_size, seed=0, epoch=0, shuffle=False):
+        data, labels = split.batch(indices)
+        for x, y in zip(_split(mx.nd.array(data), ctx), _split(mx.nd.array(labels, dtype="int32"), ctx)):
+            logits = net(x)
+            total_loss += float(cross_entropy(logits, y).sum().asscalar())
+            correct += int((logits.argmax(axis=-1).astype("int32") == y).sum().asscalar())
+            count += x.shape[0]
+    return total_loss / count, correct / count
+
+
+def write_log(run_dir, history):
+    """Rewrite ``<run_dir>/log.jsonl`` (one JSON object per epoch) atomically from ``history``."""
+    write_text_atomically(os.path.join(run_dir, LOG_NAME), "".join(json.dumps(h) + "\n" for h in history))
+
+
+def _progress(total, epoch, enabled):
+    from tqdm import tqdm
+    return tqdm(total=total, desc=f"epoch {epoch}", unit="batch", leave=False,
+                disable=not (enabled and sys.stderr.isatty()))
+
+
+def fit(*, net, trainer, train_split, eval_split, run_dir, epochs, batch_size, ctx, seed, label_smoothing=0.0,
+        rank=0, num_workers=1, distributed=False, limit_batches=None, resume=False, progress=True):
+    """Train ``net`` with ``trainer`` for ``epochs`` epochs in total; returns the per-epoch history.
+
+    Parameters
+    ----------
+    net : HybridBlock
+        Initialised on ``ctx``.
+    trainer : mxnet.gluon.Trainer
+        Over ``net``'s parameters (with ``update_on_kvstore=False`` for distributed runs).
+    train_split, eval_split : splits of :mod:`tools.train.data`
+    run_dir : str
+        Receives ``log.jsonl`` and ``checkpoints/``.
+    ctx : list of Context
+        Data-parallel devices; each batch is split across them.
+    rank, num_workers : int
+        This worker's shard of the training data (distributed runs).
+    distributed : bool
+        The trainer updates on a distributed kvstore: the optimizer state lives on the servers, so checkpoints
+        hold parameters only and a resumed run restarts the optimizer state (not bit-exact).
+    limit_batches : int, optional
+        Train on at most this many batches per epoch (smoke tests).
+    resume : bool
+        Continue from the newest checkpoint in ``run_dir`` (a corrupt one raises ``CorruptCheckpointError``).
+
+    Each epoch ends with an evaluation, a log line and a checkpoint; an interruption loses at most the epoch
+    in progress.
+    """
+    history, first_epoch = [], 1
+    if resume:
+        path = latest_checkpoint(run_dir)
+        if path is None:
+            logger.warning("--resume: no checkpoint in %s, starting from scratch", run_dir)
+        else:
+            schedule = trainer.optimizer.lr_scheduler
+            state = load_checkpoint(path, net=net, trainer=trainer, ctx=ctx)
+            if distributed:
+                logger.warning("distributed resume: parameters restored, optimizer state restarts")
+            # The checkpoint's optimizer brings its own schedule; keep this run's (stateless, so identical when
+            # the flags are, and following a new --epochs when training is extended).
+            trainer.optimizer.lr_scheduler = schedule
+            history, first_epoch = state["history"], state["epoch"] + 1
+            logger.info("resumed from %s (epoch %d done)", path, state["epoch"])
+    for epoch in range(first_epoch, epochs + 1):
+        mx.random.seed(epoch_seed(seed, epoch), ctx="all")
+        augment_rng = np.random.default_rng([seed, epoch, 1])
+        batches = epoch_batches(len(train_split), batch_size=batch_size, seed=seed, epoch=epoch, rank=rank,
+                                num_workers=num_workers, limit=limit_batches)
+        if not batches:
+            raise ValueError(f"Expected at least one training batch, got none: {len(train_split)} samples for "
+                             f"{num_workers} worker(s), limit_batches={limit_batches}.")
+        start, loss_sum, correct, seen = time.time(), 0.0, 0, 0
+        bar = _progress(len(batches), epoch, progress)
+        try:
+            for indices in batches:
+                data, labels = train_split.batch(indices, augment_rng)
+                xs = _split(mx.nd.array(data), ctx)
+                ys = _split(mx.nd.array(labels, dtype="int32"), ctx)
+                with autograd.record():
+                    outputs = [net(x) for x in xs]
+                    losses = [cross_entropy(out, y, label_smoothing) for out, y in zip(outputs, ys)]
+                autograd.backward(losses)
+                trainer.step(len(indices) * num_workers)
+                # Sums stay on the device: no synchronisation per batch.
+                loss_sum = loss_sum + sum(loss.sum().as_in_context(mx.cpu()) for loss in losses)
+                correct = correct + sum((out.argmax(axis=-1).astype("int32") == y).sum().as_in_context(mx.cpu())
+                                        for out, y in zip(outputs, ys))
+                seen += len(indices)
+                bar.update(1)
+                bar.set_postfix(samples_per_s=f"{seen / max(time.time() - start, 1e-9):.0f}")
+        except KeyboardInterrupt:
+            logger.warning("interrupted during epoch %d; the checkpoint of epoch %d is intact, rerun with "
+                           "--resume to continue", epoch, epoch - 1)
+            raise
+        finally:
+            bar.close()
+        loss_sum, correct = float(loss_sum.asscalar()), int(correct.asscalar())
+        seconds = time.time() - start
+        eval_loss, eval_accuracy = evaluate(net, eval_split, batch_size=batch_size, ctx=ctx)
+        record = {"epoch": epoch, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
+                  "eval_loss": eval_loss, "eval_accuracy": eval_accuracy, "lr": trainer.learning_rate,
+                  "epoch_seconds": seconds, "samples_per_second": seen / seconds}
+        history.append(record)
+        logger.info("epoch %d/%d: train loss %.4f acc %.4f | eval loss %.4f acc %.4f | lr %.3g | %.1f s "
+                    "(%.0f samples/s)", epoch, epochs, record["train_loss"], record["train_accuracy"],
+                    eval_loss, eval_accuracy, record["lr"], seconds, record["samples_per_second"])
+        write_log(run_dir, history)
+        save_checkpoint(run_dir, epoch=epoch, net=net, trainer=trainer, state={"history": history},
+                        optimizer_state=not distributed)
+    return history

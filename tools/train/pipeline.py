@@ -1,0 +1,145 @@
+"""One training run as an importable, keyword-only function: model + data + optimizer -> trained, exported net.
+
+:func:`train` is what ``bmxnet-train`` runs after parsing its flags; experiments and the main job call it
+directly.
+"""
+import logging
+import os
+import re
+
+import mxnet as mx
+
+from bmxnet_ext import binary_layer_config
+
+from .artifacts import PLOT_NAME, export_model, plot_learning_curves
+from .data import epoch_batches, load_dataset
+from .fit import fit
+from .optim import WarmupSchedule, disable_binary_weight_decay, make_optimizer
+
+__all__ = ["train", "build_model", "create_net", "parse_contexts", "make_trainer", "KVSTORES"]
+
+KVSTORES = ("device", "local", "dist_sync")
+logger = logging.getLogger("bmxnet-train")
+
+
+def parse_contexts(text):
+    """``"cpu(0),cpu(1)"`` -> ``[mx.cpu(0), mx.cpu(1)]``; also accepts ``gpu(i)``."""
+    contexts = []
+    for item in text.split(","):
+        match = re.fullmatch(r"\s*(cpu|gpu)\((\d+)\)\s*", item)
+        if not match:
+            raise ValueError(f"Expected devices like 'cpu(0)' or 'gpu(1)' separated by commas, got {item!r} "
+                             f"in {text!r}.")
+        contexts.append(mx.Context(match.group(1), int(match.group(2))))
+    return contexts
+
+
+def build_model(name, *, classes, bits=1, bits_a=1, clip_threshold=0.5, activation_method="det_sign",
+                scaling="none", **model_kwargs):
+    """Zoo model ``name`` whose quantized layers use the given settings (via :func:`binary_layer_config`).
+
+    ``name`` may also be a constructor ``f(classes=, bits=, bits_a=, **model_kwargs)``, e.g. a
+    ``functools.partial`` of the zoo's generic ``resnet`` / ``densenet``.
+    """
+    from model_zoo import get_model
+
+    with binary_layer_config(bits=bits, bits_a=bits_a, grad_cancel=clip_threshold, method=activation_method,
+                             scaling=scaling):
+        if callable(name):
+            return name(classes=classes, bits=bits, bits_a=bits_a, **model_kwargs)
+        return get_model(name, bits=bits, bits_a=bits_a, classes=classes, **model_kwargs)
+
+
+def create_net(name, *, classes, seed, ctx, input_shape, **settings):
+    """:func:`build_model` initialised from ``seed`` (Xavier, magnitude 2) on the devices ``ctx``, hybridized.
+
+    One forward pass on zeros of ``input_shape`` fixes every deferred shape. Equal seeds give equal nets.
+    """
+    mx.random.seed(seed, ctx="all")
+    net = build_model(name, classes=classes, **settings)
+    net.initialize(mx.init.Xavier(magnitude=2), ctx=ctx)
+    net.hybridize(static_alloc=True)
+    net(mx.nd.zeros(input_shape, ctx=ctx[0]))
+    return net
+
+
+def make_trainer(net, *, optimizer, lr, weight_decay, lr_schedule, epochs, steps_per_epoch, warmup_epochs=0,
+                 lr_steps=(), lr_factor=0.1, final_lr=0.0, poly_power=2.0, momentum=0.9, nesterov=False,
+                 decay_binary_weights=False, kvstore="device"):
+    """A Gluon ``Trainer`` over ``net`` with the named optimizer and schedule (epochs converted to updates).
+
+    Latent binary weights get ``wd_mult = 0`` unless ``decay_binary_weights``. Updates run on the workers
+    (``update_on_kvstore=False``) so the optimizer state can be checkpointed, except with a distributed
+    ``kvstore`` object: there the servers run the optimizer and every worker pulls the updated weights after
+    each step, so all workers hold the same weights whatever the timing of Gluon's lazy initial broadcast (whose
+    pull MXNet does not order before the first gradient push; with local updates a worker could load a summed
+    gradient as its weights, seen on loopback in one run out of four).
+    """
+    schedule = WarmupSchedule(lr_schedule, lr, total_steps=epochs * steps_per_epoch,
+                              warmup_steps=int(warmup_epochs * steps_per_epoch),
+                              milestones=[int(e * steps_per_epoch) for e in lr_steps], factor=lr_factor,
+                              final_lr=final_lr, power=poly_power)
+    if not decay_binary_weights:
+        disable_binary_weight_decay(net)
+    opt = make_optimizer(optimizer, learning_rate=lr, weight_decay=weight_decay, schedule=schedule,
+                         momentum=momentum, nesterov=nesterov)
+    distributed = not isinstance(kvstore, str)
+    return mx.gluon.Trainer(net.collect_params(), opt, kvstore=kvstore, update_on_kvstore=distributed)
+
+
+def train(*, model, dataset, run_dir, data_dir=None, augment="none", image_size=224, record_classes=1000,
+          bits=1, bits_a=1, clip_threshold=0.5, activation_method="det_sign", scaling="none", model_kwargs=None,
+          optimizer="adam", lr=1e-3, weight_decay=0.0, lr_schedule="cosine", warmup_epochs=0, lr_steps=(),
+          lr_factor=0.1, final_lr=0.0, poly_power=2.0, momentum=0.9, nesterov=False, decay_binary_weights=False,
+          label_smoothing=0.0, batch_size=64, epochs=10, seed=0, ctx="cpu(0)", kvstore="device",
+          limit_batches=None, resume=False, progress=True, splits=None):
+    """Train zoo ``model`` on ``dataset``, checkpointing into ``run_dir``; export it and plot its curves.
+
+    Arguments mirror ``bmxnet-train``'s flags (see ``bmxnet-train --help``); ``splits`` optionally passes
+    already loaded ``(train_split, eval_split, classes)`` to skip loading. Returns a dict with ``net``,
+    ``history``, ``symbol_file``, ``params_file``, ``plot`` and ``input_shape`` (one batch of one sample).
+    """
+    if kvstore not in KVSTORES:
+        raise ValueError(f"Expected `kvstore` to be one of {list(KVSTORES)}, got {kvstore!r}.")
+    contexts = parse_contexts(ctx) if isinstance(ctx, str) else list(ctx)
+    os.makedirs(run_dir, exist_ok=True)
+    kv = mx.kv.create(kvstore) if kvstore.startswith("dist") else kvstore
+    rank, num_workers = (kv.rank, kv.num_workers) if kvstore.startswith("dist") else (0, 1)
+    train_split, eval_split, classes = splits or load_dataset(dataset, data_dir=data_dir, augment=augment,
+                                                              image_size=image_size,
+                                                              record_classes=record_classes)
+    input_shape = (1,) + tuple(train_split.shape)
+    net = create_net(model, classes=classes, seed=seed, ctx=contexts, input_shape=input_shape, bits=bits,
+                     bits_a=bits_a, clip_threshold=clip_threshold, activation_method=activation_method,
+                     scaling=scaling, **(model_kwargs or {}))
+    _log_summary(net, input_shape)
+    steps = len(epoch_batches(len(train_split), batch_size=batch_size, seed=seed, epoch=1, rank=rank,
+                              num_workers=num_workers, limit=limit_batches))
+    trainer = make_trainer(net, optimizer=optimizer, lr=lr, weight_decay=weight_decay, lr_schedule=lr_schedule,
+                           epochs=epochs, steps_per_epoch=steps, warmup_epochs=warmup_epochs, lr_steps=lr_steps,
+                           lr_factor=lr_factor, final_lr=final_lr, poly_power=poly_power, momentum=momentum,
+                           nesterov=nesterov, decay_binary_weights=decay_binary_weights, kvstore=kv)
+    history = fit(net=net, trainer=trainer, train_split=train_split, eval_split=eval_split, run_dir=run_dir,
+                  epochs=epochs, batch_size=batch_size, ctx=contexts, seed=seed, label_smoothing=label_smoothing,
+                  rank=rank, num_workers=num_workers, distributed=kvstore.startswith("dist"),
+                  limit_batches=limit_batches, resume=resume,
+                  progress=progress)
+    symbol_file, params_file = export_model(net, run_dir)
+    plot = plot_learning_curves(history, os.path.join(run_dir, PLOT_NAME),
+                                title=f"{_model_name(model)} on {dataset}, W{bits}A{bits_a}") if history else None
+    logger.info("exported %s and %s", symbol_file, params_file)
+    return {"net": net, "history": history, "symbol_file": symbol_file, "params_file": params_file,
+            "plot": plot, "input_shape": input_shape, "rank": rank}
+
+
+def _model_name(model):
+    """A readable name of a zoo name or a constructor (``functools.partial`` included)."""
+    if isinstance(model, str):
+        return model
+    return getattr(model, "__name__", None) or getattr(getattr(model, "func", None), "__name__", "model")
+
+
+def _log_summary(net, input_shape):
+    from bmxnet_ext import summary
+
+    logger.info("model summary:\n%s", summary(net, input_shape, print_fn=None).table())
