@@ -15,25 +15,24 @@ SUBCOMMANDS = {
 
 
 def parse_args(argv=None):
+    """Parse ``argv``; only the chosen sub-command's module is imported.
+
+    Importing one lazily matters: a benchmark may have to set ``OMP_NUM_THREADS`` before MXNet is first
+    imported, and another module importing MXNet earlier would silently defeat that.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(prog="python -m tools.benchmark", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, help_text in SUBCOMMANDS.items():
-        module = _module(name)
-        if module is None:
-            continue
         p = sub.add_parser(name, help=help_text)
         p.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE (default: none)")
-        module.add_arguments(p)
+        if argv and argv[0] == name:
+            _module(name).add_arguments(p)
     return parser.parse_args(argv)
 
 
 def _module(name):
-    try:
-        return importlib.import_module(f"tools.benchmark.{name}")
-    except ModuleNotFoundError as err:
-        if err.name == f"tools.benchmark.{name}":
-            return None
-        raise
+    return importlib.import_module(f"tools.benchmark.{name}")
 
 
 def write_json_atomically(path, payload):

@@ -19,6 +19,8 @@ import time
 
 import numpy as np
 
+from tools.benchmark import float_threads_before_mxnet
+
 # (name, in_channels, out_channels, height = width, kernel, stride, pad)
 SHAPES = [
     ("resnet18-64x56x56", 64, 64, 56, 3, 1, 1),
@@ -33,7 +35,7 @@ SHAPES = [
 
 def add_arguments(parser):
     parser.add_argument("--threads", type=int, default=None,
-                        help="threads for the binary kernels (default: all hardware threads)")
+                        help="threads for the binary kernels and for MXNet's fp32 Convolution (default: all hardware threads)")
     parser.add_argument("--repeat", type=int, default=50, help="timed runs per shape and path (default: 50)")
     parser.add_argument("--isa", default=None, help="force an instruction set, e.g. avx2 (default: the fastest)")
     parser.add_argument("--shapes", default=None,
@@ -103,15 +105,13 @@ def run(args):
         if "mxnet" in sys.modules:
             raise RuntimeError("--per-core must set OMP_NUM_THREADS before MXNet is imported")
         os.environ["OMP_NUM_THREADS"] = "1"
+    threads = 1 if args.per_core else (args.threads or os.cpu_count())
+    float_threads = float_threads_before_mxnet(threads)
     import mxnet as mx
 
     from bmxnet_ext import native
 
-    if args.per_core:
-        native.set_num_threads(1)
-    elif args.threads is not None:
-        native.set_num_threads(args.threads)
-    threads = native.get_num_threads()
+    native.set_num_threads(threads)
     isa = args.isa or native.current_isa()
     shapes = [s for s in SHAPES if not args.shapes or any(p in s[0] for p in args.shapes.split(","))]
     rng = np.random.default_rng(0)
@@ -124,7 +124,6 @@ def run(args):
 
     results = []
     header = f"{'shape':36s} {'binary ms':>10s} {'fp32 ms':>9s} {'G MAC/s':>9s} {'% peak':>7s} {'speed-up':>9s}"
-    float_threads = os.environ.get("OMP_NUM_THREADS", "MXNet's default")
     print(f"\nbinary = pack (fused affine) + binary conv (float output) on {isa}, {threads} thread(s); "
           f"fp32 = mx.nd.Convolution, OMP_NUM_THREADS={float_threads}; medians of {args.repeat} runs in "
           f"alternating blocks, batch 1")

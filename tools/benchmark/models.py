@@ -4,7 +4,7 @@ For each model: the float twin (``get_model(name, bits=32)``) and the binary mod
 ``tools.model_converter`` (loaded back with ``gluon.SymbolBlock.imports``) run in this process on the same
 input, both hybridized with static memory, alternating call by call so machine noise hits both alike. Prints
 median latencies and the ratio; JSON rows have keys ``model``, ``float_ms``, ``binary_ms``, ``speedup`` (plus
-``batch``, ``input_shape``, ``repeat``, ``binary_params_mib``, ``bmx_threads``).
+``batch``, ``input_shape``, ``repeat``, ``binary_params_mib``, ``bmx_threads``, ``float_omp_threads``).
 """
 import os
 import statistics
@@ -12,6 +12,8 @@ import tempfile
 import time
 
 import numpy as np
+
+from tools.benchmark import float_threads_before_mxnet
 
 __all__ = ["add_arguments", "run"]
 
@@ -74,14 +76,15 @@ def _time_alternating(variants, data, repeat, warmup):
 
 
 def run(args):
-    import mxnet as mx
-    from model_zoo import default_input_shape
-
     if args.threads is not None:
         if args.threads < 1:
             raise SystemExit(f"--threads: expected a positive count, got {args.threads}")
         os.environ["BMX_NUM_THREADS"] = str(args.threads)  # read by the kernels' thread pool at first use
-    threads = os.environ.get("BMX_NUM_THREADS", "hardware")
+    threads = os.environ.get("BMX_NUM_THREADS", str(os.cpu_count()))
+    float_threads = float_threads_before_mxnet(threads)
+    import mxnet as mx
+    from model_zoo import default_input_shape
+
     rows = []
     rng = np.random.default_rng(0)
     for name in args.model or ["resnet18"]:
@@ -98,9 +101,10 @@ def run(args):
         row = {"model": name, "float_ms": round(medians["float"], 3), "binary_ms": round(medians["binary"], 3),
                "speedup": round(medians["float"] / medians["binary"], 3), "batch": args.batch,
                "input_shape": list(shape), "repeat": args.repeat,
-               "binary_params_mib": round(report.bytes_after / 2 ** 20, 3), "bmx_threads": threads}
+               "binary_params_mib": round(report.bytes_after / 2 ** 20, 3), "bmx_threads": threads,
+               "float_omp_threads": float_threads}
         rows.append(row)
         print(f"{name} {shape}: float {row['float_ms']:.2f} ms, converted binary {row['binary_ms']:.2f} ms "
-              f"(median of {args.repeat}, binary kernel threads: {threads}) -> speedup {row['speedup']:.2f}x; "
+              f"(median of {args.repeat}, threads: binary {threads}, float {float_threads}) -> speedup {row['speedup']:.2f}x; "
               f"binary params {row['binary_params_mib']:.2f} MiB")
     return rows
