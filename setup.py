@@ -68,7 +68,6 @@ class BuildNative(build_ext):
     def run(self):
         if self.distribution.has_c_libraries():
             self.run_command("build_clib")  # once per build: editable installs may have run it already
-            self.library_dirs.append(self.get_finalized_command("build_clib").build_clib)
         super().run()
 
 
