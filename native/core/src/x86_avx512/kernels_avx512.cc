@@ -87,9 +87,10 @@ double peak_loop(std::int64_t iters) {
   constexpr int kVectors = 32;  // 2 KiB
   alignas(64) static thread_local word_t data[kVectors * 8];
   for (int i = 0; i < kVectors * 8; ++i) data[i] = 0x9e3779b97f4a7c15ULL * (i + 1);
-  const __m512i k0 = _mm512_set1_epi64(0x0123456789abcdefLL), k1 = _mm512_set1_epi64(0x7edcba9876543210LL);
+  __m512i k0 = _mm512_set1_epi64(0x0123456789abcdefLL), k1 = _mm512_set1_epi64(0x7edcba9876543210LL);
   __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
   for (std::int64_t it = 0; it < iters; ++it) {
+    asm volatile("" : "+v"(k0), "+v"(k1));  // the keys are opaque each pass: no hoisting of the invariant popcounts
     for (int i = 0; i < kVectors; i += 2) {
       const __m512i x0 = _mm512_load_si512(data + 8 * i), x1 = _mm512_load_si512(data + 8 * i + 8);
       a0 = _mm512_add_epi64(a0, _mm512_popcnt_epi64(_mm512_xor_si512(x0, k0)));
