@@ -138,14 +138,17 @@ void build_vector_row(const ConvPlan& plan, const word_t* input, const word_t* p
       row[i] = value & kLowNibbles;
       row[row_words + i] = (value >> 4) & kLowNibbles;
     }
-  // 3. entries: lane j of (c0, word w, plane s) is pixel c0 + j * stride_w
+  // 3. entries: lane j of (c0, word w, plane s) is pixel c0 + j * stride_w. Each lane j copies the wpp
+  //    contiguous words of its source pixel, so every read is sequential and the writes of one c0 stay
+  //    within wpp * S cache lines.
   word_t* out = xs + nr * padded_words * S * L;
   const std::int64_t lane_step = sw * wpp;
-  for (std::int64_t c0 = 0; c0 < plan.padded_w; ++c0)
-    for (std::int64_t w = 0; w < wpp; ++w)
-      for (int s = 0; s < S; ++s, out += L) {
-        const word_t* src = row + s * row_words + c0 * wpp + w;
-        for (int j = 0; j < L; ++j) out[j] = src[j * lane_step];
+  for (std::int64_t c0 = 0; c0 < plan.padded_w; ++c0, out += wpp * S * L)
+    for (int s = 0; s < S; ++s)
+      for (int j = 0; j < L; ++j) {
+        const word_t* src = row + s * row_words + c0 * wpp + j * lane_step;
+        word_t* dst = out + s * L + j;
+        for (std::int64_t w = 0; w < wpp; ++w) dst[w * S * L] = src[w];
       }
 }
 
