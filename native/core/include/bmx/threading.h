@@ -3,6 +3,9 @@
 // the same arithmetic, so results are bit-identical for every thread count.
 #pragma once
 
+#include <cstdint>
+#include <functional>
+
 namespace bmx {
 
 /// Use `n` threads (n >= 1, the calling thread included) for the following kernel calls.
@@ -11,5 +14,14 @@ void set_num_threads(int n);
 
 /// The number of threads kernel calls use.
 int get_num_threads();
+
+/// Run fn(task, thread) for every task in [0, tasks) on the kernels' own thread pool (get_num_threads()
+/// threads, the caller included) and return when all are done; `thread` in [0, get_num_threads()) names the
+/// thread running the task, so callers can give each thread its own scratch. Tasks are handed out
+/// dynamically. For code outside the core (e.g. the runtime's float operators), so that one set of threads,
+/// already spinning from the previous kernel call, serves every layer of a network. 0 <= tasks < 2^20.
+/// If another thread is running a loop on the pool, the caller runs all tasks itself as thread 0.
+/// The first exception thrown by a task is rethrown after all tasks finished.
+void parallel_for(std::int64_t tasks, const std::function<void(std::int64_t task, int thread)>& fn);
 
 }  // namespace bmx

@@ -33,6 +33,8 @@ void cpu_relax() {
 #endif
 }
 
+thread_local int t_thread_index = 0;  // 0 for callers, 1 ... workers for the pool's threads
+
 constexpr std::uint64_t kFieldMask = (1u << 20) - 1;
 
 std::uint64_t make_state(std::uint64_t gen, std::uint64_t tasks, std::uint64_t next) {
@@ -42,7 +44,7 @@ std::uint64_t make_state(std::uint64_t gen, std::uint64_t tasks, std::uint64_t n
 class ThreadPool {
  public:
   explicit ThreadPool(int workers) {
-    for (int w = 0; w < workers; ++w) threads_.emplace_back([this] { worker_loop(); });
+    for (int w = 0; w < workers; ++w) threads_.emplace_back([this, w] { worker_loop(w + 1); });
   }
 
   ~ThreadPool() {
@@ -95,7 +97,8 @@ class ThreadPool {
     }
   }
 
-  void worker_loop() {
+  void worker_loop(int index) {
+    t_thread_index = index;
     std::uint64_t seen = 0;
     for (;;) {
       seen = wait_for_wake(seen);
@@ -176,6 +179,13 @@ void parallel_for(int tasks, const std::function<void(int)>& fn) {
 }
 
 }  // namespace detail
+
+void parallel_for(std::int64_t tasks, const std::function<void(std::int64_t, int)>& fn) {
+  if (tasks < 0 || tasks > detail::kMaxTasks)
+    throw Error("parallel_for: expected 0 <= tasks <= " + std::to_string(detail::kMaxTasks) + ", got " +
+                std::to_string(tasks));
+  detail::parallel_for(static_cast<int>(tasks), [&](int task) { fn(task, detail::t_thread_index); });
+}
 
 void set_num_threads(int n) {
   if (n < 1) throw Error("set_num_threads: expected a thread count >= 1, got " + std::to_string(n));
