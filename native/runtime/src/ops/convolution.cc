@@ -126,8 +126,7 @@ class Convolution : public Op {
           for (int64_t q = 0; q < kw_; ++q, ++p) {
             float* d = dst + p * nr;
             if (interior) {
-              const float* src = xc + (ih0[0] + i * dh_) * w_ + iw0[0] + q * dw_;
-              for (int64_t j = 0; j < nr; ++j) d[j] = src[j * sw_];
+              copy_strided(xc + (ih0[0] + i * dh_) * w_ + iw0[0] + q * dw_, d);
               continue;
             }
             for (int64_t j = 0; j < valid; ++j) {
@@ -138,6 +137,19 @@ class Convolution : public Op {
           }
         }
       }
+    }
+  }
+
+  // d[j] = src[j * stride_w] for the nr columns of a block; strides 1 and 2 (stems) as fixed-stride loops
+  // that the compiler vectorises.
+  void copy_strided(const float* src, float* d) const {
+    const int64_t nr = kernel_.nr;
+    if (sw_ == 1) {
+      std::copy(src, src + nr, d);
+    } else if (sw_ == 2) {
+      for (int64_t j = 0; j < nr; ++j) d[j] = src[2 * j];
+    } else {
+      for (int64_t j = 0; j < nr; ++j) d[j] = src[j * sw_];
     }
   }
 

@@ -77,8 +77,8 @@ class Pooling : public Op {
 
   // One (H, W) plane: for each output row, reduce its window's input rows element-wise into `rows` (W values,
   // contiguous, vectorisable), then reduce each window of kernel_w columns of `rows` into `windows` (kernel_w -
-  // 1 more vectorisable passes). Outputs whose window lies inside the image read `windows`; border outputs
-  // reduce their clipped window directly.
+  // 1 more vectorisable passes). Outputs whose window lies inside the image read `windows` in one strided
+  // loop; border outputs reduce their clipped window directly (border()).
   void plane(const float* x, float* y, float* rows, float* windows) const {
     const int64_t kw = kernel_[1], full_windows = w_ - kw + 1;
     const float init = type_ == kMax ? -FLT_MAX : 0.f;
@@ -92,22 +92,41 @@ class Pooling : public Op {
         std::copy(rows, rows + full_windows, windows);
         for (int64_t q = 1; q < kw; ++q) reduce_into(windows, rows + q, full_windows);
       }
-      for (int64_t ow = 0; ow < out_[1]; ++ow) {
-        const int64_t w0 = ow * stride_[1] - pad_[1];
-        const int64_t w1 = std::min(w0 + kw, w_ + pad_[1]);
-        const int64_t wb = std::max<int64_t>(w0, 0), we = std::min(w1, w_);
-        float acc = init;
-        if (w0 >= 0 && w0 + kw <= w_) {
-          acc = windows[w0];
-        } else {
-          for (int64_t w = wb; w < we; ++w) acc = combine(acc, rows[w]);
-        }
-        if (type_ == kAvg) {
-          int64_t count = count_include_pad_ ? (h1 - h0) * (w1 - w0) : (he - hb) * (we - wb);
-          acc = count > 0 ? acc / static_cast<float>(count) : 0.f;
-        }
-        y[oh * out_[1] + ow] = acc;
+      // Outputs [first, last) have their whole window inside the image: a strided read of `windows`.
+      const int64_t sw = stride_[1], pw = pad_[1];
+      const int64_t first = std::min(out_[1], (pw + sw - 1) / sw);
+      const int64_t last = std::max(first, std::min(out_[1], full_windows > 0 ? (full_windows - 1 + pw) / sw + 1 : 0));
+      if (type_ == kAvg && h0 >= 0 && h0 + kernel_[0] <= h_) {  // whole window inside: count = kh * kw
+        const float count = static_cast<float>(kernel_[0] * kw);
+        for (int64_t ow = first; ow < last; ++ow) y[oh * out_[1] + ow] = windows[ow * sw - pw] / count;
+      } else if (type_ != kAvg) {
+        for (int64_t ow = first; ow < last; ++ow) y[oh * out_[1] + ow] = windows[ow * sw - pw];
+      } else {
+        border(rows, oh, first, last, y);
       }
+      border(rows, oh, 0, first, y);
+      border(rows, oh, last, out_[1], y);
+    }
+  }
+
+  // Outputs [ow_begin, ow_end) of output row oh from the row reduction `rows`, clipping each window.
+  void border(const float* rows, int64_t oh, int64_t ow_begin, int64_t ow_end, float* y) const {
+    const int64_t kw = kernel_[1];
+    const float init = type_ == kMax ? -FLT_MAX : 0.f;
+    const int64_t h0 = oh * stride_[0] - pad_[0];
+    const int64_t h1 = std::min(h0 + kernel_[0], h_ + pad_[0]);
+    const int64_t hb = std::max<int64_t>(h0, 0), he = std::min(h1, h_);
+    for (int64_t ow = ow_begin; ow < ow_end; ++ow) {
+      const int64_t w0 = ow * stride_[1] - pad_[1];
+      const int64_t w1 = std::min(w0 + kw, w_ + pad_[1]);
+      const int64_t wb = std::max<int64_t>(w0, 0), we = std::min(w1, w_);
+      float acc = init;
+      for (int64_t w = wb; w < we; ++w) acc = combine(acc, rows[w]);
+      if (type_ == kAvg) {
+        int64_t count = count_include_pad_ ? (h1 - h0) * (w1 - w0) : (he - hb) * (we - wb);
+        acc = count > 0 ? acc / static_cast<float>(count) : 0.f;
+      }
+      y[oh * out_[1] + ow] = acc;
     }
   }
 
