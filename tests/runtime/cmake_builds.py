@@ -20,7 +20,9 @@ def build_cli(name, *cmake_args, timeout=600):
     """Configure and build ``bmx-run`` in ``build/<name>`` (incremental); returns the executable's path."""
     require_tools("cmake")
     build = os.path.join(REPO, "build", name)
-    generator = ["-G", "Ninja"] if shutil.which("ninja") else []
+    # An existing build folder keeps the generator it was configured with (e.g. by tools.benchmark runtime).
+    configured = os.path.exists(os.path.join(build, "CMakeCache.txt"))
+    generator = ["-G", "Ninja"] if shutil.which("ninja") and not configured else []
     subprocess.run(["cmake", "-S", SOURCE, "-B", build, "-DCMAKE_BUILD_TYPE=Release", *generator, *cmake_args],
                    check=True, capture_output=True, timeout=timeout)
     proc = subprocess.run(["cmake", "--build", build, "--target", "bmx-run", "-j", "2"], capture_output=True,
