@@ -138,17 +138,19 @@ void build_vector_row(const ConvPlan& plan, const word_t* input, const word_t* p
       row[i] = value & kLowNibbles;
       row[row_words + i] = (value >> 4) & kLowNibbles;
     }
-  // 3. entries: lane j of (c0, word w, plane s) is pixel c0 + j * stride_w. Each lane j copies the wpp
-  //    contiguous words of its source pixel, so every read is sequential and the writes of one c0 stay
-  //    within wpp * S cache lines.
+  // 3. entries: lane j of (c0, word w, plane s) is pixel c0 + j * stride_w; with one word per pixel, stride 1
+  //    and one plane, the L lanes are L consecutive words (a block copy).
   word_t* out = xs + nr * padded_words * S * L;
   const std::int64_t lane_step = sw * wpp;
-  for (std::int64_t c0 = 0; c0 < plan.padded_w; ++c0, out += wpp * S * L)
-    for (int s = 0; s < S; ++s)
-      for (int j = 0; j < L; ++j) {
-        const word_t* src = row + s * row_words + c0 * wpp + j * lane_step;
-        word_t* dst = out + s * L + j;
-        for (std::int64_t w = 0; w < wpp; ++w) dst[w * S * L] = src[w];
+  if (S == 1 && lane_step == 1) {
+    for (std::int64_t c0 = 0; c0 < plan.padded_w; ++c0, out += L) std::memcpy(out, row + c0, L * sizeof(word_t));
+    return;
+  }
+  for (std::int64_t c0 = 0; c0 < plan.padded_w; ++c0)
+    for (std::int64_t w = 0; w < wpp; ++w)
+      for (int s = 0; s < S; ++s, out += L) {
+        const word_t* src = row + s * row_words + c0 * wpp + w;
+        for (int j = 0; j < L; ++j) out[j] = src[j * lane_step];
       }
 }
 
@@ -196,7 +198,8 @@ void run_tiles(const ConvPlan& plan, const OutputSink& sink, const word_t* xs, c
                              weights + sub * plan.kwords, nchan, counts);
         if (sink.kind == OutputKind::packed) {
           std::uint32_t bits[kMaxTileLanes];
-          sign_bits(counts, tile_lanes, nchan, sink.count_lo + sub, sink.count_span + sub, bits);
+          (plan.isa.sign_bits ? plan.isa.sign_bits : sign_bits)(counts, tile_lanes, nchan, sink.count_lo + sub,
+                                                                 sink.count_span + sub, bits);
           for (int v = t0; v < t0 + nvec; ++v) {
             word_t* word = sink.bits + (sample[v] * pixels + pixel[v] - sample[v] * p.out_channels * pixels) * out_words +
                            sub / 64;
@@ -209,6 +212,11 @@ void run_tiles(const ConvPlan& plan, const OutputSink& sink, const word_t* xs, c
         for (int v = 0; v < nvec; ++v) {
           target[v] = pixel[t0 + v];
           lanes[v] = valid[t0 + v];
+        }
+        if (sink.kind == OutputKind::float32 && plan.isa.store_affine_tile) {
+          plan.isa.store_affine_tile(counts, nvec, nchan, k, sink.scale + sub, sink.bias + sub,
+                                     sink.f32 + sub * pixels, pixels, target, lanes);
+          continue;
         }
         for (std::int64_t c = 0; c < nchan; ++c) {
           const std::int64_t o = sub + c;

@@ -39,6 +39,18 @@ using PackRowsFn = void (*)(const float* x, std::int64_t rows, std::int64_t k, c
 /// Run the peak xor + popcount + add loop `iters` times on L1-resident data; returns the binary MACs done.
 using PeakLoopFn = double (*)(std::int64_t iters);
 
+/// Packed-output bits of a tile (the contract of epilogue.h's sign_bits()): bits[q] bit c set iff
+/// counts[c * lanes + q] - lo[c] <= span[c] (unsigned), for q < lanes, c < nchan <= 32.
+using SignBitsFn = void (*)(const std::int32_t* counts, std::int64_t lanes, std::int64_t nchan,
+                            const std::uint32_t* lo, const std::uint32_t* span, std::uint32_t* bits);
+
+/// Float outputs of a conv_counts tile of nvec vectors x nchan channels: for channel c and lane j < valid[v]
+/// of vector v, out[c * plane + target[v] + j] = scale[c] * (k - 2 * counts[(c * nvec + v) * lanes + j]) +
+/// bias[c] (float32 multiply, rounded, then add).
+using StoreAffineTileFn = void (*)(const std::int32_t* counts, int nvec, std::int64_t nchan, std::int32_t k,
+                                   const float* scale, const float* bias, float* out, std::int64_t plane,
+                                   const std::int64_t* target, const std::int64_t* valid);
+
 struct IsaKernels {
   Isa isa;
   int lanes;     ///< pixels per conv vector
@@ -49,6 +61,9 @@ struct IsaKernels {
   PackNchwFn pack_nchw;
   PackRowsFn pack_rows;
   PeakLoopFn peak_loop;
+  /// Optional epilogues in the ISA's own vectors (null: the generic ones of epilogue.h).
+  SignBitsFn sign_bits = nullptr;
+  StoreAffineTileFn store_affine_tile = nullptr;
 };
 
 /// The kernels of a supported ISA (throws bmx::Error otherwise) and of the current one.

@@ -2,7 +2,8 @@
 //
 // Convolution: a vector holds 8 adjacent output pixels for one kernel tap (planes = 1); a block is up to
 // 4 vectors x 4 output channels (16 accumulators), each weight word broadcast once per tap.
-// Packing reuses the AVX2 code (it is not the bottleneck).
+// Packing reuses the AVX2 code (it is not the bottleneck). The packed-bit and float epilogues of a tile run
+// here too, 8 or 16 lanes per instruction instead of the generic code's 4.
 #if defined(__x86_64__)
 
 #include <immintrin.h>
@@ -83,6 +84,62 @@ void gemm_counts(const word_t* a, std::int64_t m, const word_t* b, std::int64_t 
     }
 }
 
+// epilogue.h's sign_bits() on 16 lanes at a time: one masked OR per channel sets bit c where the count is in
+// the channel's interval.
+void sign_bits(const std::int32_t* counts, std::int64_t lanes, std::int64_t nchan, const std::uint32_t* lo,
+               const std::uint32_t* span, std::uint32_t* bits) {
+  std::int64_t q = 0;
+  for (; q + 16 <= lanes; q += 16) {
+    __m512i acc = _mm512_setzero_si512();
+    for (std::int64_t c = 0; c < nchan; ++c) {
+      const __m512i cnt = _mm512_loadu_si512(counts + c * lanes + q);
+      const __mmask16 in = _mm512_cmple_epu32_mask(_mm512_sub_epi32(cnt, _mm512_set1_epi32(static_cast<int>(lo[c]))),
+                                                   _mm512_set1_epi32(static_cast<int>(span[c])));
+      acc = _mm512_mask_or_epi32(acc, in, acc, _mm512_set1_epi32(static_cast<int>(1u << c)));
+    }
+    _mm512_storeu_si512(bits + q, acc);
+  }
+  for (; q + 8 <= lanes; q += 8) {
+    __m256i acc = _mm256_setzero_si256();
+    for (std::int64_t c = 0; c < nchan; ++c) {
+      const __m256i cnt = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(counts + c * lanes + q));
+      const __mmask8 in = _mm256_cmple_epu32_mask(_mm256_sub_epi32(cnt, _mm256_set1_epi32(static_cast<int>(lo[c]))),
+                                                  _mm256_set1_epi32(static_cast<int>(span[c])));
+      acc = _mm256_mask_or_epi32(acc, in, acc, _mm256_set1_epi32(static_cast<int>(1u << c)));
+    }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(bits + q), acc);
+  }
+  for (; q < lanes; ++q) {
+    std::uint32_t acc = 0;
+    for (std::int64_t c = 0; c < nchan; ++c)
+      acc |= std::uint32_t(static_cast<std::uint32_t>(counts[c * lanes + q]) - lo[c] <= span[c]) << c;
+    bits[q] = acc;
+  }
+}
+
+// Float outputs of a tile (kernels.h, StoreAffineTileFn), a full vector of 8 lanes per 256-bit store.
+void store_affine_tile(const std::int32_t* counts, int nvec, std::int64_t nchan, std::int32_t k, const float* scale,
+                       const float* bias, float* out, std::int64_t plane, const std::int64_t* target,
+                       const std::int64_t* valid) {
+  const __m256i kk = _mm256_set1_epi32(k);
+  for (std::int64_t c = 0; c < nchan; ++c) {
+    const __m256 s = _mm256_set1_ps(scale[c]), b = _mm256_set1_ps(bias[c]);
+    float* dst = out + c * plane;
+    for (int v = 0; v < nvec; ++v) {
+      const std::int32_t* cnt = counts + (c * nvec + v) * kLanes;
+      if (valid[v] == kLanes) {
+        const __m256i y = _mm256_sub_epi32(kk, _mm256_slli_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(cnt)), 1));
+        __m256 product = _mm256_mul_ps(_mm256_cvtepi32_ps(y), s);
+        asm("" : "+v"(product));  // the product is rounded to float32 before the addition: no FMA
+        _mm256_storeu_ps(dst + target[v], _mm256_add_ps(product, b));
+      } else {
+        for (std::int64_t j = 0; j < valid[v]; ++j)
+          dst[target[v] + j] = affine(scale[c], static_cast<float>(k - 2 * cnt[j]), bias[c]);
+      }
+    }
+  }
+}
+
 double peak_loop(std::int64_t iters) {
   constexpr int kVectors = 32;  // 2 KiB
   alignas(64) static thread_local word_t data[kVectors * 8];
@@ -118,8 +175,8 @@ namespace bmx {
 namespace detail {
 
 const IsaKernels& avx512_kernels() {
-  static const IsaKernels kernels{Isa::avx512, kLanes, kPlanes, kMaxVecs, conv_counts, gemm_counts,
-                                  pack_nchw_avx2, pack_rows_avx2, peak_loop};
+  static const IsaKernels kernels{Isa::avx512,   kLanes,    kPlanes,          kMaxVecs,       conv_counts, gemm_counts,
+                                  pack_nchw_avx2, pack_rows_avx2, peak_loop, sign_bits, store_affine_tile};
   return kernels;
 }
 
