@@ -90,12 +90,17 @@ def get_num_threads():
     return _native.get_num_threads()
 
 
+_FLOAT32 = (np.dtype(np.float32),)
+_WORDS = (np.dtype(np.uint64), np.dtype(np.int64))
+
+
 def _array(op, name, value, dtypes, ndim):
-    """Check that ``value`` is a C-contiguous NumPy array of one of ``dtypes`` with ``ndim`` dimensions."""
+    """Check that ``value`` is a C-contiguous NumPy array of one of ``dtypes`` (np.dtype objects) with ``ndim``
+    dimensions. These checks run on every kernel call, so they stay cheap (no per-call dtype construction)."""
     if not isinstance(value, np.ndarray):
         raise TypeError(f"{op}: expected `{name}` as a numpy.ndarray, got {type(value).__name__}")
-    if value.dtype not in [np.dtype(d) for d in dtypes]:
-        expected = " or ".join(np.dtype(d).name for d in dtypes)
+    if value.dtype not in dtypes:
+        expected = " or ".join(d.name for d in dtypes)
         raise TypeError(f"{op}: expected `{name}` of dtype {expected}, got {value.dtype} with shape {value.shape}")
     if value.ndim not in ((ndim,) if isinstance(ndim, int) else ndim):
         raise ValueError(f"{op}: expected `{name}` with {ndim} dimensions, got shape {value.shape}")
@@ -106,11 +111,12 @@ def _array(op, name, value, dtypes, ndim):
 
 
 def _floats(op, name, value, ndim):
-    return _array(op, name, value, (np.float32,), ndim)
+    return _array(op, name, value, _FLOAT32, ndim)
 
 
 def _words(op, name, value, ndim):
-    return _array(op, name, value, (np.uint64, np.int64), ndim).view(np.uint64)
+    value = _array(op, name, value, _WORDS, ndim)
+    return value if value.dtype == _WORDS[0] else value.view(np.uint64)
 
 
 def _affine(op, scale, bias, channels, required):
@@ -129,6 +135,8 @@ def _affine(op, scale, bias, channels, required):
 
 
 def _pair(op, name, value, minimum):
+    if type(value) is int and value >= minimum:  # the common case, checked first: this runs on every call
+        return value, value
     pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
     if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in pair):
         raise ValueError(f"{op}: expected `{name}` as an int or a pair of ints, got {value!r}")
