@@ -18,6 +18,9 @@ def _single(op, shape, params=(), rng=None, **attrs):
     ((3, 3), (1, 1), (1, 1), (1, 1), 1, True, (2, 5, 9, 8), 7),
     ((1, 1), (1, 1), (0, 0), (1, 1), 1, False, (1, 16, 6, 6), 13),
     ((3, 3), (2, 1), (0, 2), (2, 1), 2, False, (1, 6, 11, 10), 4),
+    # wide enough for whole interior column blocks, read from the image's column phases (stride_w > 1)
+    ((7, 7), (2, 2), (3, 3), (1, 1), 1, False, (1, 3, 40, 100), 9),
+    ((3, 5), (1, 3), (1, 2), (2, 2), 2, False, (2, 4, 12, 130), 6),
 ])
 def test_convolution(run_graph, rng, kernel, stride, pad, dilate, groups, no_bias, shape, filters):
     w = rng.standard_normal((filters, shape[1] // groups) + kernel).astype(np.float32)

@@ -5,6 +5,8 @@
 // each task packs the im2col panel of one tile of output pixels straight from the image into per-thread
 // scratch and multiplies it with every block of output channels (tiles are spread over the threads).
 // A BatchNorm and a ReLU that only this convolution feeds are fused into the GEMM's epilogue at load time.
+#include <cstring>
+
 #include "ops/gemm.h"
 #include "ops/ops.h"
 
@@ -13,6 +15,7 @@ namespace rt {
 namespace {
 
 constexpr int64_t kPanelFloats = 1 << 14;  // target panel size (64 KiB): K x tile columns stays in L2
+constexpr int64_t kMaxInteriorKernelW = 32;  // wider kernels take the bounds-checked im2col path
 
 class Convolution : public Op {
  public:
@@ -86,28 +89,54 @@ class Convolution : public Op {
   }
 
   size_t scratch_bytes(int threads) const override {
-    return static_cast<size_t>(threads) * align64(static_cast<size_t>(k_ * tile_) * sizeof(float));
+    return static_cast<size_t>(threads) * panel_bytes() + phase_bytes();
   }
 
   void run(const RunContext& ctx, const std::vector<const void*>& inputs, void* output) override {
     const float* x = fin(inputs, 0);
     float* y = static_cast<float*>(output);
     const int64_t pixels = oh_ * ow_, tiles = (pixels + tile_ - 1) / tile_;
-    const size_t panel_stride = align64(static_cast<size_t>(k_ * tile_) * sizeof(float)) / sizeof(float);
+    const size_t panel_stride = panel_bytes() / sizeof(float);
+    float* phases = sw_ > 1 ? static_cast<float*>(ctx.scratch) + ctx.pool->size() * panel_stride : nullptr;
+    if (phases) {
+      ctx.pool->parallel_for(n_ * c_, [&](int64_t plane, int) {
+        split_phases(x + plane * h_ * w_, phases + plane * h_ * phase_row());
+      });
+    }
     ctx.pool->parallel_for(n_ * g_ * tiles, [&](int64_t task, int thread) {
       const int64_t t = task % tiles, ng = task / tiles, g = ng % g_, n = ng / g_;
       const int64_t col0 = t * tile_, cols = std::min(tile_, pixels - col0);
       float* panel = static_cast<float*>(ctx.scratch) + thread * panel_stride;
-      pack_panel(x + (n * c_ + g * (c_ / g_)) * h_ * w_, col0, cols, panel);
+      const int64_t first_plane = n * c_ + g * (c_ / g_);
+      pack_panel(x + first_plane * h_ * w_, phases ? phases + first_plane * h_ * phase_row() : nullptr, col0, cols,
+                 panel);
       multiply(panel, cols, g, y + (n * o_ + g * (o_ / g_)) * pixels + col0, pixels);
     });
   }
 
  private:
+  size_t panel_bytes() const { return align64(static_cast<size_t>(k_ * tile_) * sizeof(float)); }
+
+  // With stride_w > 1 the image is also kept split by column phase: row r of a plane holds, for phase
+  // p < stride_w, the columns p, p + sw, p + 2 sw, ... at [p * phase_width, ...). The stride_w-spaced inputs
+  // of a block's columns are then contiguous.
+  int64_t phase_width() const { return (w_ + sw_ - 1) / sw_; }
+  int64_t phase_row() const { return sw_ * phase_width(); }
+  size_t phase_bytes() const {
+    return sw_ > 1 ? align64(static_cast<size_t>(n_ * c_ * h_ * phase_row()) * sizeof(float)) : 0;
+  }
+
+  void split_phases(const float* plane, float* out) const {
+    const int64_t pw = phase_width();
+    for (int64_t r = 0; r < h_; ++r, plane += w_, out += phase_row())
+      for (int64_t p = 0; p < sw_; ++p)
+        for (int64_t i = 0; p + i * sw_ < w_; ++i) out[p * pw + i] = plane[p + i * sw_];
+  }
+
   // im2col of output pixels [col0, col0 + cols) of one image and group, in nr-column blocks [K][nr]; columns
   // past `cols` are zero. Blocks whose pixels share one output row and whose windows lie inside the image are
-  // copied without bounds checks (most of them for large images).
-  void pack_panel(const float* x, int64_t col0, int64_t cols, float* panel) const {
+  // copied without bounds checks (most of them for large images), from the column phases when stride_w > 1.
+  void pack_panel(const float* x, const float* phases, int64_t col0, int64_t cols, float* panel) const {
     const int64_t nr = kernel_.nr, blocks = (cols + nr - 1) / nr, cg = c_ / g_;
     int64_t ih0[64], iw0[64];  // per column of a block: top-left input position of its window
     for (int64_t b = 0; b < blocks; ++b) {
@@ -117,18 +146,18 @@ class Convolution : public Op {
         ih0[j] = ((first + j) / ow_) * sh_ - ph_;
         iw0[j] = ((first + j) % ow_) * sw_ - pw_;
       }
-      const bool interior = valid == nr && ih0[0] == ih0[nr - 1] && ih0[0] >= 0 &&
+      const bool interior = valid == nr && kw_ <= kMaxInteriorKernelW && ih0[0] == ih0[nr - 1] && ih0[0] >= 0 &&
                             ih0[0] + (kh_ - 1) * dh_ < h_ && iw0[0] >= 0 && iw0[nr - 1] + (kw_ - 1) * dw_ < w_;
+      if (interior) {
+        pack_interior_block(x, phases, ih0[0], iw0[0], dst);
+        continue;
+      }
       int64_t p = 0;
       for (int64_t c = 0; c < cg; ++c) {
         const float* xc = x + c * h_ * w_;
         for (int64_t i = 0; i < kh_; ++i) {
           for (int64_t q = 0; q < kw_; ++q, ++p) {
             float* d = dst + p * nr;
-            if (interior) {
-              copy_strided(xc + (ih0[0] + i * dh_) * w_ + iw0[0] + q * dw_, d);
-              continue;
-            }
             for (int64_t j = 0; j < valid; ++j) {
               const int64_t ih = ih0[j] + i * dh_, iw = iw0[j] + q * dw_;
               d[j] = ih >= 0 && ih < h_ && iw >= 0 && iw < w_ ? xc[ih * w_ + iw] : 0.f;
@@ -140,18 +169,29 @@ class Convolution : public Op {
     }
   }
 
-  // d[j] = src[j * stride_w] for the nr columns of a block; strides 1 and 2 (stems) as fixed-stride loops
-  // that the compiler vectorises.
-  void copy_strided(const float* src, float* d) const {
-    const int64_t nr = kernel_.nr;
-    if (sw_ == 1) {
-      std::copy(src, src + nr, d);
-    } else if (sw_ == 2) {
-      for (int64_t j = 0; j < nr; ++j) d[j] = src[2 * j];
-    } else {
-      for (int64_t j = 0; j < nr; ++j) d[j] = src[j * sw_];
+  // A block of nr columns of one output row whose windows lie inside the image (top-left input (ih0, iw0)):
+  // every panel row is a contiguous run of nr values, of the image (stride_w 1) or of its column phases.
+  void pack_interior_block(const float* x, const float* phases, int64_t ih0, int64_t iw0, float* dst) const {
+    const int64_t nr = kernel_.nr, cg = c_ / g_, row_len = phases ? phase_row() : w_;
+    const float* image = phases ? phases : x;
+    int64_t column[kMaxInteriorKernelW];  // offset of kernel column q's run inside an image row
+    for (int64_t q = 0; q < kw_; ++q) {
+      const int64_t iw = iw0 + q * dw_;
+      column[q] = phases ? iw % sw_ * phase_width() + iw / sw_ : iw;
     }
+    for (int64_t c = 0; c < cg; ++c)
+      for (int64_t i = 0; i < kh_; ++i) {
+        const float* row = image + (c * h_ + ih0 + i * dh_) * row_len;
+        for (int64_t q = 0; q < kw_; ++q, dst += nr) {
+          if (nr == 16) {  // the AVX2 kernel's width: a fixed-size copy the compiler inlines
+            std::memcpy(dst, row + column[q], 16 * sizeof(float));
+          } else {
+            std::copy(row + column[q], row + column[q] + nr, dst);
+          }
+        }
+      }
   }
+
 
   void multiply(const float* panel, int64_t cols, int64_t g, float* out, int64_t ldc) const {
     const int mr = kernel_.mr, nr = kernel_.nr;
