@@ -1,12 +1,13 @@
 // Full-precision 2-D convolution (MXNet `Convolution`, NCHW, zero padding, groups, dilation).
 //
 // Per image and group: out (O/G x OH*OW) = W (O/G x K) * col (K x OH*OW) + bias, K = C/G * KH * KW, with
-// col the im2col matrix. The weights are packed once for the GEMM micro-kernel; col is never materialised:
-// each task packs the im2col panel of one tile of output pixels straight from the image into per-thread
-// scratch and multiplies it with every block of output channels (tiles are spread over the threads).
+// col the im2col matrix. The weights are packed once for the GEMM micro-kernel; col is never materialised.
+// The input is first staged: zero-padded and split by column phase (stage_plane), so that for a block of nr
+// output pixels of one row every row of B is nr contiguous floats. A task takes a tile of output pixels, in
+// blocks of nr: the micro-kernel reads such a block in place through K precomputed offsets; the few blocks
+// that straddle two output rows or are short are packed (im2col) into per-thread scratch. Each block is
+// multiplied with every block of output channels.
 // A BatchNorm and a ReLU that only this convolution feeds are fused into the GEMM's epilogue at load time.
-#include <cstring>
-
 #include "ops/gemm.h"
 #include "ops/ops.h"
 
@@ -14,8 +15,7 @@ namespace bmx {
 namespace rt {
 namespace {
 
-constexpr int64_t kPanelFloats = 1 << 14;  // target panel size (64 KiB): K x tile columns stays in L2
-constexpr int64_t kMaxInteriorKernelW = 32;  // wider kernels take the bounds-checked im2col path
+constexpr int64_t kPanelFloats = 1 << 14;  // work per task: about K x tile = 16K multiply-adds per channel
 
 class Convolution : public Op {
  public:
@@ -67,6 +67,7 @@ class Convolution : public Op {
     const int64_t nr = kernel_.nr;
     tile_ = std::max<int64_t>(nr, kPanelFloats / std::max<int64_t>(1, k_) / nr * nr);
     tile_ = std::min(tile_, (oh_ * ow_ + nr - 1) / nr * nr);
+    compute_block_offsets();
     return TensorInfo{DType::kFloat32, Shape{n_, o_, oh_, ow_}};
   }
 
@@ -89,122 +90,109 @@ class Convolution : public Op {
   }
 
   size_t scratch_bytes(int threads) const override {
-    return static_cast<size_t>(threads) * panel_bytes() + phase_bytes();
+    return static_cast<size_t>(threads) * block_bytes() + staged_bytes();
   }
 
   void run(const RunContext& ctx, const std::vector<const void*>& inputs, void* output) override {
     const float* x = fin(inputs, 0);
     float* y = static_cast<float*>(output);
     const int64_t pixels = oh_ * ow_, tiles = (pixels + tile_ - 1) / tile_;
-    const size_t panel_stride = panel_bytes() / sizeof(float);
-    float* phases = sw_ > 1 ? static_cast<float*>(ctx.scratch) + ctx.pool->size() * panel_stride : nullptr;
-    if (phases) {
-      ctx.pool->parallel_for(n_ * c_, [&](int64_t plane, int) {
-        split_phases(x + plane * h_ * w_, phases + plane * h_ * phase_row());
-      });
-    }
+    const size_t block_stride = block_bytes() / sizeof(float);
+    float* staged = static_cast<float*>(ctx.scratch) + ctx.pool->size() * block_stride;
+    ctx.pool->parallel_for(n_ * c_, [&](int64_t plane, int) {
+      stage_plane(x + plane * h_ * w_, staged + plane * staged_plane());
+    });
     ctx.pool->parallel_for(n_ * g_ * tiles, [&](int64_t task, int thread) {
       const int64_t t = task % tiles, ng = task / tiles, g = ng % g_, n = ng / g_;
-      const int64_t col0 = t * tile_, cols = std::min(tile_, pixels - col0);
-      float* panel = static_cast<float*>(ctx.scratch) + thread * panel_stride;
       const int64_t first_plane = n * c_ + g * (c_ / g_);
-      pack_panel(x + first_plane * h_ * w_, phases ? phases + first_plane * h_ * phase_row() : nullptr, col0, cols,
-                 panel);
-      multiply(panel, cols, g, y + (n * o_ + g * (o_ / g_)) * pixels + col0, pixels);
+      const float* image = x + first_plane * h_ * w_;
+      const float* image_staged = staged + first_plane * staged_plane();
+      float* packed = static_cast<float*>(ctx.scratch) + thread * block_stride;
+      float* out = y + (n * o_ + g * (o_ / g_)) * pixels;
+      for (int64_t col = t * tile_, end = std::min(pixels, (t + 1) * tile_); col < end; col += kernel_.nr) {
+        const int cols = static_cast<int>(std::min<int64_t>(kernel_.nr, end - col));
+        const float* b = packed;
+        const int64_t* offsets = nullptr;
+        if (cols == kernel_.nr && col / ow_ == (col + cols - 1) / ow_) {  // one output row: B read in place
+          b = image_staged + (col / ow_) * sh_ * phase_row() + col % ow_;
+          offsets = block_offsets_.data();
+        } else {
+          pack_block(image, col, cols, packed);
+        }
+        multiply(b, offsets, cols, g, out + col, pixels);
+      }
     });
   }
 
  private:
-  size_t panel_bytes() const { return align64(static_cast<size_t>(k_ * tile_) * sizeof(float)); }
+  size_t block_bytes() const { return align64(static_cast<size_t>(k_ * kernel_.nr) * sizeof(float)); }
 
-  // With stride_w > 1 the image is also kept split by column phase: row r of a plane holds, for phase
-  // p < stride_w, the columns p, p + sw, p + 2 sw, ... at [p * phase_width, ...). The stride_w-spaced inputs
-  // of a block's columns are then contiguous.
-  int64_t phase_width() const { return (w_ + sw_ - 1) / sw_; }
+  // The staged image: each plane zero-padded to (H + 2 pad_h) x (W + 2 pad_w) and every padded row split by
+  // column phase: for phase p < stride_w, padded columns p, p + sw, p + 2 sw, ... at [p * phase_width, ...).
+  // The inputs of nr adjacent output pixels of one row are then nr contiguous floats, for every tap.
+  int64_t phase_width() const { return (w_ + 2 * pw_ + sw_ - 1) / sw_; }
   int64_t phase_row() const { return sw_ * phase_width(); }
-  size_t phase_bytes() const {
-    return sw_ > 1 ? align64(static_cast<size_t>(n_ * c_ * h_ * phase_row()) * sizeof(float)) : 0;
-  }
+  int64_t staged_plane() const { return (h_ + 2 * ph_) * phase_row(); }
+  size_t staged_bytes() const { return align64(static_cast<size_t>(n_ * c_ * staged_plane()) * sizeof(float)); }
 
-  void split_phases(const float* plane, float* out) const {
-    const int64_t pw = phase_width();
-    for (int64_t r = 0; r < h_; ++r, plane += w_, out += phase_row())
-      for (int64_t p = 0; p < sw_; ++p)
-        for (int64_t i = 0; p + i * sw_ < w_; ++i) out[p * pw + i] = plane[p + i * sw_];
-  }
-
-  // im2col of output pixels [col0, col0 + cols) of one image and group, in nr-column blocks [K][nr]; columns
-  // past `cols` are zero. Blocks whose pixels share one output row and whose windows lie inside the image are
-  // copied without bounds checks (most of them for large images), from the column phases when stride_w > 1.
-  void pack_panel(const float* x, const float* phases, int64_t col0, int64_t cols, float* panel) const {
-    const int64_t nr = kernel_.nr, blocks = (cols + nr - 1) / nr, cg = c_ / g_;
-    int64_t ih0[64], iw0[64];  // per column of a block: top-left input position of its window
-    for (int64_t b = 0; b < blocks; ++b) {
-      float* dst = panel + b * k_ * nr;
-      const int64_t first = col0 + b * nr, valid = std::min(nr, cols - b * nr);
-      for (int64_t j = 0; j < valid; ++j) {
-        ih0[j] = ((first + j) / ow_) * sh_ - ph_;
-        iw0[j] = ((first + j) % ow_) * sw_ - pw_;
-      }
-      const bool interior = valid == nr && kw_ <= kMaxInteriorKernelW && ih0[0] == ih0[nr - 1] && ih0[0] >= 0 &&
-                            ih0[0] + (kh_ - 1) * dh_ < h_ && iw0[0] >= 0 && iw0[nr - 1] + (kw_ - 1) * dw_ < w_;
-      if (interior) {
-        pack_interior_block(x, phases, ih0[0], iw0[0], dst);
-        continue;
-      }
-      int64_t p = 0;
-      for (int64_t c = 0; c < cg; ++c) {
-        const float* xc = x + c * h_ * w_;
-        for (int64_t i = 0; i < kh_; ++i) {
-          for (int64_t q = 0; q < kw_; ++q, ++p) {
-            float* d = dst + p * nr;
-            for (int64_t j = 0; j < valid; ++j) {
-              const int64_t ih = ih0[j] + i * dh_, iw = iw0[j] + q * dw_;
-              d[j] = ih >= 0 && ih < h_ && iw >= 0 && iw < w_ ? xc[ih * w_ + iw] : 0.f;
-            }
-            for (int64_t j = valid; j < nr; ++j) d[j] = 0.f;
-          }
-        }
+  void stage_plane(const float* plane, float* out) const {
+    const int64_t width = phase_width();
+    std::fill(out, out + staged_plane(), 0.f);
+    for (int64_t r = 0; r < h_; ++r, plane += w_) {
+      float* row = out + (r + ph_) * phase_row();
+      for (int64_t p = 0; p < sw_; ++p) {  // padded column p + i * sw is image column p + i * sw - pad_w
+        const int64_t first = p >= pw_ ? 0 : (pw_ - p + sw_ - 1) / sw_;
+        for (int64_t i = first, c = p + first * sw_ - pw_; i < width && c < w_; ++i, c += sw_)
+          row[p * width + i] = plane[c];
       }
     }
   }
 
-  // A block of nr columns of one output row whose windows lie inside the image (top-left input (ih0, iw0)):
-  // every panel row is a contiguous run of nr values, of the image (stride_w 1) or of its column phases.
-  void pack_interior_block(const float* x, const float* phases, int64_t ih0, int64_t iw0, float* dst) const {
-    const int64_t nr = kernel_.nr, cg = c_ / g_, row_len = phases ? phase_row() : w_;
-    const float* image = phases ? phases : x;
-    int64_t column[kMaxInteriorKernelW];  // offset of kernel column q's run inside an image row
-    for (int64_t q = 0; q < kw_; ++q) {
-      const int64_t iw = iw0 + q * dw_;
-      column[q] = phases ? iw % sw_ * phase_width() + iw / sw_ : iw;
-    }
-    for (int64_t c = 0; c < cg; ++c)
-      for (int64_t i = 0; i < kh_; ++i) {
-        const float* row = image + (c * h_ + ih0 + i * dh_) * row_len;
-        for (int64_t q = 0; q < kw_; ++q, dst += nr) {
-          if (nr == 16) {  // the AVX2 kernel's width: a fixed-size copy the compiler inlines
-            std::memcpy(dst, row + column[q], 16 * sizeof(float));
-          } else {
-            std::copy(row + column[q], row + column[q] + nr, dst);
-          }
-        }
-      }
+  // Offsets of the K = (c, i, q) inputs of output pixel (oh, ow) from staged row oh * sh, index ow: padded
+  // column ow * sw + q * dw lies in phase (q * dw) mod sw at index ow + (q * dw) / sw.
+  void compute_block_offsets() {
+    block_offsets_.clear();
+    for (int64_t c = 0; c < c_ / g_; ++c)
+      for (int64_t i = 0; i < kh_; ++i)
+        for (int64_t q = 0; q < kw_; ++q)
+          block_offsets_.push_back(c * staged_plane() + i * dh_ * phase_row() + (q * dw_) % sw_ * phase_width() +
+                                   (q * dw_) / sw_);
   }
 
+  // im2col of output pixels [col, col + cols) of one image and group into one block [K][nr]; the input
+  // outside the image is zero, columns past `cols` are zero.
+  void pack_block(const float* x, int64_t col, int cols, float* dst) const {
+    const int64_t nr = kernel_.nr, cg = c_ / g_;
+    int64_t ih0[64], iw0[64];  // per column: top-left input position of its window (nr <= 64, see prepare)
+    for (int j = 0; j < cols; ++j) {
+      ih0[j] = ((col + j) / ow_) * sh_ - ph_;
+      iw0[j] = ((col + j) % ow_) * sw_ - pw_;
+    }
+    int64_t p = 0;
+    for (int64_t c = 0; c < cg; ++c) {
+      const float* xc = x + c * h_ * w_;
+      for (int64_t i = 0; i < kh_; ++i)
+        for (int64_t q = 0; q < kw_; ++q, ++p) {
+          float* d = dst + p * nr;
+          for (int64_t j = 0; j < cols; ++j) {
+            const int64_t ih = ih0[j] + i * dh_, iw = iw0[j] + q * dw_;
+            d[j] = ih >= 0 && ih < h_ && iw >= 0 && iw < w_ ? xc[ih * w_ + iw] : 0.f;
+          }
+          for (int64_t j = cols; j < nr; ++j) d[j] = 0.f;
+        }
+    }
+  }
 
-  void multiply(const float* panel, int64_t cols, int64_t g, float* out, int64_t ldc) const {
-    const int mr = kernel_.mr, nr = kernel_.nr;
-    const int64_t og = o_ / g_, mblocks = (og + mr - 1) / mr, nblocks = (cols + nr - 1) / nr;
+  // Output columns [0, cols) of one block for every block of output channels of group g.
+  void multiply(const float* b, const int64_t* offsets, int cols, int64_t g, float* out, int64_t ldc) const {
+    const int mr = kernel_.mr;
+    const int64_t og = o_ / g_, mblocks = (og + mr - 1) / mr;
     const float* a = packed_[g].data();
     for (int64_t mb = 0; mb < mblocks; ++mb) {
       const int rows = static_cast<int>(std::min<int64_t>(mr, og - mb * mr));
-      for (int64_t nb = 0; nb < nblocks; ++nb) {
-        const int ncols = static_cast<int>(std::min<int64_t>(nr, cols - nb * nr));
-        const int64_t row = g * og + mb * mr;
-        kernel_.block(k_, a + mb * k_ * mr, panel + nb * k_ * nr, out + mb * mr * ldc + nb * nr, ldc, rows, ncols,
-                      scale_.data() + row, shift_.data() + row, relu_);
-      }
+      const int64_t row = g * og + mb * mr;
+      kernel_.block(k_, a + mb * k_ * mr, b, offsets, out + mb * mr * ldc, ldc, rows, cols, scale_.data() + row,
+                    shift_.data() + row, relu_);
     }
   }
 
@@ -214,6 +202,7 @@ class Convolution : public Op {
   int64_t n_ = 0, c_ = 0, h_ = 0, w_ = 0, oh_ = 0, ow_ = 0, k_ = 0, tile_ = 0;
   std::vector<std::vector<float>> packed_;
   std::vector<float> scale_, shift_;
+  std::vector<int64_t> block_offsets_;  // K offsets of a one-row block's B rows in the staged image
   bool relu_ = false;
 };
 

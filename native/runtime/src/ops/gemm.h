@@ -18,9 +18,11 @@ struct GemmKernel {
   const char* isa;
   int mr, nr;
   // C block (rows x cols valid entries, row stride ldc) = (A block (K x mr) * B block (K x nr)) * scale[i] +
-  // shift[i] for rows i in [0, rows), then ReLU if `relu`.
-  void (*block)(int64_t k, const float* a, const float* b, float* c, int64_t ldc, int rows, int cols,
-                const float* scale, const float* shift, bool relu);
+  // shift[i] for rows i in [0, rows), then ReLU if `relu`. B row p (nr floats) is at b + p * nr (packed, 64-byte
+  // aligned) or, when b_offsets is not null, at b + b_offsets[p] (an "indirect" B read in place, e.g. from an
+  // image, with no packing).
+  void (*block)(int64_t k, const float* a, const float* b, const int64_t* b_offsets, float* c, int64_t ldc,
+                int rows, int cols, const float* scale, const float* shift, bool relu);
   // sum_i a[i] * b[i]
   float (*dot)(const float* a, const float* b, int64_t n);
 };

@@ -6,17 +6,19 @@
 // This header has no includes and no namespace on purpose: each ISA's copy has internal linkage.
 
 // C block = (A (K x MR) * B (K x NV * kLanes)) * scale + shift per row, optional ReLU; rows/cols clip the
-// stored part. The epilogue is a multiplication then an addition (no fused multiply-add).
-template <typename V, int MR, int NV>
-void gemm_block(int64_t k, const float* a, const float* b, float* c, int64_t ldc, int rows, int cols,
-                const float* scale, const float* shift, bool relu) {
+// stored part. B row p is at b + p * NR (packed) or, if Indirect, at b + b_offsets[p] (any alignment).
+// The epilogue is a multiplication then an addition (no fused multiply-add).
+template <typename V, int MR, int NV, bool Indirect>
+void gemm_block_rows(int64_t k, const float* a, const float* b, const int64_t* b_offsets, float* c, int64_t ldc,
+                     int rows, int cols, const float* scale, const float* shift, bool relu) {
   constexpr int NR = NV * V::kLanes;
   typename V::T acc[MR][NV];
   for (int i = 0; i < MR; ++i)
     for (int j = 0; j < NV; ++j) acc[i][j] = V::zero();
   for (int64_t p = 0; p < k; ++p) {
     typename V::T bv[NV];
-    for (int j = 0; j < NV; ++j) bv[j] = V::load(b + p * NR + j * V::kLanes);
+    for (int j = 0; j < NV; ++j)
+      bv[j] = Indirect ? V::loadu(b + b_offsets[p] + j * V::kLanes) : V::load(b + p * NR + j * V::kLanes);
     for (int i = 0; i < MR; ++i) {
       typename V::T av = V::broadcast(a[p * MR + i]);
       for (int j = 0; j < NV; ++j) acc[i][j] = V::fma(av, bv[j], acc[i][j]);
@@ -41,6 +43,17 @@ void gemm_block(int64_t k, const float* a, const float* b, float* c, int64_t ldc
       float v = tile[i * NR + j] * scale[i] + shift[i];
       c[i * ldc + j] = relu && v < 0.f ? 0.f : v;
     }
+  }
+}
+
+// GemmKernel::block: the packed or the indirect form of gemm_block_rows.
+template <typename V, int MR, int NV>
+void gemm_block(int64_t k, const float* a, const float* b, const int64_t* b_offsets, float* c, int64_t ldc, int rows,
+                int cols, const float* scale, const float* shift, bool relu) {
+  if (b_offsets != nullptr) {
+    gemm_block_rows<V, MR, NV, true>(k, a, b, b_offsets, c, ldc, rows, cols, scale, shift, relu);
+  } else {
+    gemm_block_rows<V, MR, NV, false>(k, a, b, b_offsets, c, ldc, rows, cols, scale, shift, relu);
   }
 }
 
