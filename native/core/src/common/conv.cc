@@ -1,14 +1,18 @@
 // Binary 2-D convolution driver: padding, the lane-interleaved input layout, work split and output forms.
 //
 // Steps of one call (on the current ISA's kernels; bmx/conv.h states the contract):
-//  1. build the "vector layout" xs of the -1 padded input (kernels.h): entry (n, row, c0, word) holds, for
-//     lanes j < L, the padded input word at (row, c0 + j * stride_w), so the L lanes of one entry are the
-//     inputs of L adjacent output pixels for one kernel tap; tasks = padded rows;
-//  2. cut the pixel vectors (L adjacent output pixels of one row) into tiles of max_vecs vectors (one kernel
+//  1. cut the pixel vectors (L adjacent output pixels of one row) into tiles of max_vecs vectors (one kernel
 //     call) and the output channels into word-aligned chunks of <= 64; a task is a few consecutive tiles x a
 //     part of the chunks (all of them unless there are few tiles), runs the kernel on them in sub-chunks of
-//     16 channels and writes the outputs of exactly those pixels and channels.
+//     16 channels and writes the outputs of exactly those pixels and channels;
+//  2. each thread reads its own copy of the "vector layout" xs of the -1 padded input (kernels.h): entry
+//     (n, row, c0, word) holds, for lanes j < L, the padded input word at (row, c0 + j * stride_w), so the L
+//     lanes of one entry are the inputs of L adjacent output pixels for one kernel tap. A task builds the
+//     padded rows its vectors need that its thread has not built yet in this call. Rows stay in the cache
+//     of the core that reads them: sharing one layout cost more in cross-core traffic than the duplicated
+//     rows (at most the kernel height per task boundary) cost to build.
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -73,6 +77,8 @@ struct ConvPlan {
 
   std::int64_t entry_words() const { return planes * lanes; }
   std::int64_t xs_words() const { return p.batch * padded_h * padded_w * words_per_pixel * entry_words(); }
+  // Scratch words build_vector_row() needs for one source row.
+  std::int64_t row_scratch_words() const { return planes * (padded_w + lanes * p.stride_w) * words_per_pixel; }
   std::int64_t tasks() const { return num_groups * parts; }
 
   // For pixel vectors v0 ... v0 + count - 1: sample, first output pixel (oh * OW + ow0), valid lanes, and the
@@ -113,12 +119,12 @@ word_t pad_word(std::int64_t channels_per_group, std::int64_t word) {
   return valid == 64 ? ~word_t(0) : (word_t(1) << valid) - 1;
 }
 
-// Fill padded row nr (sample nr / Hp) of the vector layout for S planes of L lanes. `row` is scratch for
+// Fill padded row nr (sample nr / Hp) of the vector layout, at `out`, for S planes of L lanes. `row` is scratch for
 // S x (Wp + L * stride_w) pixels: the padded source row (split into nibble planes if S == 2), then zeros
 // (lanes beyond the padded width belong to pixels past the output's right edge and are never stored).
 template <int S, int L>
 void build_vector_row(const ConvPlan& plan, const word_t* input, const word_t* pad, std::int64_t nr, word_t* row,
-                      word_t* xs) {
+                      word_t* out) {
   const Conv2DParams& p = plan.p;
   const std::int64_t wpp = plan.words_per_pixel, sw = p.stride_w;
   const std::int64_t n = nr / plan.padded_h, ih = nr % plan.padded_h - p.pad_h;
@@ -140,7 +146,6 @@ void build_vector_row(const ConvPlan& plan, const word_t* input, const word_t* p
     }
   // 3. entries: lane j of (c0, word w, plane s) is pixel c0 + j * stride_w; with one word per pixel, stride 1
   //    and one plane, the L lanes are L consecutive words (a block copy).
-  word_t* out = xs + nr * padded_words * S * L;
   const std::int64_t lane_step = sw * wpp;
   if (S == 1 && lane_step == 1) {
     for (std::int64_t c0 = 0; c0 < plan.padded_w; ++c0, out += L) std::memcpy(out, row + c0, L * sizeof(word_t));
@@ -169,10 +174,58 @@ BuildRowFn build_row_for(int planes, int lanes) {
               std::to_string(lanes) + " lanes");
 }
 
+// What a task needs to build rows of the vector layout: the packed input, the pad words, the row builder
+// of the ISA's layout, and the id of this call (unique per run_conv).
+struct LayoutSource {
+  const word_t* input;
+  const word_t* pad;
+  BuildRowFn build_row;
+  std::uint64_t call;
+};
+
+// The padded rows of the vector layout this thread has built in call `call` (into its task scratch).
+struct BuiltRows {
+  std::uint64_t call = 0;
+  std::vector<char> built;
+};
+
+BuiltRows& built_rows() {
+  thread_local BuiltRows rows;
+  return rows;
+}
+
+std::atomic<std::uint64_t> g_next_call{1};
+
+// This thread's copy of the vector layout with at least the padded rows that the kernel taps of vectors with
+// entry offsets base[0 ... nvecs) read (built now if this thread has not built them in this call).
+word_t* thread_layout(const ConvPlan& plan, const LayoutSource& src, const std::int64_t* base, int nvecs,
+                      word_t* xs, word_t* row) {
+  const std::int64_t entries_per_row = plan.padded_w * plan.words_per_pixel;
+  const std::int64_t rows = plan.p.batch * plan.padded_h;
+  BuiltRows& built = built_rows();
+  if (built.call != src.call) {
+    built.call = src.call;
+    built.built.assign(static_cast<std::size_t>(rows), 0);
+  }
+  std::int64_t last_first = -1;
+  for (int v = 0; v < nvecs; ++v) {
+    const std::int64_t first = base[v] / entries_per_row;  // padded row of kernel row 0
+    if (first == last_first) continue;
+    last_first = first;
+    for (std::int64_t i = 0; i < plan.p.kernel_h; ++i) {
+      const std::int64_t nr = first + i * plan.p.dilation_h;
+      if (built.built[nr]) continue;
+      src.build_row(plan, src.input, src.pad, nr, row, xs + nr * entries_per_row * plan.entry_words());
+      built.built[nr] = 1;
+    }
+  }
+  return xs;
+}
+
 // One task: tiles [tile_begin, tile_end) x channel chunks [chunk_begin, chunk_end), in sub-chunks of
 // kSubChunk channels (outer) so that the int32 / float outputs are written as few sequential streams.
 template <int L>
-void run_tiles(const ConvPlan& plan, const OutputSink& sink, const word_t* xs, const std::int64_t* taps,
+void run_tiles(const ConvPlan& plan, const OutputSink& sink, const LayoutSource& src, const std::int64_t* taps,
                const word_t* weights, std::int64_t tile_begin, std::int64_t tile_end, std::int64_t chunk_begin,
                std::int64_t chunk_end) {
   constexpr int kMaxVecs = kMaxTileVecs * kMaxGroupTiles;
@@ -185,8 +238,14 @@ void run_tiles(const ConvPlan& plan, const OutputSink& sink, const word_t* xs, c
   for (int v = 0; v < nvecs; ++v) pixel[v] += sample[v] * p.out_channels * plan.out_h * plan.out_w;
   const std::int64_t pixels = plan.out_h * plan.out_w, out_words = words_for(p.out_channels);
   const std::int32_t k = static_cast<std::int32_t>(plan.k);
-  std::int32_t* counts =
-      static_cast<std::int32_t*>(Scratch::task().reserve(kSubChunk * max_vecs * L * sizeof(std::int32_t)));
+  // Task scratch (the same sizes for every task of a call, so the layout rows built earlier stay valid).
+  ScratchLayout layout;
+  const std::size_t counts_at = layout.add<std::int32_t>(kSubChunk * max_vecs * L);
+  const std::size_t row_at = layout.add<word_t>(plan.row_scratch_words());
+  const std::size_t xs_at = layout.add<word_t>(plan.xs_words());
+  layout.allocate(Scratch::task());
+  std::int32_t* counts = layout.at<std::int32_t>(counts_at);
+  const word_t* xs = thread_layout(plan, src, base, nvecs, layout.at<word_t>(xs_at), layout.at<word_t>(row_at));
   for (std::int64_t ci = chunk_begin; ci < chunk_end; ++ci) {
     const ChannelChunk& chunk = plan.chunks[ci];
     for (std::int64_t sub = chunk.begin; sub < chunk.end; sub += kSubChunk) {
@@ -235,8 +294,8 @@ void run_tiles(const ConvPlan& plan, const OutputSink& sink, const word_t* xs, c
   }
 }
 
-using RunTileFn = void (*)(const ConvPlan&, const OutputSink&, const word_t*, const std::int64_t*, const word_t*,
-                           std::int64_t, std::int64_t, std::int64_t, std::int64_t);
+using RunTileFn = void (*)(const ConvPlan&, const OutputSink&, const LayoutSource&, const std::int64_t*,
+                           const word_t*, std::int64_t, std::int64_t, std::int64_t, std::int64_t);
 
 RunTileFn run_tile_for(int lanes) {
   switch (lanes) {
@@ -259,15 +318,12 @@ void run_conv(const Conv2DParams& p, const word_t* input, const word_t* weights,
   const bool packed = kind == OutputKind::packed;
   const ConvPlan plan(p, isa, get_num_threads(), packed);
   const RunTileFn tile_fn = run_tile_for(plan.lanes);
-  const BuildRowFn build_row = build_row_for(plan.planes, plan.lanes);
 
   ScratchLayout layout;
-  const std::size_t xs_at = layout.add<word_t>(plan.xs_words());
   const std::size_t pad_at = layout.add<word_t>(plan.words_per_pixel);
   const std::size_t taps_at = layout.add<std::int64_t>(p.groups * plan.kwords);
   const std::size_t sink_at = layout.add<char>(sink_scratch_bytes(kind, p.out_channels));
   layout.allocate(Scratch::call());
-  word_t* xs = layout.at<word_t>(xs_at);
   word_t* pad = layout.at<word_t>(pad_at);
   std::int64_t* taps = layout.at<std::int64_t>(taps_at);
   for (std::int64_t g = 0; g < p.groups; ++g) {
@@ -277,19 +333,12 @@ void run_conv(const Conv2DParams& p, const word_t* input, const word_t* weights,
 
   const OutputSink sink = make_sink(op, kind, out, scale, bias, p.out_channels, plan.k, p.output_words(),
                                     layout.at<char>(sink_at));
-
-  const std::int64_t row_words = plan.planes * (plan.padded_w + plan.lanes * p.stride_w) * plan.words_per_pixel;
-  parallel_for(static_cast<int>(std::min<std::int64_t>(p.batch * plan.padded_h, kMaxTasks)), [&](int task) {
-    word_t* row = static_cast<word_t*>(Scratch::task().reserve(row_words * sizeof(word_t)));
-    const std::int64_t rows = p.batch * plan.padded_h, tasks = std::min<std::int64_t>(rows, kMaxTasks);
-    for (std::int64_t nr = split_point(rows, tasks, task); nr < split_point(rows, tasks, task + 1); ++nr)
-      build_row(plan, input, pad, nr, row, xs);
-  });
+  const LayoutSource src{input, pad, build_row_for(plan.planes, plan.lanes), g_next_call.fetch_add(1)};
 
   const std::int64_t num_chunks = static_cast<std::int64_t>(plan.chunks.size());
   parallel_for(static_cast<int>(plan.tasks()), [&](int task) {
     const std::int64_t group = task / plan.parts, part = task % plan.parts;
-    tile_fn(plan, sink, xs, taps, weights, group * plan.group_tiles,
+    tile_fn(plan, sink, src, taps, weights, group * plan.group_tiles,
             std::min(plan.num_tiles, (group + 1) * plan.group_tiles), split_point(num_chunks, plan.parts, part),
             split_point(num_chunks, plan.parts, part + 1));
   });
