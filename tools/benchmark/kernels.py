@@ -1,6 +1,7 @@
 """``python -m tools.benchmark kernels``: binary convolution kernels vs MXNet fp32 ``Convolution``.
 
-Measured side by side in one process, in alternating rounds so machine noise hits both alike:
+Measured side by side in one process, in alternating blocks so machine noise hits both alike (each block
+after a short gap and 30 ms of warm-up calls, so neither path runs against the other's spinning threads):
 - the machine's xnor/popcount peak per instruction set (``bmxnet_ext.native.peak_macs_per_second``);
 - per shape, the binary path as a converted model runs it: pack the float NCHW input by sign with a fused
   per-channel affine (``BmxPack``), then the binary convolution with float output ``scale * y + bias``
@@ -51,6 +52,30 @@ def _median_ms(samples):
     return float(np.median(samples) * 1e3)
 
 
+IDLE_GAP_SECONDS = 0.02
+WARM_UP_SECONDS = 0.03
+
+
+def _let_threads_idle():
+    """Busy-wait until the other path's threads have stopped spinning.
+
+    After a parallel region MXNet's OpenMP (libgomp) threads spin for a few milliseconds, our pool's workers
+    for 0.1 ms; a block timed in that window shares its cores with them. Busy, not asleep: a sleeping
+    process lets this VM's cores drop into a slow idle state that outlasts a short warm-up.
+    """
+    end = time.perf_counter() + IDLE_GAP_SECONDS
+    while time.perf_counter() < end:
+        pass
+
+
+def _warm_up(fn):
+    """Call ``fn`` for WARM_UP_SECONDS (at least 3 calls): caches, thread pools, oneDNN primitives, clocks."""
+    end, calls = time.perf_counter() + WARM_UP_SECONDS, 0
+    while calls < 3 or time.perf_counter() < end:
+        fn()
+        calls += 1
+
+
 def _time_once(fn):
     start = time.perf_counter()
     fn()
@@ -86,15 +111,14 @@ def benchmark_shape(native, mx, shape, repeat, rng):
         mx.nd.Convolution(xm, wm, kernel=(kernel, kernel), stride=(stride, stride), pad=(pad, pad),
                           num_filter=cout, no_bias=True).wait_to_read()
 
-    for _ in range(3):  # warm up caches, thread pools and oneDNN primitives
-        binary()
-        fp32()
     binary_times, float_times = [], []
     rounds = 5  # alternate in blocks: each path runs back to back, as inside a model
     for r in range(rounds):
         block = repeat // rounds + (r < repeat % rounds)
-        binary_times += [_time_once(binary) for _ in range(block)]
-        float_times += [_time_once(fp32) for _ in range(block)]
+        for fn, times in ((binary, binary_times), (fp32, float_times)):
+            _let_threads_idle()
+            _warm_up(fn)
+            times += [_time_once(fn) for _ in range(block)]
     out = (size + 2 * pad - kernel) // stride + 1
     macs = cout * cin * kernel * kernel * out * out
     return _median_ms(binary_times), _median_ms(float_times), macs
