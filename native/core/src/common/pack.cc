@@ -33,7 +33,9 @@ void pack_nchw(const char* op, const float* x, std::int64_t n, std::int64_t c, s
   const detail::IsaKernels& isa = detail::current_kernels();
   const std::int64_t hw = h * w, wpp = groups * words_for(c / groups);
   const std::int64_t units = n * ((hw + kPixelGrain - 1) / kPixelGrain), per_sample = units / n;
-  const std::int64_t tasks = std::min<std::int64_t>(units, detail::kMaxTasks);
+  // One contiguous range per thread: every task claim is a cross-core atomic, and a thread that packs the
+  // same range call after call keeps its input and output lines in its own cache.
+  const std::int64_t tasks = std::min<std::int64_t>(units, get_num_threads());
   detail::parallel_for(static_cast<int>(tasks), [&](int t) {
     const std::int64_t end = detail::split_point(units, tasks, t + 1);
     for (std::int64_t u = detail::split_point(units, tasks, t); u < end; ++u) {
