@@ -192,7 +192,7 @@ def pack_dense_weights(weight, *, isa=None):
 
 
 def binary_conv2d(data, weight, *, in_channels, stride=1, pad=0, dilate=1, groups=1, out_format="int32",
-                  scale=None, bias=None, isa=None):
+                  scale=None, bias=None, residual=None, isa=None):
     """Binary 2-D convolution (xnor + popcount) of packed activations with packed weights, padding with -1.
 
     Parameters
@@ -206,6 +206,9 @@ def binary_conv2d(data, weight, *, in_channels, stride=1, pad=0, dilate=1, group
         ``'packed'`` -> uint64 ``(N, OH, OW, ceil(O / 64))``, bit ``o`` set iff ``scale[o] * y + bias[o] < 0``
         in float32.
     scale, bias : float32 ``(O,)``, required for 'float' and 'packed'.
+    residual : float32 ``(N, O, OH, OW)`` or None; with 'float', added to the output in the same pass
+        (``(scale[o] * y + bias[o]) + residual``, each operation rounded to float32, as an add after the
+        convolution would).
     """
     op = "binary_conv2d"
     data = _words(op, "data", data, 4)
@@ -231,9 +234,13 @@ def binary_conv2d(data, weight, *, in_channels, stride=1, pad=0, dilate=1, group
         if data.shape[1 + axis] + 2 * pad[axis] < span:
             raise ValueError(f"{op}: padded input {name} {data.shape[1 + axis]} + 2*{pad[axis]} is smaller than the "
                              f"dilated kernel {name} {span} (data {data.shape}, weight {weight.shape})")
+    if residual is not None:
+        if out_format != "float":
+            raise ValueError(f"{op}: `residual` needs out_format 'float', got {out_format!r}")
+        residual = _floats(op, "residual", residual, 4)
     with _maybe_isa(isa):
         return _native.binary_conv2d(data, weight, int(in_channels), stride, pad, dilate, int(groups), out_format,
-                                     scale, bias)
+                                     scale, bias, residual)
 
 
 def binary_dense(data, weight, *, in_units, out_format="int32", scale=None, bias=None, isa=None):

@@ -126,7 +126,8 @@ Format parse_format(const std::string& f, const char* op) {
 py::array binary_conv2d(const py::array& x, const py::array& w, std::int64_t in_channels,
                         std::pair<std::int64_t, std::int64_t> stride, std::pair<std::int64_t, std::int64_t> pad,
                         std::pair<std::int64_t, std::int64_t> dilation, std::int64_t groups,
-                        const std::string& out_format, const py::object& scale, const py::object& bias) {
+                        const std::string& out_format, const py::object& scale, const py::object& bias,
+                        const py::object& residual) {
   const char* op = "binary_conv2d";
   const bmx::word_t* xp = words(x, 4, op, "data");
   const bmx::word_t* wp = words(w, 4, op, "weight");
@@ -161,8 +162,21 @@ py::array binary_conv2d(const py::array& x, const py::array& w, std::int64_t in_
     bmx::binary_conv2d_packed(p, xp, wp, ab.first, ab.second, out.mutable_data());
     return out;
   }
+  if (!residual.is_none() && format != Format::float32)
+    throw py::value_error(std::string(op) + ": `residual` needs out_format 'float'");
   if (format == Format::float32) {
     py::array_t<float> out({n, o, oh, ow});
+    if (!residual.is_none()) {
+      py::array r = residual.cast<py::array>();
+      const float* rp = floats(r, 4, op, "residual");
+      require_dim(r.shape(0) == n && r.shape(1) == o && r.shape(2) == oh && r.shape(3) == ow, op,
+                  "residual of the output's shape (" + std::to_string(n) + ", " + std::to_string(o) + ", " +
+                      std::to_string(oh) + ", " + std::to_string(ow) + ")",
+                  r);
+      py::gil_scoped_release release;
+      bmx::binary_conv2d_float_add(p, xp, wp, ab.first, ab.second, rp, out.mutable_data());
+      return out;
+    }
     py::gil_scoped_release release;
     bmx::binary_conv2d_float(p, xp, wp, ab.first, ab.second, out.mutable_data());
     return out;
@@ -260,7 +274,7 @@ PYBIND11_MODULE(_native, m) {
   m.def("pack_dense_weights", &pack_dense_weights, py::arg("weight"));
   m.def("binary_conv2d", &binary_conv2d, py::arg("data"), py::arg("weight"), py::arg("in_channels"),
         py::arg("stride"), py::arg("pad"), py::arg("dilation"), py::arg("groups"), py::arg("out_format"),
-        py::arg("scale") = py::none(), py::arg("bias") = py::none());
+        py::arg("scale") = py::none(), py::arg("bias") = py::none(), py::arg("residual") = py::none());
   m.def("binary_dense", &binary_dense, py::arg("data"), py::arg("weight"), py::arg("in_units"),
         py::arg("out_format"), py::arg("scale") = py::none(), py::arg("bias") = py::none());
   m.def("binary_gemm", &binary_gemm, py::arg("a"), py::arg("b"), py::arg("k"));

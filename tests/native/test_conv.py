@@ -64,6 +64,10 @@ def check_all_formats(case, rng):
     bias = (rng.integers(-5, 6, o) + 0.5 * rng.integers(0, 2, o)).astype(np.float32)  # on integers and halves
     got = native.binary_conv2d(data, weight, out_format="float", scale=scale, bias=bias, **kwargs)
     np.testing.assert_array_equal(got, reference.float_output(expected, scale, bias))
+    residual = rng.standard_normal(expected.shape).astype(np.float32)
+    got = native.binary_conv2d(data, weight, out_format="float", scale=scale, bias=bias, residual=residual,
+                               **kwargs)
+    np.testing.assert_array_equal(got, reference.float_output(expected, scale, bias) + residual)
     got = native.binary_conv2d(data, weight, out_format="packed", scale=scale, bias=bias, **kwargs)
     np.testing.assert_array_equal(got, reference.packed_output(expected, scale, bias))
 
@@ -120,3 +124,17 @@ def test_matches_mxnet_convolution(rng):
                                  no_bias=True).asnumpy()
     got = native.binary_conv2d(native.pack_activations(x), native.pack_conv_weights(wt), in_channels=64, pad=1)
     np.testing.assert_array_equal(got, expected.astype(np.int32))
+
+
+def test_residual_needs_float_output_of_the_same_shape(rng):
+    data, weight, kwargs, expected = make_case((1, 37, 5, 5, 7, 3, 1, 1, 1, 1), rng)
+    scale, bias = np.ones(7, np.float32), np.zeros(7, np.float32)
+    with pytest.raises(ValueError, match="residual"):
+        native.binary_conv2d(data, weight, out_format="packed", scale=scale, bias=bias,
+                             residual=np.zeros(expected.shape, np.float32), **kwargs)
+    with pytest.raises(ValueError, match="residual"):
+        native.binary_conv2d(data, weight, out_format="float", scale=scale, bias=bias,
+                             residual=np.zeros((1, 7, 5, 4), np.float32), **kwargs)
+    with pytest.raises(TypeError, match="residual"):
+        native.binary_conv2d(data, weight, out_format="float", scale=scale, bias=bias,
+                             residual=np.zeros(expected.shape, np.float64), **kwargs)

@@ -28,6 +28,45 @@ def test_pack(run_graph, rng, shape, groups, affine):
     np.testing.assert_array_equal(out, ref)
 
 
+def _residual_block(g, rng, c, hw, conv_first):
+    """data -> pack -> binary conv (float) and a second float branch, added: the runtime fuses the addition
+    into the producer of the input computed last."""
+    x = g.input("data", (2, c) + hw)
+    pscale, pbias = _affine(rng, c)
+    packed = g.op("BmxPack", "pack", [x, g.param("pscale", pscale), g.param("pbias", pbias)], affine=True)
+    scale, bias = _affine(rng, c)
+
+    def conv():
+        return g.op("BmxBinaryConv2D", "conv", [packed, g.param("weight", pack_conv_weights(
+            rng.standard_normal((c, c, 3, 3)))), g.param("scale", scale), g.param("bias", bias * 5)],
+            kernel=(3, 3), pad=(1, 1), num_filter=c, in_channels=c, out_format="float")
+
+    def other():
+        return g.op("Activation", "other", [x], act_type="relu")  # exact in both, unlike tanh
+
+    first, second = (conv(), other()) if conv_first else (other(), conv())
+    return x, first, second
+
+
+@pytest.mark.parametrize("conv_first", [True, False])
+@pytest.mark.parametrize("c,hw", [(64, (7, 9)), (37, (5, 5))])
+def test_residual_addition_fused_into_binary_conv_is_exact(run_graph, rng, conv_first, c, hw):
+    g = Graph()
+    _, a, b = _residual_block(g, rng, c, hw, conv_first)
+    g.op("elemwise_add", "add", [a, b] if conv_first else [b, a])
+    (out,), (ref,) = run_graph(g, {"data": rng.standard_normal((2, c) + hw).astype(np.float32)}, threads=2)
+    np.testing.assert_array_equal(out, ref)
+
+
+def test_conv_output_read_twice_is_not_overwritten_by_a_fused_addition(run_graph, rng):
+    g = Graph()
+    _, other, conv = _residual_block(g, rng, 16, (6, 6), conv_first=False)
+    total = g.op("elemwise_add", "add", [conv, other])
+    g.op("elemwise_add", "add2", [total, conv])  # the conv's own output is still needed after the addition
+    (out,), (ref,) = run_graph(g, {"data": rng.standard_normal((2, 16, 6, 6)).astype(np.float32)}, threads=2)
+    np.testing.assert_array_equal(out, ref)
+
+
 CONV_CASES = [
     # in_channels, filters, kernel, stride, pad, dilate, groups, hw
     (64, 64, (3, 3), (1, 1), (1, 1), (1, 1), 1, (7, 7)),

@@ -45,6 +45,8 @@ Model::Model(AlignedBuffer image)
 
 // Fold a per-channel affine (BatchNorm) or a ReLU into the operator producing its input, when nothing else
 // reads that input: the producer then writes the final value and the fused node's output shares its buffer.
+// Likewise a same-shape addition into the producer of the input computed last, which then also reads the
+// other input (kept alive until the addition's step, so still there when the producer runs).
 void Model::fuse() {
   const size_t n = desc_.tensors.size();
   std::vector<int> uses(n, 0), writer(n, -1);
@@ -52,18 +54,32 @@ void Model::fuse() {
     for (uint32_t id : node.inputs) ++uses[id];
   for (uint32_t id : desc_.outputs) ++uses[id];
   fused_.assign(desc_.nodes.size(), 0);
+  extra_inputs_.assign(desc_.nodes.size(), {});
+  auto fusable = [&](uint32_t in, uint32_t out) {
+    return writer[in] >= 0 && uses[in] == 1 && desc_.tensors[in].kind == TensorKind::kIntermediate &&
+           info_[in].shape == info_[out].shape;
+  };
   std::vector<float> scale, shift;
   for (size_t s = 0; s < desc_.nodes.size(); ++s) {
     const NodeDesc& node = desc_.nodes[s];
     const uint32_t out = node.outputs[0];
     writer[out] = static_cast<int>(s);
     if (node.inputs.empty()) continue;
-    const uint32_t in = node.inputs[0];
-    const int producer = writer[in];
-    if (producer < 0 || uses[in] != 1 || desc_.tensors[in].kind != TensorKind::kIntermediate ||
-        info_[in].shape != info_[out].shape) {
+    if (ops_[s]->is_same_shape_add() && node.inputs.size() == 2) {
+      const uint32_t a = node.inputs[0], b = node.inputs[1];
+      const uint32_t in = writer[a] >= writer[b] ? a : b, other = in == a ? b : a;
+      if (root_[in] != root_[other] && fusable(in, out) && ops_[writer[in]]->absorb_residual()) {
+        const int producer = writer[in];
+        extra_inputs_[producer].push_back(other);
+        fused_[s] = 1;
+        writer[out] = producer;
+        root_[out] = root_[in];
+      }
       continue;
     }
+    const uint32_t in = node.inputs[0];
+    const int producer = writer[in];
+    if (!fusable(in, out)) continue;
     bool done = false;
     if (ops_[s]->channel_affine(&scale, &shift)) done = ops_[producer]->absorb_affine(scale, shift);
     else if (ops_[s]->is_relu()) done = ops_[producer]->absorb_relu();
@@ -187,6 +203,7 @@ void Model::run() {
     auto& ins = node_inputs_[s];
     ins.clear();
     for (uint32_t id : node.inputs) ins.push_back(address(id));
+    for (uint32_t id : extra_inputs_[s]) ins.push_back(address(id));
     if (!profiling_) {
       ops_[s]->run(ctx, ins, address(node.outputs[0]));
       continue;

@@ -75,6 +75,7 @@ class Model {
   std::vector<AlignedBuffer> inputs_;     // per graph input
   std::vector<size_t> offset_;            // per tensor: arena offset (intermediates)
   std::vector<std::vector<const void*>> node_inputs_;  // per node, filled at run
+  std::vector<std::vector<uint32_t>> extra_inputs_;    // per node: tensors it reads for a fused node (residuals)
   AlignedBuffer arena_, scratch_;
   bool profiling_ = false;
   std::vector<double> node_ms_;  // per node, summed over profiled runs

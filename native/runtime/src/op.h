@@ -50,6 +50,11 @@ class Op {
     return false;
   }
   virtual bool absorb_relu() { return false; }
+  // An addition of two same-shaped float tensors; an operator that can add a tensor of its own output's shape
+  // to its output absorbs such an addition: the executor then passes that tensor (the "residual") as one more
+  // input, after the node's own ones.
+  virtual bool is_same_shape_add() const { return false; }
+  virtual bool absorb_residual() { return false; }
 
   const std::string& name() const { return node_; }
 

@@ -59,6 +59,12 @@ void binary_conv2d_int32(const Conv2DParams& p, const word_t* input, const word_
 void binary_conv2d_float(const Conv2DParams& p, const word_t* input, const word_t* weights, const float* scale,
                          const float* bias, float* out);
 
+/// scale[o] * y + bias[o] + residual as float32 (N, O, OH, OW): the float output followed by an element-wise
+/// addition of `residual` (N, O, OH, OW), in one pass and with the same roundings (product, + bias,
+/// + residual). `residual` may be `out` itself (accumulate in place).
+void binary_conv2d_float_add(const Conv2DParams& p, const word_t* input, const word_t* weights, const float* scale,
+                             const float* bias, const float* residual, float* out);
+
 /// Packed sign of scale[o] * y + bias[o]: words (N, OH, OW, ceil(O / 64)), ready for the next binary layer.
 void binary_conv2d_packed(const Conv2DParams& p, const word_t* input, const word_t* weights, const float* scale,
                           const float* bias, word_t* out);

@@ -274,6 +274,7 @@ void run_tiles(const ConvPlan& plan, const OutputSink& sink, const LayoutSource&
         }
         if (sink.kind == OutputKind::float32 && plan.isa.store_affine_tile) {
           plan.isa.store_affine_tile(counts, nvec, nchan, k, sink.scale + sub, sink.bias + sub,
+                                     sink.residual != nullptr ? sink.residual + sub * pixels : nullptr,
                                      sink.f32 + sub * pixels, pixels, target, lanes);
           continue;
         }
@@ -285,8 +286,11 @@ void run_tiles(const ConvPlan& plan, const OutputSink& sink, const LayoutSource&
             for (int v = 0; v < nvec; ++v) store_dots<L>(cnt + v * L, k, lanes[v], plane + target[v]);
           } else {
             float* plane = sink.f32 + o * pixels;
+            const float* res = sink.residual != nullptr ? sink.residual + o * pixels : nullptr;
             const float scale = sink.scale[o], bias = sink.bias[o];
-            for (int v = 0; v < nvec; ++v) store_affine<L>(cnt + v * L, k, scale, bias, lanes[v], plane + target[v]);
+            for (int v = 0; v < nvec; ++v)
+              store_affine<L>(cnt + v * L, k, scale, bias, lanes[v], res != nullptr ? res + target[v] : nullptr,
+                              plane + target[v]);
           }
         }
       }
@@ -308,7 +312,7 @@ RunTileFn run_tile_for(int lanes) {
 }
 
 void run_conv(const Conv2DParams& p, const word_t* input, const word_t* weights, OutputKind kind, void* out,
-              const float* scale, const float* bias, const char* op) {
+              const float* scale, const float* bias, const float* residual, const char* op) {
   p.validate(op);
   if (input == nullptr || weights == nullptr || out == nullptr)
     throw Error(std::string(op) + ": null input, weight or output pointer");
@@ -331,8 +335,9 @@ void run_conv(const Conv2DParams& p, const word_t* input, const word_t* weights,
     plan.tap_offsets(g, taps + g * plan.kwords);
   }
 
-  const OutputSink sink = make_sink(op, kind, out, scale, bias, p.out_channels, plan.k, p.output_words(),
-                                    layout.at<char>(sink_at));
+  OutputSink sink = make_sink(op, kind, out, scale, bias, p.out_channels, plan.k, p.output_words(),
+                              layout.at<char>(sink_at));
+  sink.residual = residual;
   const LayoutSource src{input, pad, build_row_for(plan.planes, plan.lanes), g_next_call.fetch_add(1)};
 
   const std::int64_t num_chunks = static_cast<std::int64_t>(plan.chunks.size());
@@ -348,17 +353,25 @@ void run_conv(const Conv2DParams& p, const word_t* input, const word_t* weights,
 }  // namespace detail
 
 void binary_conv2d_int32(const Conv2DParams& p, const word_t* input, const word_t* weights, std::int32_t* out) {
-  detail::run_conv(p, input, weights, detail::OutputKind::int32, out, nullptr, nullptr, "binary_conv2d_int32");
+  detail::run_conv(p, input, weights, detail::OutputKind::int32, out, nullptr, nullptr, nullptr,
+                   "binary_conv2d_int32");
 }
 
 void binary_conv2d_float(const Conv2DParams& p, const word_t* input, const word_t* weights, const float* scale,
                          const float* bias, float* out) {
-  detail::run_conv(p, input, weights, detail::OutputKind::float32, out, scale, bias, "binary_conv2d_float");
+  detail::run_conv(p, input, weights, detail::OutputKind::float32, out, scale, bias, nullptr, "binary_conv2d_float");
+}
+
+void binary_conv2d_float_add(const Conv2DParams& p, const word_t* input, const word_t* weights, const float* scale,
+                             const float* bias, const float* residual, float* out) {
+  if (residual == nullptr) throw Error("binary_conv2d_float_add: null residual pointer");
+  detail::run_conv(p, input, weights, detail::OutputKind::float32, out, scale, bias, residual,
+                   "binary_conv2d_float_add");
 }
 
 void binary_conv2d_packed(const Conv2DParams& p, const word_t* input, const word_t* weights, const float* scale,
                           const float* bias, word_t* out) {
-  detail::run_conv(p, input, weights, detail::OutputKind::packed, out, scale, bias, "binary_conv2d_packed");
+  detail::run_conv(p, input, weights, detail::OutputKind::packed, out, scale, bias, nullptr, "binary_conv2d_packed");
 }
 
 }  // namespace bmx

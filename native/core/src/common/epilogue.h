@@ -24,6 +24,7 @@ struct OutputSink {
   word_t* bits = nullptr;
   const float* scale = nullptr;
   const float* bias = nullptr;
+  const float* residual = nullptr;  ///< float32 only, optional: added to every output (same layout as f32)
   const std::uint32_t* count_lo = nullptr;
   const std::uint32_t* count_span = nullptr;
 };
@@ -116,10 +117,11 @@ inline void store_dots(const std::int32_t* cnt, std::int32_t k, std::int64_t n, 
   }
 }
 
-/// dst[j] = scale * (k - 2 * cnt[j]) + bias in float32 (multiply, round, add) for j < n.
+/// dst[j] = scale * (k - 2 * cnt[j]) + bias in float32 (multiply, round, add) for j < n, then + res[j] (a
+/// separately rounded addition) if res is not null.
 template <int L>
 inline void store_affine(const std::int32_t* cnt, std::int32_t k, float scale, float bias, std::int64_t n,
-                         float* dst) {
+                         const float* res, float* dst) {
 #if defined(__x86_64__) || defined(__aarch64__)
   if (L % 4 == 0 && n == L) {
     typedef float v4f __attribute__((vector_size(16)));
@@ -134,12 +136,20 @@ inline void store_affine(const std::int32_t* cnt, std::int32_t k, float scale, f
       asm("" : "+w"(product));
 #endif
       v4f value = product + bias;
+      if (res != nullptr) {
+        v4f r;
+        std::memcpy(&r, res + j, sizeof(r));
+        value += r;
+      }
       std::memcpy(dst + j, &value, sizeof(value));
     }
     return;
   }
 #endif
-  for (std::int64_t j = 0; j < n; ++j) dst[j] = affine(scale, static_cast<float>(k - 2 * cnt[j]), bias);
+  for (std::int64_t j = 0; j < n; ++j) {
+    const float value = affine(scale, static_cast<float>(k - 2 * cnt[j]), bias);
+    dst[j] = res != nullptr ? value + res[j] : value;
+  }
 }
 
 }  // namespace detail

@@ -45,11 +45,11 @@ using SignBitsFn = void (*)(const std::int32_t* counts, std::int64_t lanes, std:
                             const std::uint32_t* lo, const std::uint32_t* span, std::uint32_t* bits);
 
 /// Float outputs of a conv_counts tile of nvec vectors x nchan channels: for channel c and lane j < valid[v]
-/// of vector v, out[c * plane + target[v] + j] = scale[c] * (k - 2 * counts[(c * nvec + v) * lanes + j]) +
-/// bias[c] (float32 multiply, rounded, then add).
+/// of vector v, with i = c * plane + target[v] + j, out[i] = scale[c] * (k - 2 * counts[(c * nvec + v) *
+/// lanes + j]) + bias[c] (float32 multiply, rounded, then add), plus residual[i] (rounded) if not null.
 using StoreAffineTileFn = void (*)(const std::int32_t* counts, int nvec, std::int64_t nchan, std::int32_t k,
-                                   const float* scale, const float* bias, float* out, std::int64_t plane,
-                                   const std::int64_t* target, const std::int64_t* valid);
+                                   const float* scale, const float* bias, const float* residual, float* out,
+                                   std::int64_t plane, const std::int64_t* target, const std::int64_t* valid);
 
 struct IsaKernels {
   Isa isa;

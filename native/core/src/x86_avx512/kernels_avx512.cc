@@ -119,22 +119,27 @@ void sign_bits(const std::int32_t* counts, std::int64_t lanes, std::int64_t ncha
 
 // Float outputs of a tile (kernels.h, StoreAffineTileFn), a full vector of 8 lanes per 256-bit store.
 void store_affine_tile(const std::int32_t* counts, int nvec, std::int64_t nchan, std::int32_t k, const float* scale,
-                       const float* bias, float* out, std::int64_t plane, const std::int64_t* target,
-                       const std::int64_t* valid) {
+                       const float* bias, const float* residual, float* out, std::int64_t plane,
+                       const std::int64_t* target, const std::int64_t* valid) {
   const __m256i kk = _mm256_set1_epi32(k);
   for (std::int64_t c = 0; c < nchan; ++c) {
     const __m256 s = _mm256_set1_ps(scale[c]), b = _mm256_set1_ps(bias[c]);
     float* dst = out + c * plane;
+    const float* res = residual != nullptr ? residual + c * plane : nullptr;
     for (int v = 0; v < nvec; ++v) {
       const std::int32_t* cnt = counts + (c * nvec + v) * kLanes;
       if (valid[v] == kLanes) {
         const __m256i y = _mm256_sub_epi32(kk, _mm256_slli_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(cnt)), 1));
         __m256 product = _mm256_mul_ps(_mm256_cvtepi32_ps(y), s);
         asm("" : "+v"(product));  // the product is rounded to float32 before the addition: no FMA
-        _mm256_storeu_ps(dst + target[v], _mm256_add_ps(product, b));
+        __m256 value = _mm256_add_ps(product, b);
+        if (res != nullptr) value = _mm256_add_ps(value, _mm256_loadu_ps(res + target[v]));
+        _mm256_storeu_ps(dst + target[v], value);
       } else {
-        for (std::int64_t j = 0; j < valid[v]; ++j)
-          dst[target[v] + j] = affine(scale[c], static_cast<float>(k - 2 * cnt[j]), bias[c]);
+        for (std::int64_t j = 0; j < valid[v]; ++j) {
+          const float value = affine(scale[c], static_cast<float>(k - 2 * cnt[j]), bias[c]);
+          dst[target[v] + j] = res != nullptr ? value + res[target[v] + j] : value;
+        }
       }
     }
   }

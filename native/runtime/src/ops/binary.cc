@@ -139,8 +139,18 @@ class BinaryConv : public BinaryLayer {
     return TensorInfo{out_dtype(), Shape{p_.batch, p_.out_channels, p_.out_height(), p_.out_width()}};
   }
 
+  // A following addition (e.g. a residual connection) is done in the float epilogue, in the same pass.
+  bool absorb_residual() override {
+    if (format_ != OutFormat::kFloat || residual_) return false;
+    return residual_ = true;
+  }
+
   void run(const RunContext&, const std::vector<const void*>& inputs, void* output) override {
     const auto* x = static_cast<const word_t*>(inputs[0]);
+    if (residual_) {
+      binary_conv2d_float_add(p_, x, weight_, scale_, bias_, fin(inputs, inputs.size() - 1), static_cast<float*>(output));
+      return;
+    }
     switch (format_) {
       case OutFormat::kInt32: binary_conv2d_int32(p_, x, weight_, static_cast<int32_t*>(output)); break;
       case OutFormat::kFloat: binary_conv2d_float(p_, x, weight_, scale_, bias_, static_cast<float*>(output)); break;
@@ -150,6 +160,7 @@ class BinaryConv : public BinaryLayer {
 
  private:
   Conv2DParams p_;
+  bool residual_ = false;  // absorbed an addition: the last input is added to the float output
 };
 
 class BinaryDense : public BinaryLayer {

@@ -84,6 +84,8 @@ class Add : public Op {
     return TensorInfo{DType::kFloat32, out_};
   }
 
+  bool is_same_shape_add() const override { return same_; }
+
   void run(const RunContext& ctx, const std::vector<const void*>& inputs, void* output) override {
     const float *a = fin(inputs, 0), *b = fin(inputs, 1);
     float* y = static_cast<float*>(output);
