@@ -92,6 +92,20 @@ def test_cli_reads_ppm_images(host_cli, model, tmp_path):
     assert len(json.loads(proc.stdout)["top5"]) == 5
 
 
+@pytest.mark.parametrize("isa", ["portable", "avx2", "avx512"])
+def test_every_host_instruction_set_matches(host_cli, model, isa):
+    """BMX_ISA forces the binary kernels and the float GEMM of one instruction set: identical packed binary
+    activations, float outputs equal to float tolerance (the GEMMs sum in different orders)."""
+    from bmxnet_ext import native
+    if isa not in native.available_isas():
+        pytest.skip(f"{isa} not supported by this CPU")
+    folder, expected = model
+    _, (probs, packed, logits) = _run(host_cli, folder, "--repeat", "1", "--warmup", "0", env={"BMX_ISA": isa})
+    np.testing.assert_array_equal(packed, expected[1])
+    np.testing.assert_allclose(logits, expected[2], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(probs, expected[0], rtol=1e-4, atol=1e-6)
+
+
 @pytest.mark.parametrize("isa", ["neon", "portable"])
 def test_aarch64_build_under_qemu_matches_host(model, isa):
     """The cross-compiled runtime (NEON and portable kernels) gives the host's outputs under qemu-aarch64:

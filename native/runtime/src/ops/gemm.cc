@@ -34,8 +34,11 @@ const GemmKernel* gemm_kernel_portable() { return &kPortable; }
 
 const GemmKernel& select_gemm_kernel() {
   switch (current_isa()) {
-    case Isa::avx2:
     case Isa::avx512:
+      if (const GemmKernel* k = gemm_kernel_avx512()) return *k;
+      if (const GemmKernel* k = gemm_kernel_avx2()) return *k;
+      break;
+    case Isa::avx2:
       if (const GemmKernel* k = gemm_kernel_avx2()) return *k;
       break;
     case Isa::neon:

@@ -1,0 +1,62 @@
+// AVX-512 float GEMM micro-kernel: 16 x 16 block (16 zmm accumulators, one per row of A). Every k step is
+// one 16-float load of B, 16 broadcasts of A and 16 FMAs: on CPUs that split 512-bit FMAs into two halves
+// (Zen 4) it runs at the same FMA rate as the AVX2 kernel with half the instructions and load traffic, and
+// 16 rows divide the usual channel counts (64, 128, ...) without a partial block.
+#include "ops/gemm.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx2,fma"))), apply_to = function)
+#else
+// GCC 12's own _mm512_undefined_ps() trips -Wmaybe-uninitialized inside the AVX-512 headers' inline code.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx2,fma")
+#endif
+
+namespace bmx {
+namespace rt {
+namespace {
+
+struct Avx512 {
+  using T = __m512;
+  static constexpr int kLanes = 16;
+  static T zero() { return _mm512_setzero_ps(); }
+  static T load(const float* p) { return _mm512_load_ps(p); }
+  static T loadu(const float* p) { return _mm512_loadu_ps(p); }
+  static void storeu(float* p, T v) { _mm512_storeu_ps(p, v); }
+  static T broadcast(float v) { return _mm512_set1_ps(v); }
+  static T fma(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
+  static T max(T a, T b) { return _mm512_max_ps(a, b); }
+  static T add(T a, T b) { return _mm512_add_ps(a, b); }
+  static T mul(T a, T b) { return _mm512_mul_ps(a, b); }
+};
+
+#include "ops/gemm_block.h"
+
+const GemmKernel kKernel{"avx512", 16, 16, gemm_block<Avx512, 16, 1>, gemm_dot<Avx512>};
+
+}  // namespace
+}  // namespace rt
+}  // namespace bmx
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+namespace bmx {
+namespace rt {
+// Outside the AVX-512 region: callable on any x86-64 CPU (the caller checks the CPU before using the kernel).
+const GemmKernel* gemm_kernel_avx512() { return &kKernel; }
+}  // namespace rt
+}  // namespace bmx
+#else
+namespace bmx {
+namespace rt {
+const GemmKernel* gemm_kernel_avx512() { return nullptr; }
+}  // namespace rt
+}  // namespace bmx
+#endif
