@@ -65,10 +65,8 @@ class Pooling : public Op {
     const int64_t planes = n_ * c_, cost = out_[0] * (kernel_[0] * w_ + out_[1] * kernel_[1]);
     parallel_range(ctx, planes, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, cost)),
                    [&](int64_t begin, int64_t end) {
-                     std::vector<float> rows(static_cast<size_t>(w_)), windows(static_cast<size_t>(w_));
-                     for (int64_t p = begin; p < end; ++p) {
-                       plane(x + p * h_ * w_, y + p * out_[0] * out_[1], rows.data(), windows.data());
-                     }
+                     std::vector<float> rows(static_cast<size_t>(w_));
+                     for (int64_t p = begin; p < end; ++p) plane(x + p * h_ * w_, y + p * out_[0] * out_[1], rows.data());
                    });
   }
 
@@ -76,31 +74,33 @@ class Pooling : public Op {
   enum Type { kMax, kAvg, kSum };
 
   // One (H, W) plane: for each output row, reduce its window's input rows element-wise into `rows` (W values,
-  // contiguous, vectorisable), then reduce each window of kernel_w columns of `rows` into `windows` (kernel_w -
-  // 1 more vectorisable passes). Outputs whose window lies inside the image read `windows` in one strided
-  // loop; border outputs reduce their clipped window directly (border()).
-  void plane(const float* x, float* y, float* rows, float* windows) const {
+  // contiguous, vectorisable). Outputs whose window lies inside the image then reduce their kernel_w columns
+  // of `rows` straight into the output row (kernel_w strided passes over the outputs, no per-column window
+  // array); border outputs reduce their clipped window directly (border()).
+  void plane(const float* x, float* y, float* rows) const {
     const int64_t kw = kernel_[1], full_windows = w_ - kw + 1;
     const float init = type_ == kMax ? -FLT_MAX : 0.f;
+    const int64_t sw = stride_[1], pw = pad_[1];
+    // Outputs [first, last) have their whole window inside the image (columns ow * sw - pw + [0, kw)).
+    const int64_t first = std::min(out_[1], (pw + sw - 1) / sw);
+    const int64_t last = std::max(first, std::min(out_[1], full_windows > 0 ? (full_windows - 1 + pw) / sw + 1 : 0));
     for (int64_t oh = 0; oh < out_[0]; ++oh) {
       const int64_t h0 = oh * stride_[0] - pad_[0];
       const int64_t h1 = std::min(h0 + kernel_[0], h_ + pad_[0]);
       const int64_t hb = std::max<int64_t>(h0, 0), he = std::min(h1, h_);
       std::fill(rows, rows + w_, init);
       for (int64_t h = hb; h < he; ++h) reduce_into(rows, x + h * w_, w_);
-      if (full_windows > 0) {
-        std::copy(rows, rows + full_windows, windows);
-        for (int64_t q = 1; q < kw; ++q) reduce_into(windows, rows + q, full_windows);
-      }
-      // Outputs [first, last) have their whole window inside the image: a strided read of `windows`.
-      const int64_t sw = stride_[1], pw = pad_[1];
-      const int64_t first = std::min(out_[1], (pw + sw - 1) / sw);
-      const int64_t last = std::max(first, std::min(out_[1], full_windows > 0 ? (full_windows - 1 + pw) / sw + 1 : 0));
-      if (type_ == kAvg && h0 >= 0 && h0 + kernel_[0] <= h_) {  // whole window inside: count = kh * kw
-        const float count = static_cast<float>(kernel_[0] * kw);
-        for (int64_t ow = first; ow < last; ++ow) y[oh * out_[1] + ow] = windows[ow * sw - pw] / count;
-      } else if (type_ != kAvg) {
-        for (int64_t ow = first; ow < last; ++ow) y[oh * out_[1] + ow] = windows[ow * sw - pw];
+      float* out = y + oh * out_[1];
+      const bool rows_inside = h0 >= 0 && h0 + kernel_[0] <= h_;
+      if (type_ != kAvg || rows_inside) {
+        const float* src = rows + first * sw - pw;
+        const int64_t n = last - first;
+        for (int64_t i = 0; i < n; ++i) out[first + i] = src[i * sw];
+        for (int64_t q = 1; q < kw; ++q) reduce_strided(out + first, src + q, sw, n);
+        if (type_ == kAvg) {  // whole window inside: count = kh * kw
+          const float count = static_cast<float>(kernel_[0] * kw);
+          for (int64_t i = 0; i < n; ++i) out[first + i] /= count;
+        }
       } else {
         border(rows, oh, first, last, y);
       }
@@ -133,6 +133,21 @@ class Pooling : public Op {
   float combine(float acc, float v) const {
     if (type_ == kMax) return v > acc ? v : acc;
     return acc + v;
+  }
+
+  // dst[i] = combine(dst[i], src[i * step]) for i < n; step 1 and 2 (the usual strides) as fixed-step loops
+  // the compiler vectorises.
+  void reduce_strided(float* dst, const float* src, int64_t step, int64_t n) const {
+    if (step == 1) return reduce_into(dst, src, n);
+    if (type_ == kMax) {
+      if (step == 2) {
+        for (int64_t i = 0; i < n; ++i) dst[i] = src[2 * i] > dst[i] ? src[2 * i] : dst[i];
+      } else {
+        for (int64_t i = 0; i < n; ++i) dst[i] = src[i * step] > dst[i] ? src[i * step] : dst[i];
+      }
+    } else {
+      for (int64_t i = 0; i < n; ++i) dst[i] += src[i * step];
+    }
   }
 
   // dst[i] = combine(dst[i], src[i]) for i < n (max or sum), written as two plain loops so they vectorise.
