@@ -2,6 +2,7 @@
 // and build support (portable and NEON under qemu-aarch64; portable, AVX2, AVX-512 on x86-64).
 // Build: g++ -std=c++17 -O2 -Inative/core/include native/core/src/**/*.cc native/core/tests/kernel_test.cc
 // Prints one line per failure and "ALL PASSED <checks>" at the end; exit status 1 on any failure.
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -100,7 +101,46 @@ void check_dense(std::int64_t n, std::int64_t k, std::int64_t o, Rng& rng, const
 
 }  // namespace
 
+// bmx::parallel_for: every task runs exactly once on a thread index in range, for several thread counts
+// and task counts (shares of 0, 1 and many tasks), and the first exception of a task reaches the caller.
+void check_parallel_for() {
+  for (int threads : {1, 2, 3, 5}) {
+    bmx::set_num_threads(threads);
+    for (int tasks : {0, 1, 2, 3, 4, 7, 40, 1000}) {
+      for (int repeat = 0; repeat < 20; ++repeat) {
+        std::vector<std::atomic<int>> runs(static_cast<std::size_t>(tasks));
+        std::atomic<int> bad_thread{0};
+        bmx::parallel_for(tasks, [&](std::int64_t task, int thread) {
+          runs[static_cast<std::size_t>(task)].fetch_add(1);
+          if (thread < 0 || thread >= threads) bad_thread.fetch_add(1);
+        });
+        bool once = bad_thread.load() == 0;
+        for (auto& r : runs) once = once && r.load() == 1;
+        ++g_checks;
+        if (!once) {
+          ++g_failures;
+          std::printf("FAIL parallel_for with %d threads, %d tasks\n", threads, tasks);
+        }
+      }
+    }
+    bool thrown = false;
+    try {
+      bmx::parallel_for(100, [](std::int64_t task, int) {
+        if (task == 57) throw bmx::Error("task 57");
+      });
+    } catch (const bmx::Error& e) {
+      thrown = std::strcmp(e.what(), "task 57") == 0;
+    }
+    ++g_checks;
+    if (!thrown) {
+      ++g_failures;
+      std::printf("FAIL parallel_for did not rethrow a task's exception with %d threads\n", threads);
+    }
+  }
+}
+
 int main() {
+  check_parallel_for();
   Rng rng{20181126};
   const int channels[] = {1, 3, 37, 64, 65, 130};
   for (bmx::Isa isa : bmx::available_isas()) {

@@ -1,9 +1,13 @@
 // The worker pool behind bmx::set_num_threads and detail::parallel_for.
 //
-// One 64-bit atomic word describes the running loop: [generation:24][tasks:20][next task:20]. Threads claim
-// tasks by compare-and-swap on it, so a claim can never hit a loop other than the one the claimer saw.
-// Workers spin briefly after each loop (kernel calls come in quick succession during inference), then sleep
-// on a condition variable, so an idle pool costs no CPU.
+// Each thread slot (the caller is slot 0, workers 1 ... n-1) owns a contiguous share of a loop's tasks, in one
+// 64-bit atomic word [generation:24][end:20][next:20] on its own cache line. A thread claims its own tasks
+// first, in order, then takes what is left of the others' shares. So a thread gets the same share of the
+// tasks call after call and finds its previous outputs in its own cache (on a two-socket-like VM, a line
+// written by the other core costs more than the work on it), while a thread that the OS delays still has
+// its share done by the others. Claims are compare-and-swaps on those words, so a claim can never hit a
+// loop other than the one the claimer saw. Workers spin briefly after each loop (kernel calls come in quick
+// succession during inference), then sleep on a condition variable, so an idle pool costs no CPU.
 #include "thread_pool.h"
 
 #include <algorithm>
@@ -43,7 +47,7 @@ std::uint64_t make_state(std::uint64_t gen, std::uint64_t tasks, std::uint64_t n
 
 class ThreadPool {
  public:
-  explicit ThreadPool(int workers) {
+  explicit ThreadPool(int workers) : shares_(new Share[workers + 1]) {
     for (int w = 0; w < workers; ++w) threads_.emplace_back([this, w] { worker_loop(w + 1); });
   }
 
@@ -64,13 +68,15 @@ class ThreadPool {
     job_ = &fn;
     error_ = nullptr;
     gen_ = (gen_ + 1) & ((1u << 24) - 1);
-    state_.store(make_state(gen_, tasks, 0));
+    const int n = slots();
+    for (int t = 0; t < n; ++t)
+      shares_[t].state.store(make_state(gen_, split_point(tasks, n, t + 1), split_point(tasks, n, t)));
     {
       std::lock_guard<std::mutex> lock(mutex_);
       wake_generation_.fetch_add(1);
     }
     wake_.notify_all();
-    work();
+    work(0);
     // A worker may still run a task it claimed; if the OS preempted it, yield so it can finish.
     for (int i = 0; active_.load() != 0; ++i) {
       if (i < 4096) cpu_relax(); else std::this_thread::yield();
@@ -80,20 +86,24 @@ class ThreadPool {
   }
 
  private:
-  // Claim and run tasks of the current loop until none is left.
-  void work() {
-    std::uint64_t s = state_.load();
-    for (;;) {
-      const std::uint64_t next = s & kFieldMask, tasks = (s >> 20) & kFieldMask;
-      if (next >= tasks) return;
-      if (!state_.compare_exchange_weak(s, s + 1)) continue;  // s reloaded on failure
-      try {
-        (*job_)(static_cast<int>(next));
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        if (!error_) error_ = std::current_exception();
+  // Claim and run tasks of the current loop until none is left: slot `self`'s share first, then the others'.
+  void work(int self) {
+    const int n = slots();
+    for (int k = 0; k < n; ++k) {
+      std::atomic<std::uint64_t>& share = shares_[(self + k) % n].state;
+      std::uint64_t s = share.load();
+      for (;;) {
+        const std::uint64_t next = s & kFieldMask, end = (s >> 20) & kFieldMask;
+        if (next >= end) break;
+        if (!share.compare_exchange_weak(s, s + 1)) continue;  // s reloaded on failure
+        try {
+          (*job_)(static_cast<int>(next));
+        } catch (...) {
+          std::lock_guard<std::mutex> lock(mutex_);
+          if (!error_) error_ = std::current_exception();
+        }
+        s = share.load();
       }
-      s = state_.load();
     }
   }
 
@@ -103,8 +113,8 @@ class ThreadPool {
     for (;;) {
       seen = wait_for_wake(seen);
       if (stop_.load()) return;
-      active_.fetch_add(1);  // before looking at the state: the caller waits for us from now on
-      work();
+      active_.fetch_add(1);  // before looking at the shares: the caller waits for us from now on
+      work(index);
       active_.fetch_sub(1);
     }
   }
@@ -126,7 +136,10 @@ class ThreadPool {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::atomic<std::uint64_t> wake_generation_{0};
-  std::atomic<std::uint64_t> state_{0};
+  struct alignas(64) Share {
+    std::atomic<std::uint64_t> state{0};  // [generation:24][end:20][next:20] of this slot's tasks
+  };
+  std::unique_ptr<Share[]> shares_;
   std::atomic<int> active_{0};
   std::atomic<bool> stop_{false};
   const std::function<void(int)>* job_ = nullptr;
