@@ -253,6 +253,20 @@ void run_tiles(const ConvPlan& plan, const OutputSink& sink, const LayoutSource&
       for (int t0 = 0; t0 < nvecs; t0 += max_vecs) {
         const int nvec = std::min(max_vecs, nvecs - t0);
         const std::int64_t tile_lanes = nvec * L;
+        // Per-vector targets in locals: the output stores cannot alias them.
+        std::int64_t target[kMaxTileVecs], lanes[kMaxTileVecs];
+        for (int v = 0; v < nvec; ++v) {
+          target[v] = pixel[t0 + v];
+          lanes[v] = valid[t0 + v];
+        }
+        if (sink.kind == OutputKind::float32 && plan.isa.conv_float) {
+          const FloatTile tile{sink.scale + sub, sink.bias + sub,
+                               sink.residual != nullptr ? sink.residual + sub * pixels : nullptr,
+                               sink.f32 + sub * pixels, pixels, target, lanes, k};
+          plan.isa.conv_float(xs, base + t0, nvec, taps + chunk.group * plan.kwords, plan.kwords,
+                              weights + sub * plan.kwords, nchan, tile);
+          continue;
+        }
         plan.isa.conv_counts(xs, base + t0, nvec, taps + chunk.group * plan.kwords, plan.kwords,
                              weights + sub * plan.kwords, nchan, counts);
         if (sink.kind == OutputKind::packed) {
@@ -264,18 +278,6 @@ void run_tiles(const ConvPlan& plan, const OutputSink& sink, const LayoutSource&
                            sub / 64;
             for (std::int64_t j = 0; j < valid[v]; ++j) word[j * out_words] |= word_t(bits[(v - t0) * L + j]) << (sub % 64);
           }
-          continue;
-        }
-        // Per-channel values and per-vector targets in locals: the output stores cannot alias them.
-        std::int64_t target[kMaxTileVecs], lanes[kMaxTileVecs];
-        for (int v = 0; v < nvec; ++v) {
-          target[v] = pixel[t0 + v];
-          lanes[v] = valid[t0 + v];
-        }
-        if (sink.kind == OutputKind::float32 && plan.isa.store_affine_tile) {
-          plan.isa.store_affine_tile(counts, nvec, nchan, k, sink.scale + sub, sink.bias + sub,
-                                     sink.residual != nullptr ? sink.residual + sub * pixels : nullptr,
-                                     sink.f32 + sub * pixels, pixels, target, lanes);
           continue;
         }
         for (std::int64_t c = 0; c < nchan; ++c) {

@@ -44,12 +44,23 @@ using PeakLoopFn = double (*)(std::int64_t iters);
 using SignBitsFn = void (*)(const std::int32_t* counts, std::int64_t lanes, std::int64_t nchan,
                             const std::uint32_t* lo, const std::uint32_t* span, std::uint32_t* bits);
 
-/// Float outputs of a conv_counts tile of nvec vectors x nchan channels: for channel c and lane j < valid[v]
-/// of vector v, with i = c * plane + target[v] + j, out[i] = scale[c] * (k - 2 * counts[(c * nvec + v) *
-/// lanes + j]) + bias[c] (float32 multiply, rounded, then add), plus residual[i] (rounded) if not null.
-using StoreAffineTileFn = void (*)(const std::int32_t* counts, int nvec, std::int64_t nchan, std::int32_t k,
-                                   const float* scale, const float* bias, const float* residual, float* out,
-                                   std::int64_t plane, const std::int64_t* target, const std::int64_t* valid);
+/// Where the float outputs of one conv_counts tile go: for channel c < nchan of the tile and lane j <
+/// valid[v] of vector v, with i = c * plane + target[v] + j, out[i] = scale[c] * (k - 2 * count) + bias[c]
+/// (float32 multiply, rounded, then add), plus residual[i] (rounded) if residual is not null.
+struct FloatTile {
+  const float* scale;
+  const float* bias;
+  const float* residual;
+  float* out;
+  std::int64_t plane;
+  const std::int64_t* target;
+  const std::int64_t* valid;
+  std::int32_t k;
+};
+
+/// conv_counts followed by the float epilogue of FloatTile, without the counts' round trip through memory.
+using ConvFloatFn = void (*)(const word_t* xs, const std::int64_t* vec_base, int nvec, const std::int64_t* tap_off,
+                             std::int64_t kwords, const word_t* w, std::int64_t nchan, const FloatTile& tile);
 
 struct IsaKernels {
   Isa isa;
@@ -61,9 +72,9 @@ struct IsaKernels {
   PackNchwFn pack_nchw;
   PackRowsFn pack_rows;
   PeakLoopFn peak_loop;
-  /// Optional epilogues in the ISA's own vectors (null: the generic ones of epilogue.h).
+  /// Optional, in the ISA's own vectors (null: conv_counts and the generic epilogues of epilogue.h).
   SignBitsFn sign_bits = nullptr;
-  StoreAffineTileFn store_affine_tile = nullptr;
+  ConvFloatFn conv_float = nullptr;
 };
 
 /// The kernels of a supported ISA (throws bmx::Error otherwise) and of the current one.

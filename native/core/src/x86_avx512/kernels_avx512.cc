@@ -2,8 +2,8 @@
 //
 // Convolution: a vector holds 8 adjacent output pixels for one kernel tap (planes = 1); a block is up to
 // 4 vectors x 4 output channels (16 accumulators), each weight word broadcast once per tap.
-// Packing reuses the AVX2 code (it is not the bottleneck). The packed-bit and float epilogues of a tile run
-// here too, 8 or 16 lanes per instruction instead of the generic code's 4.
+// Packing reuses the AVX2 code (it is not the bottleneck). Float outputs are computed from the accumulators
+// (conv_float), and the packed-bit epilogue handles 16 lanes per instruction instead of the generic code's 4.
 #if defined(__x86_64__)
 
 #include <immintrin.h>
@@ -27,10 +27,10 @@ namespace {
 
 constexpr int kLanes = 8, kPlanes = 1, kMaxVecs = 4;
 
+// acc[v][b] = sum over the kwords taps of popcount(vector v's entry XOR broadcast weight word of channel b).
 template <int V, int B>
-inline void conv_block(const word_t* const* base, const std::int64_t* tap_off, std::int64_t kwords, const word_t* w,
-                       std::int32_t* counts) {
-  __m512i acc[V][B];
+inline void accumulate(const word_t* const* base, const std::int64_t* tap_off, std::int64_t kwords, const word_t* w,
+                       __m512i (&acc)[V][B]) {
   for (int v = 0; v < V; ++v)
     for (int b = 0; b < B; ++b) acc[v][b] = _mm512_setzero_si512();
   for (std::int64_t k = 0; k < kwords; ++k) {
@@ -43,9 +43,64 @@ inline void conv_block(const word_t* const* base, const std::int64_t* tap_off, s
         acc[v][b] = _mm512_add_epi64(acc[v][b], _mm512_popcnt_epi64(_mm512_xor_si512(x, wb[b])));
     }
   }
+}
+
+template <int V, int B>
+inline void conv_block(const word_t* const* base, const std::int64_t* tap_off, std::int64_t kwords, const word_t* w,
+                       std::int32_t* counts) {
+  __m512i acc[V][B];
+  accumulate<V, B>(base, tap_off, kwords, w, acc);
   for (int b = 0; b < B; ++b)
     for (int v = 0; v < V; ++v)
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(counts + (b * V + v) * kLanes), _mm512_cvtepi64_epi32(acc[v][b]));
+}
+
+// Channels c0 ... c0 + B - 1 of a FloatTile, straight from the accumulators.
+template <int V, int B>
+inline void conv_block_float(const word_t* const* base, const std::int64_t* tap_off, std::int64_t kwords,
+                             const word_t* w, const FloatTile& tile, std::int64_t c0) {
+  __m512i acc[V][B];
+  accumulate<V, B>(base, tap_off, kwords, w, acc);
+  const __m256i k = _mm256_set1_epi32(tile.k);
+  for (int b = 0; b < B; ++b) {
+    const std::int64_t c = c0 + b;
+    const __m256 scale = _mm256_set1_ps(tile.scale[c]), bias = _mm256_set1_ps(tile.bias[c]);
+    float* dst = tile.out + c * tile.plane;
+    const float* res = tile.residual != nullptr ? tile.residual + c * tile.plane : nullptr;
+    for (int v = 0; v < V; ++v) {
+      const __m256i y = _mm256_sub_epi32(k, _mm256_slli_epi32(_mm512_cvtepi64_epi32(acc[v][b]), 1));
+      __m256 product = _mm256_mul_ps(_mm256_cvtepi32_ps(y), scale);
+      asm("" : "+v"(product));  // the product is rounded to float32 before the addition: no FMA
+      __m256 value = _mm256_add_ps(product, bias);
+      float* out = dst + tile.target[v];
+      if (tile.valid[v] == kLanes) {
+        if (res != nullptr) value = _mm256_add_ps(value, _mm256_loadu_ps(res + tile.target[v]));
+        _mm256_storeu_ps(out, value);
+      } else {  // a row's last, partial vector
+        alignas(32) float lanes[kLanes];
+        _mm256_store_ps(lanes, value);
+        for (std::int64_t j = 0; j < tile.valid[v]; ++j)
+          out[j] = res != nullptr ? lanes[j] + res[tile.target[v] + j] : lanes[j];
+      }
+    }
+  }
+}
+
+template <int V>
+void conv_float_v(const word_t* xs, const std::int64_t* vec_base, const std::int64_t* tap_off, std::int64_t kwords,
+                  const word_t* w, std::int64_t nchan, const FloatTile& tile) {
+  const word_t* base[V];
+  for (int v = 0; v < V; ++v) base[v] = xs + vec_base[v] * kLanes;
+  std::int64_t c = 0;
+  for (; c + 4 <= nchan; c += 4) conv_block_float<V, 4>(base, tap_off, kwords, w + c * kwords, tile, c);
+  for (; c < nchan; ++c) conv_block_float<V, 1>(base, tap_off, kwords, w + c * kwords, tile, c);
+}
+
+void conv_float(const word_t* xs, const std::int64_t* vec_base, int nvec, const std::int64_t* tap_off,
+                std::int64_t kwords, const word_t* w, std::int64_t nchan, const FloatTile& tile) {
+  with_vector_count<kMaxVecs>(nvec, [&](auto v) {
+    conv_float_v<decltype(v)::value>(xs, vec_base, tap_off, kwords, w, nchan, tile);
+  });
 }
 
 template <int V>
@@ -117,34 +172,6 @@ void sign_bits(const std::int32_t* counts, std::int64_t lanes, std::int64_t ncha
   }
 }
 
-// Float outputs of a tile (kernels.h, StoreAffineTileFn), a full vector of 8 lanes per 256-bit store.
-void store_affine_tile(const std::int32_t* counts, int nvec, std::int64_t nchan, std::int32_t k, const float* scale,
-                       const float* bias, const float* residual, float* out, std::int64_t plane,
-                       const std::int64_t* target, const std::int64_t* valid) {
-  const __m256i kk = _mm256_set1_epi32(k);
-  for (std::int64_t c = 0; c < nchan; ++c) {
-    const __m256 s = _mm256_set1_ps(scale[c]), b = _mm256_set1_ps(bias[c]);
-    float* dst = out + c * plane;
-    const float* res = residual != nullptr ? residual + c * plane : nullptr;
-    for (int v = 0; v < nvec; ++v) {
-      const std::int32_t* cnt = counts + (c * nvec + v) * kLanes;
-      if (valid[v] == kLanes) {
-        const __m256i y = _mm256_sub_epi32(kk, _mm256_slli_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(cnt)), 1));
-        __m256 product = _mm256_mul_ps(_mm256_cvtepi32_ps(y), s);
-        asm("" : "+v"(product));  // the product is rounded to float32 before the addition: no FMA
-        __m256 value = _mm256_add_ps(product, b);
-        if (res != nullptr) value = _mm256_add_ps(value, _mm256_loadu_ps(res + target[v]));
-        _mm256_storeu_ps(dst + target[v], value);
-      } else {
-        for (std::int64_t j = 0; j < valid[v]; ++j) {
-          const float value = affine(scale[c], static_cast<float>(k - 2 * cnt[j]), bias[c]);
-          dst[target[v] + j] = res != nullptr ? value + res[target[v] + j] : value;
-        }
-      }
-    }
-  }
-}
-
 double peak_loop(std::int64_t iters) {
   constexpr int kVectors = 32;  // 2 KiB
   alignas(64) static thread_local word_t data[kVectors * 8];
@@ -180,8 +207,8 @@ namespace bmx {
 namespace detail {
 
 const IsaKernels& avx512_kernels() {
-  static const IsaKernels kernels{Isa::avx512,   kLanes,    kPlanes,          kMaxVecs,       conv_counts, gemm_counts,
-                                  pack_nchw_avx2, pack_rows_avx2, peak_loop, sign_bits, store_affine_tile};
+  static const IsaKernels kernels{Isa::avx512,   kLanes,         kPlanes,   kMaxVecs,  conv_counts, gemm_counts,
+                                  pack_nchw_avx2, pack_rows_avx2, peak_loop, sign_bits, conv_float};
   return kernels;
 }
 
