@@ -11,7 +11,7 @@
 namespace bmx {
 namespace {
 
-constexpr std::int64_t kPixelGrain = 64;  // pixels per unit of work: whole 8-pixel blocks for the kernels
+constexpr std::int64_t kPixelGrain = 32;  // pixels per unit of work: whole 32-pixel blocks for the kernels
 
 void check(bool ok, const char* op, const std::string& message) {
   if (!ok) throw Error(std::string(op) + ": " + message);
