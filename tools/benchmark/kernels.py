@@ -14,6 +14,7 @@ thread on both sides, robust when other jobs share the machine). ``--json`` writ
 one record per shape with the keys ``name``, ``binary_ms``, ``float_ms``, ``speedup``, ``peak_fraction``
 (plus shape, isa, threads and G MAC/s for context).
 """
+import gc
 import os
 import sys
 import time
@@ -112,13 +113,17 @@ def benchmark_shape(native, mx, shape, repeat, rng):
                           num_filter=cout, no_bias=True).wait_to_read()
 
     binary_times, float_times = [], []
-    rounds = 5  # alternate in blocks: each path runs back to back, as inside a model
+    rounds = 10  # alternate in blocks: each path runs back to back, as inside a model
     for r in range(rounds):
         block = repeat // rounds + (r < repeat % rounds)
         for fn, times in ((binary, binary_times), (fp32, float_times)):
             _let_threads_idle()
             _warm_up(fn)
-            times += [_time_once(fn) for _ in range(block)]
+            gc.disable()  # as timeit does: a collection inside a 0.1 ms call would be timed as the call's
+            try:
+                times += [_time_once(fn) for _ in range(block)]
+            finally:
+                gc.enable()
     out = (size + 2 * pad - kernel) // stride + 1
     macs = cout * cin * kernel * kernel * out * out
     return _median_ms(binary_times), _median_ms(float_times), macs
