@@ -54,9 +54,9 @@ def add_arguments(parser):
     parser.add_argument("--repeat", type=int, default=20, help="timed calls per round (default: 20)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed calls per round (default: 3)")
     parser.add_argument("--mxnet-env", action="append", default=[], metavar="KEY=VALUE",
-                        help="extra environment for the MXNet process; repeatable, e.g. OMP_WAIT_POLICY=PASSIVE, "
-                             "which avoids OpenMP's busy waiting on a machine shared with other work "
-                             "(default: none)")
+                        help="extra environment for the MXNet process; repeatable (default: none, i.e. MXNet's "
+                             "own settings; its OpenMP busy waiting is its fastest, and since each side runs in "
+                             "its own process it cannot slow the runtime down)")
     parser.add_argument("--bmx-run", default=DEFAULT_BMX_RUN,
                         help="the bmx-run executable (default: build/runtime-host/bmx-run, built with CMake "
                              "if missing)")
