@@ -17,8 +17,9 @@ int get_num_threads();
 
 /// Run fn(task, thread) for every task in [0, tasks) on the kernels' own thread pool (get_num_threads()
 /// threads, the caller included) and return when all are done; `thread` in [0, get_num_threads()) names the
-/// thread running the task, so callers can give each thread its own scratch. Tasks are handed out
-/// dynamically. For code outside the core (e.g. the runtime's float operators), so that one set of threads,
+/// thread running the task, so callers can give each thread its own scratch. Each thread runs a contiguous
+/// share of the tasks (the same share on every call), then helps with what others have left. For code
+/// outside the core (e.g. the runtime's float operators), so that one set of threads,
 /// already spinning from the previous kernel call, serves every layer of a network. 0 <= tasks < 2^20.
 /// If another thread is running a loop on the pool, the caller runs all tasks itself as thread 0.
 /// The first exception thrown by a task is rethrown after all tasks finished.

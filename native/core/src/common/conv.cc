@@ -196,10 +196,10 @@ BuiltRows& built_rows() {
 
 std::atomic<std::uint64_t> g_next_call{1};
 
-// This thread's copy of the vector layout with at least the padded rows that the kernel taps of vectors with
-// entry offsets base[0 ... nvecs) read (built now if this thread has not built them in this call).
-word_t* thread_layout(const ConvPlan& plan, const LayoutSource& src, const std::int64_t* base, int nvecs,
-                      word_t* xs, word_t* row) {
+// Complete this thread's copy xs of the vector layout with the padded rows that the kernel taps of vectors with
+// entry offsets base[0 ... nvecs) read and that this thread has not built in this call.
+void build_missing_rows(const ConvPlan& plan, const LayoutSource& src, const std::int64_t* base, int nvecs,
+                        word_t* xs, word_t* row) {
   const std::int64_t entries_per_row = plan.padded_w * plan.words_per_pixel;
   const std::int64_t rows = plan.p.batch * plan.padded_h;
   BuiltRows& built = built_rows();
@@ -219,7 +219,6 @@ word_t* thread_layout(const ConvPlan& plan, const LayoutSource& src, const std::
       built.built[nr] = 1;
     }
   }
-  return xs;
 }
 
 // One task: tiles [tile_begin, tile_end) x channel chunks [chunk_begin, chunk_end), in sub-chunks of
@@ -245,7 +244,8 @@ void run_tiles(const ConvPlan& plan, const OutputSink& sink, const LayoutSource&
   const std::size_t xs_at = layout.add<word_t>(plan.xs_words());
   layout.allocate(Scratch::task());
   std::int32_t* counts = layout.at<std::int32_t>(counts_at);
-  const word_t* xs = thread_layout(plan, src, base, nvecs, layout.at<word_t>(xs_at), layout.at<word_t>(row_at));
+  word_t* xs = layout.at<word_t>(xs_at);
+  build_missing_rows(plan, src, base, nvecs, xs, layout.at<word_t>(row_at));
   for (std::int64_t ci = chunk_begin; ci < chunk_end; ++ci) {
     const ChannelChunk& chunk = plan.chunks[ci];
     for (std::int64_t sub = chunk.begin; sub < chunk.end; sub += kSubChunk) {

@@ -41,8 +41,8 @@ thread_local int t_thread_index = 0;  // 0 for callers, 1 ... workers for the po
 
 constexpr std::uint64_t kFieldMask = (1u << 20) - 1;
 
-std::uint64_t make_state(std::uint64_t gen, std::uint64_t tasks, std::uint64_t next) {
-  return (gen << 40) | (tasks << 20) | next;
+std::uint64_t make_state(std::uint64_t gen, std::uint64_t end, std::uint64_t next) {
+  return (gen << 40) | (end << 20) | next;
 }
 
 class ThreadPool {
