@@ -135,15 +135,21 @@ class Convolution : public Op {
   int64_t staged_plane() const { return (h_ + 2 * ph_) * phase_row(); }
   size_t staged_bytes() const { return align64(static_cast<size_t>(n_ * c_ * staged_plane()) * sizeof(float)); }
 
+  // Every staged float is written once: the padding rows as zeros, then each row's phases as zeros, image
+  // columns, zeros.
   void stage_plane(const float* plane, float* out) const {
     const int64_t width = phase_width();
-    std::fill(out, out + staged_plane(), 0.f);
+    std::fill(out, out + ph_ * phase_row(), 0.f);
+    std::fill(out + (ph_ + h_) * phase_row(), out + staged_plane(), 0.f);
     for (int64_t r = 0; r < h_; ++r, plane += w_) {
       float* row = out + (r + ph_) * phase_row();
       for (int64_t p = 0; p < sw_; ++p) {  // padded column p + i * sw is image column p + i * sw - pad_w
-        const int64_t first = p >= pw_ ? 0 : (pw_ - p + sw_ - 1) / sw_;
-        for (int64_t i = first, c = p + first * sw_ - pw_; i < width && c < w_; ++i, c += sw_)
-          row[p * width + i] = plane[c];
+        float* phase = row + p * width;
+        const int64_t first = std::min(width, p >= pw_ ? 0 : (pw_ - p + sw_ - 1) / sw_);
+        int64_t i = first;
+        std::fill(phase, phase + first, 0.f);
+        for (int64_t c = p + first * sw_ - pw_; i < width && c < w_; ++i, c += sw_) phase[i] = plane[c];
+        std::fill(phase + i, phase + width, 0.f);
       }
     }
   }
