@@ -10,7 +10,9 @@ conventions are those of ``docs/conventions.md``:
 - convolutions pad with -1, so every output has ``K = C/groups * KH * KW`` binary inputs.
 
 Packed arrays are returned as ``uint64``; ``int64`` arrays (MXNet's dtype for packed tensors) are accepted
-as well and read bit for bit. Every function checks its arguments and raises ``TypeError`` (dtype) or
+as well and read bit for bit. The functions that compute activations take ``out=``: a preallocated,
+writeable, C-contiguous array of the result's shape and dtype, which they fill and return instead of
+allocating one per call (a graph executor reuses its buffers the same way); it must not overlap an input. Every function checks its arguments and raises ``TypeError`` (dtype) or
 ``ValueError`` (shape, layout, parameter) naming the operation and the offending shapes.
 
 Instruction sets: ``available_isas()`` lists what this CPU and build support; the kernels use the fastest
@@ -151,7 +153,7 @@ def _out_format(op, out_format):
     return out_format
 
 
-def pack_activations(x, groups=1, scale=None, bias=None, *, isa=None):
+def pack_activations(x, groups=1, scale=None, bias=None, *, out=None, isa=None):
     """Pack float activations by sign along the channels.
 
     ``x`` float32 ``(N, C, H, W)`` -> uint64 ``(N, H, W, groups * ceil(C/groups / 64))``, each channel group
@@ -170,7 +172,7 @@ def pack_activations(x, groups=1, scale=None, bias=None, *, isa=None):
         raise ValueError(f"{op}: expected a non-empty x, got shape {x.shape}")
     scale, bias = _affine(op, scale, bias, x.shape[1], required=False)
     with _maybe_isa(isa):
-        return _native.pack_activations(x, int(groups), scale, bias)
+        return _native.pack_activations(x, int(groups), scale, bias, out)
 
 
 def pack_conv_weights(weight, *, isa=None):
@@ -192,7 +194,7 @@ def pack_dense_weights(weight, *, isa=None):
 
 
 def binary_conv2d(data, weight, *, in_channels, stride=1, pad=0, dilate=1, groups=1, out_format="int32",
-                  scale=None, bias=None, residual=None, isa=None):
+                  scale=None, bias=None, residual=None, out=None, isa=None):
     """Binary 2-D convolution (xnor + popcount) of packed activations with packed weights, padding with -1.
 
     Parameters
@@ -209,6 +211,8 @@ def binary_conv2d(data, weight, *, in_channels, stride=1, pad=0, dilate=1, group
     residual : float32 ``(N, O, OH, OW)`` or None; with 'float', added to the output in the same pass
         (``(scale[o] * y + bias[o]) + residual``, each operation rounded to float32, as an add after the
         convolution would).
+    out : None, or the output array to fill (see the module's docstring); with ``residual`` it may be the
+        ``residual`` array itself (an in-place residual addition).
     """
     op = "binary_conv2d"
     data = _words(op, "data", data, 4)
@@ -240,14 +244,15 @@ def binary_conv2d(data, weight, *, in_channels, stride=1, pad=0, dilate=1, group
         residual = _floats(op, "residual", residual, 4)
     with _maybe_isa(isa):
         return _native.binary_conv2d(data, weight, int(in_channels), stride, pad, dilate, int(groups), out_format,
-                                     scale, bias, residual)
+                                     scale, bias, residual, out)
 
 
-def binary_dense(data, weight, *, in_units, out_format="int32", scale=None, bias=None, isa=None):
+def binary_dense(data, weight, *, in_units, out_format="int32", scale=None, bias=None, out=None, isa=None):
     """Binary dense layer: ``y[n, o] = K - 2 * popcount(data[n] ^ weight[o])`` with ``K = in_units``.
 
     ``data`` uint64/int64 ``(N, ceil(K/64))``, ``weight`` ``(O, ceil(K/64))``; output forms as in
-    :func:`binary_conv2d` with shapes ``(N, O)`` (int32 / float) or ``(N, ceil(O/64))`` (packed).
+    :func:`binary_conv2d` with shapes ``(N, O)`` (int32 / float) or ``(N, ceil(O/64))`` (packed); ``out`` as
+    there.
     """
     op = "binary_dense"
     data = _words(op, "data", data, 2)
@@ -261,7 +266,7 @@ def binary_dense(data, weight, *, in_units, out_format="int32", scale=None, bias
     out_format = _out_format(op, out_format)
     scale, bias = _affine(op, scale, bias, weight.shape[0], required=out_format != "int32")
     with _maybe_isa(isa):
-        return _native.binary_dense(data, weight, int(in_units), out_format, scale, bias)
+        return _native.binary_dense(data, weight, int(in_units), out_format, scale, bias, out)
 
 
 def binary_gemm(a, b, k, *, isa=None):

@@ -7,7 +7,10 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <initializer_list>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "bmx/bmx.h"
@@ -70,16 +73,65 @@ void require_dim(bool ok, const char* op, const std::string& what, const py::arr
 
 py::array_t<std::uint64_t> new_words(std::vector<py::ssize_t> shape) { return py::array_t<std::uint64_t>(shape); }
 
-py::array pack_activations(const py::array& x, std::int64_t groups, const py::object& scale, const py::object& bias) {
+// Byte range [first, last) of an array's data.
+std::pair<const char*, const char*> byte_range(const py::array& a) {
+  const char* first = static_cast<const char*>(a.data());
+  return {first, first + a.nbytes()};
+}
+
+bool overlaps(const py::array& a, const py::array& b) {
+  const auto ra = byte_range(a), rb = byte_range(b);
+  return ra.first < rb.second && rb.first < ra.second;
+}
+
+// The output array of a call: a new array of `shape` and dtype T if `out` is None, else `out` after checking
+// that it is a writeable C-contiguous array of `shape` and dtype T (for T = uint64 also int64, read bit for bit)
+// whose memory does not overlap any of `inputs` (None entries are skipped) except `same_ok`, which it may be
+// exactly (an in-place update reads each element before writing it).
+template <typename T>
+py::array output(const py::object& out, const std::vector<py::ssize_t>& shape, const char* op,
+                 std::initializer_list<py::object> inputs, const py::object& same_ok = py::none()) {
+  if (out.is_none()) return py::array_t<T>(shape);
+  if (!py::isinstance<py::array>(out))
+    throw py::type_error(std::string(op) + ": expected `out` as a numpy.ndarray, got " +
+                         std::string(py::str(py::type::of(out).attr("__name__"))));
+  py::array a = out.cast<py::array>();
+  const bool words_alias = std::is_same<T, std::uint64_t>::value && a.dtype().is(py::dtype::of<std::int64_t>());
+  if (!a.dtype().is(py::dtype::of<T>()) && !words_alias)
+    throw py::type_error(std::string(op) + ": expected `out` of dtype " + std::string(py::str(py::dtype::of<T>())) +
+                         ", got " + std::string(py::str(a.dtype())));
+  require_layout(a, static_cast<int>(shape.size()), op, "out");
+  if (!a.writeable()) throw py::value_error(std::string(op) + ": `out` is read-only");
+  for (std::size_t i = 0; i < shape.size(); ++i)
+    if (a.shape(i) != shape[i]) {
+      std::string want = "(";
+      for (std::size_t j = 0; j < shape.size(); ++j) want += (j ? ", " : "") + std::to_string(shape[j]);
+      throw py::value_error(std::string(op) + ": expected `out` of shape " + want + (shape.size() == 1 ? ",)" : ")") +
+                            ", got " + shape_of(a));
+    }
+  if (!same_ok.is_none()) {
+    py::array same = same_ok.cast<py::array>();
+    if (overlaps(a, same) && (a.data() != same.data() || a.nbytes() != same.nbytes()))
+      throw py::value_error(std::string(op) + ": `out` partly overlaps `residual` (it may be the very same array)");
+  }
+  for (const py::object& input : inputs)
+    if (!input.is_none() && overlaps(a, input.cast<py::array>()))
+      throw py::value_error(std::string(op) + ": `out` overlaps an input array");
+  return a;
+}
+
+py::array pack_activations(const py::array& x, std::int64_t groups, const py::object& scale, const py::object& bias,
+                           const py::object& out_arg) {
   const char* op = "pack_activations";
   if (x.ndim() == 2) {
     const float* xp = floats(x, 2, op, "x");
     auto ab = affine(scale, bias, x.shape(1), op, false);
     if (groups != 1) throw py::value_error(std::string(op) + ": groups apply to (N, C, H, W) input only");
-    auto out = new_words({x.shape(0), static_cast<py::ssize_t>(bmx::words_for(x.shape(1)))});
+    py::array out = output<std::uint64_t>(out_arg, {x.shape(0), static_cast<py::ssize_t>(bmx::words_for(x.shape(1)))},
+                                          op, {x, scale, bias});
     {
       py::gil_scoped_release release;
-      bmx::pack_rows(xp, x.shape(0), x.shape(1), ab.first, ab.second, out.mutable_data());
+      bmx::pack_rows(xp, x.shape(0), x.shape(1), ab.first, ab.second, static_cast<bmx::word_t*>(out.mutable_data()));
     }
     return out;
   }
@@ -88,12 +140,13 @@ py::array pack_activations(const py::array& x, std::int64_t groups, const py::ob
   if (groups < 1 || x.shape(1) % groups != 0)
     throw py::value_error(std::string(op) + ": expected groups >= 1 dividing C=" + std::to_string(x.shape(1)) +
                           ", got " + std::to_string(groups));
-  auto out = new_words({x.shape(0), x.shape(2), x.shape(3),
-                        static_cast<py::ssize_t>(groups * bmx::words_for(x.shape(1) / groups))});
+  py::array out = output<std::uint64_t>(
+      out_arg, {x.shape(0), x.shape(2), x.shape(3), static_cast<py::ssize_t>(groups * bmx::words_for(x.shape(1) / groups))},
+      op, {x, scale, bias});
   {
     py::gil_scoped_release release;
     bmx::pack_activations_nchw(xp, x.shape(0), x.shape(1), x.shape(2), x.shape(3), groups, ab.first, ab.second,
-                               out.mutable_data());
+                               static_cast<bmx::word_t*>(out.mutable_data()));
   }
   return out;
 }
@@ -127,7 +180,7 @@ py::array binary_conv2d(const py::array& x, const py::array& w, std::int64_t in_
                         std::pair<std::int64_t, std::int64_t> stride, std::pair<std::int64_t, std::int64_t> pad,
                         std::pair<std::int64_t, std::int64_t> dilation, std::int64_t groups,
                         const std::string& out_format, const py::object& scale, const py::object& bias,
-                        const py::object& residual) {
+                        const py::object& residual, const py::object& out_arg) {
   const char* op = "binary_conv2d";
   const bmx::word_t* xp = words(x, 4, op, "data");
   const bmx::word_t* wp = words(w, 4, op, "weight");
@@ -156,16 +209,16 @@ py::array binary_conv2d(const py::array& x, const py::array& w, std::int64_t in_
   Format format = parse_format(out_format, op);
   auto ab = affine(scale, bias, p.out_channels, op, format != Format::int32);
   const py::ssize_t n = p.batch, o = p.out_channels, oh = p.out_height(), ow = p.out_width();
-  if (format == Format::packed) {
-    auto out = new_words({n, oh, ow, static_cast<py::ssize_t>(bmx::words_for(o))});
-    py::gil_scoped_release release;
-    bmx::binary_conv2d_packed(p, xp, wp, ab.first, ab.second, out.mutable_data());
-    return out;
-  }
   if (!residual.is_none() && format != Format::float32)
     throw py::value_error(std::string(op) + ": `residual` needs out_format 'float'");
+  if (format == Format::packed) {
+    py::array out = output<std::uint64_t>(out_arg, {n, oh, ow, static_cast<py::ssize_t>(bmx::words_for(o))}, op,
+                                          {x, w, scale, bias});
+    py::gil_scoped_release release;
+    bmx::binary_conv2d_packed(p, xp, wp, ab.first, ab.second, static_cast<bmx::word_t*>(out.mutable_data()));
+    return out;
+  }
   if (format == Format::float32) {
-    py::array_t<float> out({n, o, oh, ow});
     if (!residual.is_none()) {
       py::array r = residual.cast<py::array>();
       const float* rp = floats(r, 4, op, "residual");
@@ -173,22 +226,24 @@ py::array binary_conv2d(const py::array& x, const py::array& w, std::int64_t in_
                   "residual of the output's shape (" + std::to_string(n) + ", " + std::to_string(o) + ", " +
                       std::to_string(oh) + ", " + std::to_string(ow) + ")",
                   r);
+      py::array out = output<float>(out_arg, {n, o, oh, ow}, op, {x, w, scale, bias}, residual);
       py::gil_scoped_release release;
-      bmx::binary_conv2d_float_add(p, xp, wp, ab.first, ab.second, rp, out.mutable_data());
+      bmx::binary_conv2d_float_add(p, xp, wp, ab.first, ab.second, rp, static_cast<float*>(out.mutable_data()));
       return out;
     }
+    py::array out = output<float>(out_arg, {n, o, oh, ow}, op, {x, w, scale, bias});
     py::gil_scoped_release release;
-    bmx::binary_conv2d_float(p, xp, wp, ab.first, ab.second, out.mutable_data());
+    bmx::binary_conv2d_float(p, xp, wp, ab.first, ab.second, static_cast<float*>(out.mutable_data()));
     return out;
   }
-  py::array_t<std::int32_t> out({n, o, oh, ow});
+  py::array out = output<std::int32_t>(out_arg, {n, o, oh, ow}, op, {x, w});
   py::gil_scoped_release release;
-  bmx::binary_conv2d_int32(p, xp, wp, out.mutable_data());
+  bmx::binary_conv2d_int32(p, xp, wp, static_cast<std::int32_t*>(out.mutable_data()));
   return out;
 }
 
 py::array binary_dense(const py::array& x, const py::array& w, std::int64_t in_units, const std::string& out_format,
-                       const py::object& scale, const py::object& bias) {
+                       const py::object& scale, const py::object& bias, const py::object& out_arg) {
   const char* op = "binary_dense";
   const bmx::word_t* xp = words(x, 2, op, "data");
   const bmx::word_t* wp = words(w, 2, op, "weight");
@@ -204,20 +259,21 @@ py::array binary_dense(const py::array& x, const py::array& w, std::int64_t in_u
   auto ab = affine(scale, bias, p.out_units, op, format != Format::int32);
   const py::ssize_t n = p.batch, o = p.out_units;
   if (format == Format::packed) {
-    auto out = new_words({n, static_cast<py::ssize_t>(bmx::words_for(o))});
+    py::array out = output<std::uint64_t>(out_arg, {n, static_cast<py::ssize_t>(bmx::words_for(o))}, op,
+                                          {x, w, scale, bias});
     py::gil_scoped_release release;
-    bmx::binary_dense_packed(p, xp, wp, ab.first, ab.second, out.mutable_data());
+    bmx::binary_dense_packed(p, xp, wp, ab.first, ab.second, static_cast<bmx::word_t*>(out.mutable_data()));
     return out;
   }
   if (format == Format::float32) {
-    py::array_t<float> out({n, o});
+    py::array out = output<float>(out_arg, {n, o}, op, {x, w, scale, bias});
     py::gil_scoped_release release;
-    bmx::binary_dense_float(p, xp, wp, ab.first, ab.second, out.mutable_data());
+    bmx::binary_dense_float(p, xp, wp, ab.first, ab.second, static_cast<float*>(out.mutable_data()));
     return out;
   }
-  py::array_t<std::int32_t> out({n, o});
+  py::array out = output<std::int32_t>(out_arg, {n, o}, op, {x, w});
   py::gil_scoped_release release;
-  bmx::binary_dense_int32(p, xp, wp, out.mutable_data());
+  bmx::binary_dense_int32(p, xp, wp, static_cast<std::int32_t*>(out.mutable_data()));
   return out;
 }
 
@@ -269,14 +325,16 @@ PYBIND11_MODULE(_native, m) {
   m.def("set_num_threads", &bmx::set_num_threads);
   m.def("get_num_threads", &bmx::get_num_threads);
   m.def("pack_activations", &pack_activations, py::arg("x"), py::arg("groups") = 1, py::arg("scale") = py::none(),
-        py::arg("bias") = py::none());
+        py::arg("bias") = py::none(), py::arg("out") = py::none());
   m.def("pack_conv_weights", &pack_conv_weights, py::arg("weight"));
   m.def("pack_dense_weights", &pack_dense_weights, py::arg("weight"));
   m.def("binary_conv2d", &binary_conv2d, py::arg("data"), py::arg("weight"), py::arg("in_channels"),
         py::arg("stride"), py::arg("pad"), py::arg("dilation"), py::arg("groups"), py::arg("out_format"),
-        py::arg("scale") = py::none(), py::arg("bias") = py::none(), py::arg("residual") = py::none());
+        py::arg("scale") = py::none(), py::arg("bias") = py::none(), py::arg("residual") = py::none(),
+        py::arg("out") = py::none());
   m.def("binary_dense", &binary_dense, py::arg("data"), py::arg("weight"), py::arg("in_units"),
-        py::arg("out_format"), py::arg("scale") = py::none(), py::arg("bias") = py::none());
+        py::arg("out_format"), py::arg("scale") = py::none(), py::arg("bias") = py::none(),
+        py::arg("out") = py::none());
   m.def("binary_gemm", &binary_gemm, py::arg("a"), py::arg("b"), py::arg("k"));
   m.def("sign_intervals", &sign_intervals, py::arg("scale"), py::arg("bias"), py::arg("k"));
   m.def("peak_binary_macs_per_second", [](const std::string& isa, int threads, double seconds) {
