@@ -42,7 +42,7 @@ def test_zero_negative_zero_and_nan_are_plus_one(isa):
     assert (packed == np.uint64(0b10101000)).all()  # bits of -1e-38, -inf and -1.0
 
 
-@pytest.mark.parametrize("channels", (1, 37, 65, 513))
+@pytest.mark.parametrize("channels", (1, 37, 64, 65, 192, 513))
 def test_pack_with_affine_matches_float32_reference(isa, rng, channels):
     x = rng.standard_normal((2, channels, 3, 11)).astype(np.float32)
     scale = rng.standard_normal(channels).astype(np.float32)
@@ -54,16 +54,16 @@ def test_pack_with_affine_matches_float32_reference(isa, rng, channels):
 
 
 def test_affine_is_multiply_then_add_not_fused(isa):
-    # 1/3 * 3 rounds to exactly 1 in float32, so 1/3 * 3 + (-1) is 0 (bit clear); a fused multiply-add would
-    # keep the rounding error of 1/3 and give a tiny negative value (bit set).
-    third = np.float32(1) / np.float32(3)
-    assert np.float32(third * np.float32(3)) == np.float32(1)
-    x = np.full((1, 16, 1, 8), 3.0, dtype=np.float32)
-    scale = np.full(16, third, dtype=np.float32)
-    bias = np.full(16, -1.0, dtype=np.float32)
+    # (1 + 2^-23) * (1 - 2^-23) = 1 - 2^-46 rounds to exactly 1 in float32, so the product plus -1 is 0 (bit
+    # clear); a fused multiply-add keeps the exact product and gives -2^-46 (bit set).
+    up, down = np.float32(1 + 2.0**-23), np.float32(1 - 2.0**-23)
+    assert np.float32(up * down) == np.float32(1)
+    x = np.full((1, 128, 5, 8), up, dtype=np.float32)  # whole blocks of 32 pixels x 64 channels and a tail
+    scale = np.full(128, down, dtype=np.float32)
+    bias = np.full(128, -1.0, dtype=np.float32)
     assert (native.pack_activations(x, scale=scale, bias=bias) == 0).all()
-    rows = np.full((3, 70), 3.0, dtype=np.float32)
-    scale_rows = np.full(70, third, dtype=np.float32)
+    rows = np.full((3, 70), up, dtype=np.float32)
+    scale_rows = np.full(70, down, dtype=np.float32)
     assert (native.pack_activations(rows, scale=scale_rows, bias=np.full(70, -1.0, np.float32)) == 0).all()
 
 

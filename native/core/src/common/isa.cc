@@ -92,6 +92,10 @@ void reset_isa() { g_forced.store(-1, std::memory_order_relaxed); }
 
 namespace detail {
 
+#if defined(__x86_64__)
+bool cpu_has_gfni_vbmi() { return __builtin_cpu_supports("gfni") && __builtin_cpu_supports("avx512vbmi"); }
+#endif
+
 const IsaKernels& kernels_for(Isa isa) {
   if (!isa_supported(isa))
     throw Error(std::string("instruction set '") + isa_name(isa) + "' is not supported by this CPU or build");

@@ -89,6 +89,10 @@ void pack_nchw_avx2(const float* x, std::int64_t c, std::int64_t hw, std::int64_
 void pack_rows_avx2(const float* x, std::int64_t rows, std::int64_t k, const float* scale, const float* bias,
                     word_t* out);
 const IsaKernels& avx512_kernels();
+/// pack_nchw on AVX-512 with GFNI and VBMI (cpu_has_gfni_vbmi()); other cases fall back to pack_nchw_avx2.
+void pack_nchw_avx512(const float* x, std::int64_t c, std::int64_t hw, std::int64_t groups, const float* scale,
+                      const float* bias, std::int64_t p0, std::int64_t p1, word_t* out);
+bool cpu_has_gfni_vbmi();
 #endif
 #if defined(__aarch64__)
 const IsaKernels& neon_kernels();

@@ -2,8 +2,9 @@
 //
 // Convolution: a vector holds 8 adjacent output pixels for one kernel tap (planes = 1); a block is up to
 // 4 vectors x 4 output channels (16 accumulators), each weight word broadcast once per tap.
-// Packing reuses the AVX2 code (it is not the bottleneck). Float outputs are computed from the accumulators
-// (conv_float), and the packed-bit epilogue handles 16 lanes per instruction instead of the generic code's 4.
+// Activations are packed by pack_avx512.cc where the CPU has GFNI and VBMI, else (and rows always) by the
+// AVX2 code. Float outputs are computed from the accumulators (conv_float), and the packed-bit epilogue
+// handles 16 lanes per instruction instead of the generic code's 4.
 #if defined(__x86_64__)
 
 #include <immintrin.h>
@@ -207,8 +208,10 @@ namespace bmx {
 namespace detail {
 
 const IsaKernels& avx512_kernels() {
-  static const IsaKernels kernels{Isa::avx512,   kLanes,         kPlanes,   kMaxVecs,  conv_counts, gemm_counts,
-                                  pack_nchw_avx2, pack_rows_avx2, peak_loop, sign_bits, conv_float};
+  static const IsaKernels kernels{Isa::avx512, kLanes,    kPlanes,        kMaxVecs,
+                                  conv_counts, gemm_counts,
+                                  cpu_has_gfni_vbmi() ? pack_nchw_avx512 : pack_nchw_avx2,
+                                  pack_rows_avx2, peak_loop, sign_bits, conv_float};
   return kernels;
 }
 
