@@ -24,6 +24,10 @@ REPRESENTATIVE = [
     (1, 4, 1, 1, 2, 1, 1, 0, 1, 1),       # 1x1 image
     (3, 40, 2, 9, 8, 5, 1, 3, 1, 1),      # padding larger than the image height
     (1, 2, 5, 20, 4, 3, 1, 0, 2, 2),
+    # pixel vectors that span output rows (the flat layout), across samples and with stride 2
+    (3, 128, 14, 14, 70, 3, 1, 1, 1, 1),
+    (1, 64, 28, 28, 64, 3, 1, 1, 1, 1),
+    (2, 64, 7, 7, 65, 3, 2, 1, 1, 1),
 ]
 
 

@@ -1,16 +1,22 @@
 // Binary 2-D convolution driver: padding, the lane-interleaved input layout, work split and output forms.
 //
 // Steps of one call (on the current ISA's kernels; bmx/conv.h states the contract):
-//  1. cut the pixel vectors (L adjacent output pixels of one row) into tiles of max_vecs vectors (one kernel
+//  1. cut the pixel vectors (L adjacent output pixels, see 2.) into tiles of max_vecs vectors (one kernel
 //     call) and the output channels into word-aligned chunks of <= 64; a task is a few consecutive tiles x a
 //     part of the chunks (all of them unless there are few tiles), runs the kernel on them in sub-chunks of
 //     16 channels and writes the outputs of exactly those pixels and channels;
-//  2. each thread reads its own copy of the "vector layout" xs of the -1 padded input (kernels.h): entry
-//     (n, row, c0, word) holds, for lanes j < L, the padded input word at (row, c0 + j * stride_w), so the L
-//     lanes of one entry are the inputs of L adjacent output pixels for one kernel tap. A task builds the
-//     padded rows its vectors need that its thread has not built yet in this call. Rows stay in the cache
-//     of the core that reads them: sharing one layout cost more in cross-core traffic than the duplicated
-//     rows (at most the kernel height per task boundary) cost to build.
+//  2. each thread reads its own copy of the "vector layout" xs of the -1 padded input (kernels.h), in one of
+//     two forms:
+//     - by rows, where a pixel vector is L adjacent output pixels of one output row: entry
+//       (n, row, c0, word) holds, for lanes j < L, the padded input word at (row, c0 + j * stride_w), so one
+//       entry serves every vector and tap that reads it;
+//     - flat, where a pixel vector is L consecutive output pixels of one sample in row-major order (it may
+//       span rows): vector v has its own kwords entries per group, entry (v, g, kh, kw, word) holding each
+//       lane's input word for that tap. Used where it needs fewer vectors: a 28-wide row fills 3.5 vectors
+//       of 8 lanes, 28 x 28 pixels fill 98 exactly.
+//     A task builds the units (padded rows, or flat vectors) its vectors need that its thread has not built
+//     yet in this call. They stay in the cache of the core that reads them: sharing one layout cost more in
+//     cross-core traffic than the duplicated units (at most the kernel height per task boundary) cost.
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -44,7 +50,8 @@ struct ConvPlan {
   const Conv2DParams& p;
   const IsaKernels& isa;
   std::int64_t lanes, planes, padded_h, padded_w, out_h, out_w, cwg, words_per_pixel, kwords, k;
-  std::int64_t out_per_group, vecs_per_row, num_vecs, num_tiles, group_tiles, num_groups, parts;
+  std::int64_t out_per_group, vecs_per_row, vecs_per_sample, num_vecs, num_tiles, group_tiles, num_groups, parts;
+  bool flat;  // flat vector layout (vectors may span output rows), else by rows
   std::vector<ChannelChunk> chunks;
 
   ConvPlan(const Conv2DParams& params, const IsaKernels& kernels, int threads, bool packed)
@@ -59,7 +66,10 @@ struct ConvPlan {
     k = p.reduction_size();
     out_per_group = p.out_channels / p.groups;
     vecs_per_row = (out_w + lanes - 1) / lanes;
-    num_vecs = p.batch * out_h * vecs_per_row;
+    const std::int64_t flat_vecs = (out_h * out_w + lanes - 1) / lanes;
+    flat = flat_vecs < out_h * vecs_per_row;
+    vecs_per_sample = flat ? flat_vecs : out_h * vecs_per_row;
+    num_vecs = p.batch * vecs_per_sample;
     num_tiles = (num_vecs + isa.max_vecs - 1) / isa.max_vecs;
     for (std::int64_t g = 0; g < p.groups; ++g)
       for (std::int64_t o = g * out_per_group, end = o + out_per_group; o < end;) {
@@ -76,15 +86,30 @@ struct ConvPlan {
   }
 
   std::int64_t entry_words() const { return planes * lanes; }
-  std::int64_t xs_words() const { return p.batch * padded_h * padded_w * words_per_pixel * entry_words(); }
-  // Scratch words build_vector_row() needs for one source row.
-  std::int64_t row_scratch_words() const { return planes * (padded_w + lanes * p.stride_w) * words_per_pixel; }
+  // Entries of one unit of the layout: a padded row (by rows) or a vector (flat).
+  std::int64_t unit_entries() const { return flat ? p.groups * kwords : padded_w * words_per_pixel; }
+  std::int64_t units() const { return flat ? num_vecs : p.batch * padded_h; }
+  std::int64_t xs_words() const { return units() * unit_entries() * entry_words(); }
+  // Scratch words build_vector_row() needs for one source row (none for flat vectors).
+  std::int64_t row_scratch_words() const {
+    return flat ? 0 : planes * (padded_w + lanes * p.stride_w) * words_per_pixel;
+  }
   std::int64_t tasks() const { return num_groups * parts; }
 
   // For pixel vectors v0 ... v0 + count - 1: sample, first output pixel (oh * OW + ow0), valid lanes, and the
   // entry all taps are offsets from.
   void locate_tile(std::int64_t v0, int count, std::int64_t* n, std::int64_t* pixel, std::int64_t* valid,
                    std::int64_t* base) const {
+    if (flat) {
+      for (int v = 0; v < count; ++v) {
+        const std::int64_t q0 = (v0 + v) % vecs_per_sample * lanes;
+        n[v] = (v0 + v) / vecs_per_sample;
+        pixel[v] = q0;
+        valid[v] = std::min(lanes, out_h * out_w - q0);
+        base[v] = (v0 + v) * unit_entries();
+      }
+      return;
+    }
     std::int64_t sample = v0 / (out_h * vecs_per_row), rem = v0 % (out_h * vecs_per_row);
     std::int64_t oh = rem / vecs_per_row, ow0 = rem % vecs_per_row * lanes;
     for (int v = 0; v < count; ++v) {
@@ -106,6 +131,10 @@ struct ConvPlan {
   // Entry offsets of the kwords taps of group g, in weight order (kh, kw, word).
   void tap_offsets(std::int64_t g, std::int64_t* out) const {
     std::int64_t i = 0;
+    if (flat) {
+      for (; i < kwords; ++i) out[i] = g * kwords + i;
+      return;
+    }
     for (std::int64_t kh = 0; kh < p.kernel_h; ++kh)
       for (std::int64_t kw = 0; kw < p.kernel_w; ++kw)
         for (std::int64_t w = 0; w < cwg; ++w)
@@ -159,65 +188,113 @@ void build_vector_row(const ConvPlan& plan, const word_t* input, const word_t* p
       }
 }
 
-using BuildRowFn = void (*)(const ConvPlan&, const word_t*, const word_t*, std::int64_t, word_t*, word_t*);
+// Fill flat vector v (pixels q0 ... q0 + L - 1 of sample n = v / vecs_per_sample) of the vector layout at `out`:
+// entry (g, kh, kw, word) lane j = the input word of output pixel q0 + j for that tap (the pad word outside
+// the input; zero for lanes past the last pixel, which are never stored), in S planes. `row` is unused.
+template <int S, int L>
+void build_flat_vector(const ConvPlan& plan, const word_t* input, const word_t* pad, std::int64_t v, word_t*,
+                       word_t* out) {
+  const Conv2DParams& p = plan.p;
+  const std::int64_t n = v / plan.vecs_per_sample, q0 = v % plan.vecs_per_sample * L;
+  const std::int64_t pixels = plan.out_h * plan.out_w, wpp = plan.words_per_pixel, cwg = plan.cwg;
+  const std::int64_t entries = plan.unit_entries();
+  const word_t* sample = input + n * p.in_height * p.in_width * wpp;
+  for (int j = 0; j < L; ++j) {
+    word_t* lane = out + j;
+    if (q0 + j >= pixels) {
+      for (std::int64_t e = 0; e < entries * S; ++e) lane[e * L] = 0;
+      continue;
+    }
+    const std::int64_t oh = (q0 + j) / plan.out_w, ow = (q0 + j) % plan.out_w;
+    std::int64_t e = 0;
+    for (std::int64_t g = 0; g < p.groups; ++g)
+      for (std::int64_t kh = 0; kh < p.kernel_h; ++kh) {
+        const std::int64_t ih = oh * p.stride_h + kh * p.dilation_h - p.pad_h;
+        for (std::int64_t kw = 0; kw < p.kernel_w; ++kw) {
+          const std::int64_t iw = ow * p.stride_w + kw * p.dilation_w - p.pad_w;
+          const bool inside = ih >= 0 && ih < p.in_height && iw >= 0 && iw < p.in_width;
+          const word_t* src = inside ? sample + (ih * p.in_width + iw) * wpp + g * cwg : pad + g * cwg;
+          for (std::int64_t w = 0; w < cwg; ++w, ++e) {
+            if (S == 1) {
+              lane[e * L] = src[w];
+            } else {
+              lane[(e * S) * L] = src[w] & kLowNibbles;
+              lane[(e * S + 1) * L] = (src[w] >> 4) & kLowNibbles;
+            }
+          }
+        }
+      }
+  }
+}
 
-BuildRowFn build_row_for(int planes, int lanes) {
+// Builds one unit of the vector layout: (plan, input, pad words, unit, row scratch, unit's first word).
+using BuildUnitFn = void (*)(const ConvPlan&, const word_t*, const word_t*, std::int64_t, word_t*, word_t*);
+
+template <int S, int L>
+BuildUnitFn unit_builder(bool flat) {
+  return flat ? build_flat_vector<S, L> : build_vector_row<S, L>;
+}
+
+BuildUnitFn build_unit_for(int planes, int lanes, bool flat) {
   const int key = planes * 16 + lanes;
   switch (key) {
-    case 16 + 1: return build_vector_row<1, 1>;
-    case 16 + 2: return build_vector_row<1, 2>;
-    case 16 + 4: return build_vector_row<1, 4>;
-    case 16 + 8: return build_vector_row<1, 8>;
-    case 32 + 4: return build_vector_row<2, 4>;
+    case 16 + 1: return unit_builder<1, 1>(flat);
+    case 16 + 2: return unit_builder<1, 2>(flat);
+    case 16 + 4: return unit_builder<1, 4>(flat);
+    case 16 + 8: return unit_builder<1, 8>(flat);
+    case 32 + 4: return unit_builder<2, 4>(flat);
   }
   throw Error("binary_conv2d: unsupported vector layout with " + std::to_string(planes) + " planes of " +
               std::to_string(lanes) + " lanes");
 }
 
-// What a task needs to build rows of the vector layout: the packed input, the pad words, the row builder
+// What a task needs to build units of the vector layout: the packed input, the pad words, the unit builder
 // of the ISA's layout, and the id of this call (unique per run_conv).
 struct LayoutSource {
   const word_t* input;
   const word_t* pad;
-  BuildRowFn build_row;
+  BuildUnitFn build_unit;
   std::uint64_t call;
 };
 
-// The padded rows of the vector layout this thread has built in call `call` (into its task scratch).
-struct BuiltRows {
+// The units of the vector layout this thread has built in call `call` (into its task scratch).
+struct BuiltUnits {
   std::uint64_t call = 0;
   std::vector<char> built;
 };
 
-BuiltRows& built_rows() {
-  thread_local BuiltRows rows;
-  return rows;
+BuiltUnits& built_units() {
+  thread_local BuiltUnits units;
+  return units;
 }
 
 std::atomic<std::uint64_t> g_next_call{1};
 
-// Complete this thread's copy xs of the vector layout with the padded rows that the kernel taps of vectors with
-// entry offsets base[0 ... nvecs) read and that this thread has not built in this call.
-void build_missing_rows(const ConvPlan& plan, const LayoutSource& src, const std::int64_t* base, int nvecs,
-                        word_t* xs, word_t* row) {
-  const std::int64_t entries_per_row = plan.padded_w * plan.words_per_pixel;
-  const std::int64_t rows = plan.p.batch * plan.padded_h;
-  BuiltRows& built = built_rows();
+// Complete this thread's copy xs of the vector layout with the units that the kernel taps of vectors
+// v0 ... v0 + nvecs - 1 (entry offsets base[0 ... nvecs)) read and that this thread has not built in this call.
+void build_missing_units(const ConvPlan& plan, const LayoutSource& src, std::int64_t v0, const std::int64_t* base,
+                         int nvecs, word_t* xs, word_t* row) {
+  BuiltUnits& built = built_units();
   if (built.call != src.call) {
     built.call = src.call;
-    built.built.assign(static_cast<std::size_t>(rows), 0);
+    built.built.assign(static_cast<std::size_t>(plan.units()), 0);
+  }
+  const std::int64_t unit_words = plan.unit_entries() * plan.entry_words();
+  const auto build = [&](std::int64_t unit) {
+    if (built.built[unit]) return;
+    src.build_unit(plan, src.input, src.pad, unit, row, xs + unit * unit_words);
+    built.built[unit] = 1;
+  };
+  if (plan.flat) {
+    for (int v = 0; v < nvecs; ++v) build(v0 + v);
+    return;
   }
   std::int64_t last_first = -1;
   for (int v = 0; v < nvecs; ++v) {
-    const std::int64_t first = base[v] / entries_per_row;  // padded row of kernel row 0
+    const std::int64_t first = base[v] / plan.unit_entries();  // padded row of kernel row 0
     if (first == last_first) continue;
     last_first = first;
-    for (std::int64_t i = 0; i < plan.p.kernel_h; ++i) {
-      const std::int64_t nr = first + i * plan.p.dilation_h;
-      if (built.built[nr]) continue;
-      src.build_row(plan, src.input, src.pad, nr, row, xs + nr * entries_per_row * plan.entry_words());
-      built.built[nr] = 1;
-    }
+    for (std::int64_t i = 0; i < plan.p.kernel_h; ++i) build(first + i * plan.p.dilation_h);
   }
 }
 
@@ -245,7 +322,7 @@ void run_tiles(const ConvPlan& plan, const OutputSink& sink, const LayoutSource&
   layout.allocate(Scratch::task());
   std::int32_t* counts = layout.at<std::int32_t>(counts_at);
   word_t* xs = layout.at<word_t>(xs_at);
-  build_missing_rows(plan, src, base, nvecs, xs, layout.at<word_t>(row_at));
+  build_missing_units(plan, src, v0, base, nvecs, xs, layout.at<word_t>(row_at));
   for (std::int64_t ci = chunk_begin; ci < chunk_end; ++ci) {
     const ChannelChunk& chunk = plan.chunks[ci];
     for (std::int64_t sub = chunk.begin; sub < chunk.end; sub += kSubChunk) {
@@ -340,7 +417,7 @@ void run_conv(const Conv2DParams& p, const word_t* input, const word_t* weights,
   OutputSink sink = make_sink(op, kind, out, scale, bias, p.out_channels, plan.k, p.output_words(),
                               layout.at<char>(sink_at));
   sink.residual = residual;
-  const LayoutSource src{input, pad, build_row_for(plan.planes, plan.lanes), g_next_call.fetch_add(1)};
+  const LayoutSource src{input, pad, build_unit_for(plan.planes, plan.lanes, plan.flat), g_next_call.fetch_add(1)};
 
   const std::int64_t num_chunks = static_cast<std::int64_t>(plan.chunks.size());
   parallel_for(static_cast<int>(plan.tasks()), [&](int task) {
