@@ -4,7 +4,8 @@
 //  1. cut the pixel vectors (L adjacent output pixels, see 2.) into tiles of max_vecs vectors (one kernel
 //     call) and the output channels into word-aligned chunks of <= 64; a task is a few consecutive tiles x a
 //     part of the chunks (all of them unless there are few tiles), runs the kernel on them in sub-chunks of
-//     16 channels and writes the outputs of exactly those pixels and channels;
+//     16 channels and writes the outputs of exactly those pixels and channels; tasks are numbered part by
+//     part;
 //  2. each thread reads its own copy of the "vector layout" xs of the -1 padded input (kernels.h), in one of
 //     two forms:
 //     - by rows, where a pixel vector is L adjacent output pixels of one output row: entry
@@ -421,7 +422,9 @@ void run_conv(const Conv2DParams& p, const word_t* input, const word_t* weights,
 
   const std::int64_t num_chunks = static_cast<std::int64_t>(plan.chunks.size());
   parallel_for(static_cast<int>(plan.tasks()), [&](int task) {
-    const std::int64_t group = task / plan.parts, part = task % plan.parts;
+    // Part-major: with few tiles of unequal size (7 vectors = 4 + 3), each thread's share of the tasks
+    // holds every tile for some channel parts, not the big tiles for one thread and the small for the other.
+    const std::int64_t part = task / plan.num_groups, group = task % plan.num_groups;
     tile_fn(plan, sink, src, taps, weights, group * plan.group_tiles,
             std::min(plan.num_tiles, (group + 1) * plan.group_tiles), split_point(num_chunks, plan.parts, part),
             split_point(num_chunks, plan.parts, part + 1));
