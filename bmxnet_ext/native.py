@@ -76,8 +76,12 @@ def use_isa(name):
                 _native.reset_isa()
 
 
-def _maybe_isa(isa):
-    return use_isa(isa) if isa is not None else contextlib.nullcontext()
+def _on_isa(isa, fn, *args):
+    """``fn(*args)`` on instruction set ``isa`` (None: the current one, without entering a context)."""
+    if isa is None:
+        return fn(*args)
+    with use_isa(isa):
+        return fn(*args)
 
 
 def set_num_threads(n):
@@ -98,7 +102,11 @@ _WORDS = (np.dtype(np.uint64), np.dtype(np.int64))
 
 def _array(op, name, value, dtypes, ndim):
     """Check that ``value`` is a C-contiguous NumPy array of one of ``dtypes`` (np.dtype objects) with ``ndim``
-    dimensions. These checks run on every kernel call, so they stay cheap (no per-call dtype construction)."""
+    dimensions. These checks run on every kernel call, so the common case is one cheap test (``ndim`` is an
+    int or a tuple of ints)."""
+    if (type(value) is np.ndarray and value.dtype in dtypes
+            and (value.ndim == ndim if type(ndim) is int else value.ndim in ndim) and value.flags.c_contiguous):
+        return value
     if not isinstance(value, np.ndarray):
         raise TypeError(f"{op}: expected `{name}` as a numpy.ndarray, got {type(value).__name__}")
     if value.dtype not in dtypes:
@@ -171,8 +179,7 @@ def pack_activations(x, groups=1, scale=None, bias=None, *, out=None, isa=None):
     if min(x.shape) < 1:
         raise ValueError(f"{op}: expected a non-empty x, got shape {x.shape}")
     scale, bias = _affine(op, scale, bias, x.shape[1], required=False)
-    with _maybe_isa(isa):
-        return _native.pack_activations(x, int(groups), scale, bias, out)
+    return _on_isa(isa, _native.pack_activations, x, int(groups), scale, bias, out)
 
 
 def pack_conv_weights(weight, *, isa=None):
@@ -180,8 +187,7 @@ def pack_conv_weights(weight, *, isa=None):
     weight = _floats("pack_conv_weights", "weight", weight, 4)
     if min(weight.shape) < 1:
         raise ValueError(f"pack_conv_weights: expected a non-empty weight, got shape {weight.shape}")
-    with _maybe_isa(isa):
-        return _native.pack_conv_weights(weight)
+    return _on_isa(isa, _native.pack_conv_weights, weight)
 
 
 def pack_dense_weights(weight, *, isa=None):
@@ -189,8 +195,7 @@ def pack_dense_weights(weight, *, isa=None):
     weight = _floats("pack_dense_weights", "weight", weight, 2)
     if min(weight.shape) < 1:
         raise ValueError(f"pack_dense_weights: expected a non-empty weight, got shape {weight.shape}")
-    with _maybe_isa(isa):
-        return _native.pack_dense_weights(weight)
+    return _on_isa(isa, _native.pack_dense_weights, weight)
 
 
 def binary_conv2d(data, weight, *, in_channels, stride=1, pad=0, dilate=1, groups=1, out_format="int32",
@@ -242,9 +247,8 @@ def binary_conv2d(data, weight, *, in_channels, stride=1, pad=0, dilate=1, group
         if out_format != "float":
             raise ValueError(f"{op}: `residual` needs out_format 'float', got {out_format!r}")
         residual = _floats(op, "residual", residual, 4)
-    with _maybe_isa(isa):
-        return _native.binary_conv2d(data, weight, int(in_channels), stride, pad, dilate, int(groups), out_format,
-                                     scale, bias, residual, out)
+    return _on_isa(isa, _native.binary_conv2d, data, weight, int(in_channels), stride, pad, dilate, int(groups),
+                   out_format, scale, bias, residual, out)
 
 
 def binary_dense(data, weight, *, in_units, out_format="int32", scale=None, bias=None, out=None, isa=None):
@@ -265,8 +269,7 @@ def binary_dense(data, weight, *, in_units, out_format="int32", scale=None, bias
                          f"{data.shape} and {weight.shape}")
     out_format = _out_format(op, out_format)
     scale, bias = _affine(op, scale, bias, weight.shape[0], required=out_format != "int32")
-    with _maybe_isa(isa):
-        return _native.binary_dense(data, weight, int(in_units), out_format, scale, bias, out)
+    return _on_isa(isa, _native.binary_dense, data, weight, int(in_units), out_format, scale, bias, out)
 
 
 def binary_gemm(a, b, k, *, isa=None):
@@ -280,8 +283,7 @@ def binary_gemm(a, b, k, *, isa=None):
     if a.shape[1] != words_for(k) or b.shape[1] != words_for(k) or min(a.shape + b.shape) < 1:
         raise ValueError(f"{op}: expected a (M, {words_for(k)}) and b (N, {words_for(k)}) for k={k}, got "
                          f"{a.shape} and {b.shape}")
-    with _maybe_isa(isa):
-        return _native.binary_gemm(a, b, int(k))
+    return _on_isa(isa, _native.binary_gemm, a, b, int(k))
 
 
 def sign_intervals(scale, bias, k):
