@@ -1,6 +1,6 @@
-// AVX-512 activation packing with GFNI + VBMI: 32 pixels x 64 channels per block, for channel groups whose
-// size is a multiple of 64 (every other case, and the pixels of a range that do not fill a block, go to the
-// AVX2 packer).
+// AVX-512 activation packing with GFNI + VBMI: 32 pixels x 64 channels per block (the last block of a
+// range may be partial: masked loads and stores), for channel groups whose size is a multiple of 64 (other
+// groups go to the AVX2 packer).
 //
 // One block, in four steps:
 //  1. sign masks: for each of the 64 channels c, two compares of 16 pixels give mask[c], a 32-bit word whose
@@ -37,15 +37,17 @@ namespace {
 
 constexpr std::int64_t kBlockPixels = 32;
 
-// Sign masks of 16 pixels of one channel plane: bit q set iff the (affine) value of plane[q] is < 0.
-inline __mmask16 sign_mask16(const float* plane, const __m512& scale, const __m512& bias, bool affine) {
-  __m512 v = _mm512_loadu_ps(plane);
+// Sign masks of the pixels q < 16 in `valid` of one channel plane: bit q set iff the (affine) value of
+// plane[q] is < 0 (pixels outside `valid` are not read and give 0).
+inline __mmask16 sign_mask16(const float* plane, __mmask16 valid, const __m512& scale, const __m512& bias,
+                             bool affine) {
+  __m512 v = _mm512_maskz_loadu_ps(valid, plane);
   if (affine) {
     v = _mm512_mul_ps(v, scale);
     asm("" : "+v"(v));  // the product is rounded to float32 before the addition: no FMA
     v = _mm512_add_ps(v, bias);
   }
-  return _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+  return _mm512_mask_cmp_ps_mask(valid, v, _mm512_setzero_ps(), _CMP_LT_OQ);
 }
 
 // Step 2's index: byte k of the result is byte (k / 32 + offset) of mask (k % 32) of the 32 masks in two
@@ -66,17 +68,20 @@ inline __m512i byte_transpose_index() {
   return _mm512_load_si512(index);
 }
 
-// One block: pixels p ... p + 31 of channels ch0 ... ch0 + 63 -> word w0 of those pixels' rows of `out`.
-inline void pack_block(const float* x, std::int64_t hw, std::int64_t ch0, std::int64_t p, const float* scale,
-                       const float* bias, word_t* out, std::int64_t wpp, const __m512i (&pick)[2],
-                       const __m512i& transpose, const __m512i& scatter) {
+// One block: pixels p ... p + count - 1 (count <= 32) of channels ch0 ... ch0 + 63 -> one word of each of
+// those pixels' rows of `out`.
+inline void pack_block(const float* x, std::int64_t hw, std::int64_t ch0, std::int64_t p, std::int64_t count,
+                       const float* scale, const float* bias, word_t* out, std::int64_t wpp,
+                       const __m512i (&pick)[2], const __m512i& transpose, const __m512i& scatter) {
   alignas(64) std::uint16_t masks[2 * 64];  // mask[c] = masks[2c] | masks[2c + 1] << 16
   const bool affine = scale != nullptr;
+  const std::uint32_t valid = count == 32 ? ~0u : (1u << count) - 1;
+  const __mmask16 valid_lo = static_cast<__mmask16>(valid), valid_hi = static_cast<__mmask16>(valid >> 16);
   for (int c = 0; c < 64; ++c) {
     const float* plane = x + (ch0 + c) * hw + p;
     const __m512 s = _mm512_set1_ps(affine ? scale[ch0 + c] : 1.0f), b = _mm512_set1_ps(affine ? bias[ch0 + c] : 0.0f);
-    _store_mask16(reinterpret_cast<__mmask16*>(masks + 2 * c), sign_mask16(plane, s, b, affine));
-    _store_mask16(reinterpret_cast<__mmask16*>(masks + 2 * c + 1), sign_mask16(plane + 16, s, b, affine));
+    _store_mask16(reinterpret_cast<__mmask16*>(masks + 2 * c), sign_mask16(plane, valid_lo, s, b, affine));
+    _store_mask16(reinterpret_cast<__mmask16*>(masks + 2 * c + 1), sign_mask16(plane + 16, valid_hi, s, b, affine));
   }
   __m512i m[4];
   for (int i = 0; i < 4; ++i) m[i] = _mm512_load_si512(masks + 32 * i);
@@ -93,10 +98,12 @@ inline void pack_block(const float* x, std::int64_t hw, std::int64_t ch0, std::i
     const __m512i bits = _mm512_gf2p8affine_epi64_epi8(unit_bytes, bytes, 0);
     const __m512i words = _mm512_permutexvar_epi8(transpose, bits);
     word_t* dst = out + (p + 8 * b) * wpp;
+    const __mmask8 store = static_cast<__mmask8>(valid >> (8 * b));
+    if (store == 0) break;
     if (wpp == 1)
-      _mm512_storeu_si512(dst, words);
+      _mm512_mask_storeu_epi64(dst, store, words);
     else
-      _mm512_i64scatter_epi64(dst, scatter, words, 8);
+      _mm512_mask_i64scatter_epi64(dst, store, scatter, words, 8);
   }
 }
 
@@ -105,19 +112,17 @@ inline void pack_block(const float* x, std::int64_t hw, std::int64_t ch0, std::i
 void pack_nchw_avx512(const float* x, std::int64_t c, std::int64_t hw, std::int64_t groups, const float* scale,
                       const float* bias, std::int64_t p0, std::int64_t p1, word_t* out) {
   const std::int64_t cg = c / groups;
-  std::int64_t done = p0;
-  if (cg % 64 == 0) {
-    const std::int64_t cwg = cg / 64, wpp = groups * cwg;
-    const __m512i pick[2] = {deinterleave_index(0), deinterleave_index(2)};
-    const __m512i transpose = byte_transpose_index();
-    const __m512i scatter = _mm512_setr_epi64(0, wpp, 2 * wpp, 3 * wpp, 4 * wpp, 5 * wpp, 6 * wpp, 7 * wpp);
-    done = p0 + (p1 - p0) / kBlockPixels * kBlockPixels;
-    for (std::int64_t p = p0; p < done; p += kBlockPixels)
-      for (std::int64_t g = 0; g < groups; ++g)
-        for (std::int64_t w = 0; w < cwg; ++w)
-          pack_block(x, hw, g * cg + 64 * w, p, scale, bias, out + g * cwg + w, wpp, pick, transpose, scatter);
+  if (cg % 64 != 0) return pack_nchw_avx2(x, c, hw, groups, scale, bias, p0, p1, out);
+  const std::int64_t cwg = cg / 64, wpp = groups * cwg;
+  const __m512i pick[2] = {deinterleave_index(0), deinterleave_index(2)};
+  const __m512i transpose = byte_transpose_index();
+  const __m512i scatter = _mm512_setr_epi64(0, wpp, 2 * wpp, 3 * wpp, 4 * wpp, 5 * wpp, 6 * wpp, 7 * wpp);
+  for (std::int64_t p = p0; p < p1; p += kBlockPixels) {
+    const std::int64_t count = p1 - p < kBlockPixels ? p1 - p : kBlockPixels;
+    for (std::int64_t g = 0; g < groups; ++g)
+      for (std::int64_t w = 0; w < cwg; ++w)
+        pack_block(x, hw, g * cg + 64 * w, p, count, scale, bias, out + g * cwg + w, wpp, pick, transpose, scatter);
   }
-  if (done < p1) pack_nchw_avx2(x, c, hw, groups, scale, bias, done, p1, out);
 }
 
 }  // namespace detail
