@@ -198,34 +198,33 @@ void build_flat_vector(const ConvPlan& plan, const word_t* input, const word_t* 
   const Conv2DParams& p = plan.p;
   const std::int64_t n = v / plan.vecs_per_sample, q0 = v % plan.vecs_per_sample * L;
   const std::int64_t pixels = plan.out_h * plan.out_w, wpp = plan.words_per_pixel, cwg = plan.cwg;
-  const std::int64_t entries = plan.unit_entries();
   const word_t* sample = input + n * p.in_height * p.in_width * wpp;
+  std::int64_t row0[L], col0[L];  // input row and column of each lane's tap (0, 0)
   for (int j = 0; j < L; ++j) {
-    word_t* lane = out + j;
-    if (q0 + j >= pixels) {
-      for (std::int64_t e = 0; e < entries * S; ++e) lane[e * L] = 0;
-      continue;
-    }
-    const std::int64_t oh = (q0 + j) / plan.out_w, ow = (q0 + j) % plan.out_w;
-    std::int64_t e = 0;
-    for (std::int64_t g = 0; g < p.groups; ++g)
-      for (std::int64_t kh = 0; kh < p.kernel_h; ++kh) {
-        const std::int64_t ih = oh * p.stride_h + kh * p.dilation_h - p.pad_h;
-        for (std::int64_t kw = 0; kw < p.kernel_w; ++kw) {
-          const std::int64_t iw = ow * p.stride_w + kw * p.dilation_w - p.pad_w;
+    row0[j] = (q0 + j) / plan.out_w * p.stride_h - p.pad_h;
+    col0[j] = (q0 + j) % plan.out_w * p.stride_w - p.pad_w;
+  }
+  word_t* entry = out;
+  for (std::int64_t g = 0; g < p.groups; ++g)
+    for (std::int64_t kh = 0; kh < p.kernel_h; ++kh)
+      for (std::int64_t kw = 0; kw < p.kernel_w; ++kw) {
+        const word_t* src[L];  // each lane's words of group g for this tap: input, pad, or null (no pixel)
+        for (int j = 0; j < L; ++j) {
+          const std::int64_t ih = row0[j] + kh * p.dilation_h, iw = col0[j] + kw * p.dilation_w;
           const bool inside = ih >= 0 && ih < p.in_height && iw >= 0 && iw < p.in_width;
-          const word_t* src = inside ? sample + (ih * p.in_width + iw) * wpp + g * cwg : pad + g * cwg;
-          for (std::int64_t w = 0; w < cwg; ++w, ++e) {
+          src[j] = q0 + j >= pixels ? nullptr : inside ? sample + (ih * p.in_width + iw) * wpp + g * cwg : pad + g * cwg;
+        }
+        for (std::int64_t w = 0; w < cwg; ++w, entry += S * L)
+          for (int j = 0; j < L; ++j) {
+            const word_t value = src[j] != nullptr ? src[j][w] : 0;
             if (S == 1) {
-              lane[e * L] = src[w];
+              entry[j] = value;
             } else {
-              lane[(e * S) * L] = src[w] & kLowNibbles;
-              lane[(e * S + 1) * L] = (src[w] >> 4) & kLowNibbles;
+              entry[j] = value & kLowNibbles;
+              entry[L + j] = (value >> 4) & kLowNibbles;
             }
           }
-        }
       }
-  }
 }
 
 // Builds one unit of the vector layout: (plan, input, pad words, unit, row scratch, unit's first word).
