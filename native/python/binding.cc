@@ -19,11 +19,14 @@ namespace py = pybind11;
 
 namespace {
 
-std::string shape_of(const py::array& a) {
+// A shape as Python prints it: (2, 3), (4,).
+std::string shape_string(const std::vector<py::ssize_t>& shape) {
   std::string s = "(";
-  for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
-  return s + (a.ndim() == 1 ? ",)" : ")");
+  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + (shape.size() == 1 ? ",)" : ")");
 }
+
+std::string shape_of(const py::array& a) { return shape_string({a.shape(), a.shape() + a.ndim()}); }
 
 void require_layout(const py::array& a, int ndim, const char* op, const char* name) {
   if (a.ndim() != ndim)
@@ -103,12 +106,9 @@ py::array output(const py::object& out, const std::vector<py::ssize_t>& shape, c
   require_layout(a, static_cast<int>(shape.size()), op, "out");
   if (!a.writeable()) throw py::value_error(std::string(op) + ": `out` is read-only");
   for (std::size_t i = 0; i < shape.size(); ++i)
-    if (a.shape(i) != shape[i]) {
-      std::string want = "(";
-      for (std::size_t j = 0; j < shape.size(); ++j) want += (j ? ", " : "") + std::to_string(shape[j]);
-      throw py::value_error(std::string(op) + ": expected `out` of shape " + want + (shape.size() == 1 ? ",)" : ")") +
-                            ", got " + shape_of(a));
-    }
+    if (a.shape(i) != shape[i])
+      throw py::value_error(std::string(op) + ": expected `out` of shape " + shape_string(shape) + ", got " +
+                            shape_of(a));
   if (!same_ok.is_none()) {
     py::array same = same_ok.cast<py::array>();
     if (overlaps(a, same) && (a.data() != same.data() || a.nbytes() != same.nbytes()))

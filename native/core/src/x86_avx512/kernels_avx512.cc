@@ -9,6 +9,8 @@
 
 #include <immintrin.h>
 
+#include <type_traits>
+
 #include "../common/kernels.h"
 
 #if defined(__clang__)
@@ -87,37 +89,37 @@ inline void conv_block_float(const word_t* const* base, const std::int64_t* tap_
   }
 }
 
-template <int V>
-void conv_float_v(const word_t* xs, const std::int64_t* vec_base, const std::int64_t* tap_off, std::int64_t kwords,
-                  const word_t* w, std::int64_t nchan, const FloatTile& tile) {
+// Call block(std::integral_constant<int, B>{}, base, weights of channel c, c) over the nchan channels, in
+// blocks of B = 4 and then single channels, for the V pixel vectors whose entries start at vec_base.
+template <int V, typename Block>
+inline void for_channel_blocks(const word_t* xs, const std::int64_t* vec_base, std::int64_t kwords, const word_t* w,
+                               std::int64_t nchan, const Block& block) {
   const word_t* base[V];
   for (int v = 0; v < V; ++v) base[v] = xs + vec_base[v] * kLanes;
   std::int64_t c = 0;
-  for (; c + 4 <= nchan; c += 4) conv_block_float<V, 4>(base, tap_off, kwords, w + c * kwords, tile, c);
-  for (; c < nchan; ++c) conv_block_float<V, 1>(base, tap_off, kwords, w + c * kwords, tile, c);
+  for (; c + 4 <= nchan; c += 4) block(std::integral_constant<int, 4>{}, base, w + c * kwords, c);
+  for (; c < nchan; ++c) block(std::integral_constant<int, 1>{}, base, w + c * kwords, c);
 }
 
 void conv_float(const word_t* xs, const std::int64_t* vec_base, int nvec, const std::int64_t* tap_off,
                 std::int64_t kwords, const word_t* w, std::int64_t nchan, const FloatTile& tile) {
-  with_vector_count<kMaxVecs>(nvec, [&](auto v) {
-    conv_float_v<decltype(v)::value>(xs, vec_base, tap_off, kwords, w, nchan, tile);
+  with_vector_count<kMaxVecs>(nvec, [&](auto vecs) {
+    constexpr int V = decltype(vecs)::value;
+    for_channel_blocks<V>(xs, vec_base, kwords, w, nchan, [&](auto b, const word_t* const* base, const word_t* wc,
+                                                              std::int64_t c) {
+      conv_block_float<V, decltype(b)::value>(base, tap_off, kwords, wc, tile, c);
+    });
   });
-}
-
-template <int V>
-void conv_counts_v(const word_t* xs, const std::int64_t* vec_base, const std::int64_t* tap_off, std::int64_t kwords,
-                   const word_t* w, std::int64_t nchan, std::int32_t* counts) {
-  const word_t* base[V];
-  for (int v = 0; v < V; ++v) base[v] = xs + vec_base[v] * kLanes;
-  std::int64_t c = 0;
-  for (; c + 4 <= nchan; c += 4) conv_block<V, 4>(base, tap_off, kwords, w + c * kwords, counts + c * V * kLanes);
-  for (; c < nchan; ++c) conv_block<V, 1>(base, tap_off, kwords, w + c * kwords, counts + c * V * kLanes);
 }
 
 void conv_counts(const word_t* xs, const std::int64_t* vec_base, int nvec, const std::int64_t* tap_off,
                  std::int64_t kwords, const word_t* w, std::int64_t nchan, std::int32_t* counts) {
-  with_vector_count<kMaxVecs>(nvec, [&](auto v) {
-    conv_counts_v<decltype(v)::value>(xs, vec_base, tap_off, kwords, w, nchan, counts);
+  with_vector_count<kMaxVecs>(nvec, [&](auto vecs) {
+    constexpr int V = decltype(vecs)::value;
+    for_channel_blocks<V>(xs, vec_base, kwords, w, nchan, [&](auto b, const word_t* const* base, const word_t* wc,
+                                                              std::int64_t c) {
+      conv_block<V, decltype(b)::value>(base, tap_off, kwords, wc, counts + c * V * kLanes);
+    });
   });
 }
 
@@ -140,36 +142,20 @@ void gemm_counts(const word_t* a, std::int64_t m, const word_t* b, std::int64_t 
     }
 }
 
-// epilogue.h's sign_bits() on 16 lanes at a time: one masked OR per channel sets bit c where the count is in
-// the channel's interval.
+// epilogue.h's sign_bits() on 16 lanes at a time (the last group masked): one masked OR per channel sets
+// bit c where the count is in the channel's interval.
 void sign_bits(const std::int32_t* counts, std::int64_t lanes, std::int64_t nchan, const std::uint32_t* lo,
                const std::uint32_t* span, std::uint32_t* bits) {
-  std::int64_t q = 0;
-  for (; q + 16 <= lanes; q += 16) {
+  for (std::int64_t q = 0; q < lanes; q += 16) {
+    const __mmask16 present = lanes - q >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (lanes - q)) - 1);
     __m512i acc = _mm512_setzero_si512();
     for (std::int64_t c = 0; c < nchan; ++c) {
-      const __m512i cnt = _mm512_loadu_si512(counts + c * lanes + q);
+      const __m512i cnt = _mm512_maskz_loadu_epi32(present, counts + c * lanes + q);
       const __mmask16 in = _mm512_cmple_epu32_mask(_mm512_sub_epi32(cnt, _mm512_set1_epi32(static_cast<int>(lo[c]))),
                                                    _mm512_set1_epi32(static_cast<int>(span[c])));
       acc = _mm512_mask_or_epi32(acc, in, acc, _mm512_set1_epi32(static_cast<int>(1u << c)));
     }
-    _mm512_storeu_si512(bits + q, acc);
-  }
-  for (; q + 8 <= lanes; q += 8) {
-    __m256i acc = _mm256_setzero_si256();
-    for (std::int64_t c = 0; c < nchan; ++c) {
-      const __m256i cnt = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(counts + c * lanes + q));
-      const __mmask8 in = _mm256_cmple_epu32_mask(_mm256_sub_epi32(cnt, _mm256_set1_epi32(static_cast<int>(lo[c]))),
-                                                  _mm256_set1_epi32(static_cast<int>(span[c])));
-      acc = _mm256_mask_or_epi32(acc, in, acc, _mm256_set1_epi32(static_cast<int>(1u << c)));
-    }
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(bits + q), acc);
-  }
-  for (; q < lanes; ++q) {
-    std::uint32_t acc = 0;
-    for (std::int64_t c = 0; c < nchan; ++c)
-      acc |= std::uint32_t(static_cast<std::uint32_t>(counts[c * lanes + q]) - lo[c] <= span[c]) << c;
-    bits[q] = acc;
+    _mm512_mask_storeu_epi32(bits + q, present, acc);
   }
 }
 
