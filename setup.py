@@ -83,7 +83,7 @@ setup(
     libraries=core_library(),
     ext_modules=extensions(),
     cmdclass={"build_ext": BuildNative},
-    entry_points={"console_scripts": ["bmxnet-train = tools.train.cli:main",
+    entry_points={"console_scripts": ["bmxnet-train = tools.train.__main__:main",
                                       "bmxnet-convert = tools.model_converter.__main__:main"]},
     install_requires=[
         "mxnet==1.9.1",

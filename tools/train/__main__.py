@@ -1,6 +1,21 @@
-"""``python -m tools.train``: same as the ``bmxnet-train`` console script."""
+"""``bmxnet-train`` / ``python -m tools.train``: train, or serve as a ``dist_sync`` scheduler or server node.
+
+With ``DMLC_ROLE=scheduler`` or ``server`` the process becomes that node and ignores the training flags, so
+all roles can share one command line; otherwise it trains (see :mod:`.cli`).
+"""
 import sys
 
-from .cli import main
+from .parameter_server import node_role, serve
 
-sys.exit(main())
+
+def main(argv=None):
+    if node_role():
+        serve()
+        return 0
+    from .cli import main as train_main
+
+    return train_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
