@@ -311,7 +311,6 @@ void run_tiles(const ConvPlan& plan, const OutputSink& sink, const LayoutSource&
   const std::int64_t v0 = tile_begin * max_vecs;
   const int nvecs = static_cast<int>(std::min<std::int64_t>((tile_end - tile_begin) * max_vecs, plan.num_vecs - v0));
   plan.locate_tile(v0, nvecs, sample, pixel, valid, base);
-  for (int v = 0; v < nvecs; ++v) pixel[v] += sample[v] * p.out_channels * plan.out_h * plan.out_w;
   const std::int64_t pixels = plan.out_h * plan.out_w, out_words = words_for(p.out_channels);
   const std::int32_t k = static_cast<std::int32_t>(plan.k);
   // Task scratch (the same sizes for every task of a call, so the layout rows built earlier stay valid).
@@ -330,10 +329,11 @@ void run_tiles(const ConvPlan& plan, const OutputSink& sink, const LayoutSource&
       for (int t0 = 0; t0 < nvecs; t0 += max_vecs) {
         const int nvec = std::min(max_vecs, nvecs - t0);
         const std::int64_t tile_lanes = nvec * L;
-        // Per-vector targets in locals: the output stores cannot alias them.
+        // Per-vector targets (index of the vector's first pixel, channel 0, in the (N, O, OH, OW) output) in
+        // locals: the output stores cannot alias them.
         std::int64_t target[kMaxTileVecs], lanes[kMaxTileVecs];
         for (int v = 0; v < nvec; ++v) {
-          target[v] = pixel[t0 + v];
+          target[v] = sample[t0 + v] * p.out_channels * pixels + pixel[t0 + v];
           lanes[v] = valid[t0 + v];
         }
         if (sink.kind == OutputKind::float32 && plan.isa.conv_float) {
@@ -351,8 +351,7 @@ void run_tiles(const ConvPlan& plan, const OutputSink& sink, const LayoutSource&
           (plan.isa.sign_bits ? plan.isa.sign_bits : sign_bits)(counts, tile_lanes, nchan, sink.count_lo + sub,
                                                                  sink.count_span + sub, bits);
           for (int v = t0; v < t0 + nvec; ++v) {
-            word_t* word = sink.bits + (sample[v] * pixels + pixel[v] - sample[v] * p.out_channels * pixels) * out_words +
-                           sub / 64;
+            word_t* word = sink.bits + (sample[v] * pixels + pixel[v]) * out_words + sub / 64;
             for (std::int64_t j = 0; j < valid[v]; ++j) word[j * out_words] |= word_t(bits[(v - t0) * L + j]) << (sub % 64);
           }
           continue;
