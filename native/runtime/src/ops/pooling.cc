@@ -85,13 +85,11 @@ class Pooling : public Op {
     const int64_t first = std::min(out_[1], (pw + sw - 1) / sw);
     const int64_t last = std::max(first, std::min(out_[1], full_windows > 0 ? (full_windows - 1 + pw) / sw + 1 : 0));
     for (int64_t oh = 0; oh < out_[0]; ++oh) {
-      const int64_t h0 = oh * stride_[0] - pad_[0];
-      const int64_t h1 = std::min(h0 + kernel_[0], h_ + pad_[0]);
-      const int64_t hb = std::max<int64_t>(h0, 0), he = std::min(h1, h_);
+      const Window rw = window(oh, 0);
       std::fill(rows, rows + w_, init);
-      for (int64_t h = hb; h < he; ++h) reduce_into(rows, x + h * w_, w_);
+      for (int64_t h = rw.valid_begin; h < rw.valid_end; ++h) reduce_into(rows, x + h * w_, w_);
       float* out = y + oh * out_[1];
-      const bool rows_inside = h0 >= 0 && h0 + kernel_[0] <= h_;
+      const bool rows_inside = rw.begin >= 0 && rw.begin + kernel_[0] <= h_;
       if (type_ != kAvg || rows_inside) {
         const float* src = rows + first * sw - pw;
         const int64_t n = last - first;
@@ -102,31 +100,39 @@ class Pooling : public Op {
           for (int64_t i = 0; i < n; ++i) out[first + i] /= count;
         }
       } else {
-        border(rows, oh, first, last, y);
+        border(rows, rw, first, last, out);
       }
-      border(rows, oh, 0, first, y);
-      border(rows, oh, last, out_[1], y);
+      border(rows, rw, 0, first, out);
+      border(rows, rw, last, out_[1], out);
     }
   }
 
-  // Outputs [ow_begin, ow_end) of output row oh from the row reduction `rows`, clipping each window.
-  void border(const float* rows, int64_t oh, int64_t ow_begin, int64_t ow_end, float* y) const {
-    const int64_t kw = kernel_[1];
+  // The window of output index o along axis a (0: rows, 1: columns): [begin, end) in padded coordinates
+  // (end clipped to the padded size), and its part [valid_begin, valid_end) inside the image.
+  struct Window {
+    int64_t begin, end, valid_begin, valid_end;
+  };
+  Window window(int64_t o, int a) const {
+    const int64_t size = a == 0 ? h_ : w_;
+    const int64_t begin = o * stride_[a] - pad_[a];
+    const int64_t end = std::min(begin + kernel_[a], size + pad_[a]);
+    return {begin, end, std::max<int64_t>(begin, 0), std::min(end, size)};
+  }
+
+  // Outputs [ow_begin, ow_end) of the output row `out` whose row window is `rw`, from its row reduction `rows`,
+  // clipping each column window.
+  void border(const float* rows, const Window& rw, int64_t ow_begin, int64_t ow_end, float* out) const {
     const float init = type_ == kMax ? -FLT_MAX : 0.f;
-    const int64_t h0 = oh * stride_[0] - pad_[0];
-    const int64_t h1 = std::min(h0 + kernel_[0], h_ + pad_[0]);
-    const int64_t hb = std::max<int64_t>(h0, 0), he = std::min(h1, h_);
     for (int64_t ow = ow_begin; ow < ow_end; ++ow) {
-      const int64_t w0 = ow * stride_[1] - pad_[1];
-      const int64_t w1 = std::min(w0 + kw, w_ + pad_[1]);
-      const int64_t wb = std::max<int64_t>(w0, 0), we = std::min(w1, w_);
+      const Window cw = window(ow, 1);
       float acc = init;
-      for (int64_t w = wb; w < we; ++w) acc = combine(acc, rows[w]);
+      for (int64_t w = cw.valid_begin; w < cw.valid_end; ++w) acc = combine(acc, rows[w]);
       if (type_ == kAvg) {
-        int64_t count = count_include_pad_ ? (h1 - h0) * (w1 - w0) : (he - hb) * (we - wb);
+        const int64_t count = count_include_pad_ ? (rw.end - rw.begin) * (cw.end - cw.begin)
+                                                 : (rw.valid_end - rw.valid_begin) * (cw.valid_end - cw.valid_begin);
         acc = count > 0 ? acc / static_cast<float>(count) : 0.f;
       }
-      y[oh * out_[1] + ow] = acc;
+      out[ow] = acc;
     }
   }
 
