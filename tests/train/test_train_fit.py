@@ -9,6 +9,8 @@ import pytest
 from tools.train import train
 from tools.train.checkpoint import CorruptCheckpointError, checkpoint_dir
 from tools.train.data import load_dataset
+from tools.train.fit import cross_entropy
+from tools.train.pipeline import create_net
 
 TINY = dict(model="lenet", dataset="digits", epochs=2, batch_size=32, limit_batches=4, progress=False, seed=3)
 
@@ -54,19 +56,30 @@ def test_an_epoch_trains_logs_checkpoints_exports_and_plots(tmp_path, digits):
     assert run["history"] == lines
 
 
-def test_interrupted_then_resumed_run_is_bit_identical_to_a_straight_run(tmp_path, digits):
-    straight = train(run_dir=str(tmp_path / "straight"), splits=digits, **TINY)
-    train_split, eval_split, classes = digits
+def test_interrupted_then_resumed_run_is_bit_identical_to_a_straight_run(tmp_path):
+    """With random shifts, so that the data order and the augmentation must both be replayed from the seed."""
+    shifted = load_dataset("digits", augment="shift")
+    straight = train(run_dir=str(tmp_path / "straight"), splits=shifted, **TINY)
+    train_split, eval_split, classes = shifted
     interrupted = _InterruptingSplit(train_split, after=TINY["limit_batches"] + 2)  # 2nd batch of epoch 2
     with pytest.raises(KeyboardInterrupt):
         train(run_dir=str(tmp_path / "resumed"), splits=(interrupted, eval_split, classes), **TINY)
     assert not os.path.exists(checkpoint_dir(str(tmp_path / "resumed"), 2))
-    resumed = train(run_dir=str(tmp_path / "resumed"), splits=digits, resume=True, **TINY)
+    resumed = train(run_dir=str(tmp_path / "resumed"), splits=shifted, resume=True, **TINY)
     expected, actual = _params(straight["net"]), _params(resumed["net"])
     assert expected.keys() == actual.keys()
     for name in expected:
         np.testing.assert_array_equal(actual[name], expected[name], err_msg=name)
     assert [h["train_loss"] for h in resumed["history"]] == [h["train_loss"] for h in straight["history"]]
+
+
+def test_resume_with_more_epochs_follows_the_longer_schedule(tmp_path, digits):
+    """The learning rate after resuming a 1-epoch run with ``epochs=2`` is that of a straight 2-epoch run, not
+    the end of the checkpoint's own 1-epoch cosine schedule (0)."""
+    straight = train(run_dir=str(tmp_path / "straight"), splits=digits, **TINY)
+    train(run_dir=str(tmp_path / "extended"), splits=digits, **dict(TINY, epochs=1))
+    extended = train(run_dir=str(tmp_path / "extended"), splits=digits, resume=True, **TINY)
+    assert extended["history"][1]["lr"] == straight["history"][1]["lr"] > 0
 
 
 def test_corrupt_checkpoint_is_refused_with_a_clear_error(tmp_path, digits):
@@ -97,12 +110,74 @@ def test_export_reimports_as_symbolblock_with_identical_outputs(tmp_path, digits
 
 def test_two_devices_train_data_parallel(tmp_path, digits):
     run = train(run_dir=str(tmp_path), splits=digits, ctx="cpu(0),cpu(1)", **dict(TINY, epochs=1))
-    assert run["history"][0]["train_loss"] > 0
     for param in run["net"].collect_params().values():
         if param.grad_req == "null":
             continue  # BatchNorm running statistics are per device (Gluon's usual data parallelism)
         copies = [d.asnumpy() for d in param.list_data()]
         np.testing.assert_array_equal(copies[0], copies[1], err_msg=param.name)
+
+
+def _mlp(classes, bits, bits_a):
+    """A network without BatchNorm (whose statistics are per device), so that one and two devices agree."""
+    from bmxnet_ext import QActivation, QDense
+
+    net = mx.gluon.nn.HybridSequential()
+    net.add(mx.gluon.nn.Flatten(), mx.gluon.nn.Dense(32), QActivation(bits=bits_a), QDense(32, bits=bits),
+            mx.gluon.nn.Dense(classes))
+    return net
+
+
+@pytest.mark.parametrize("samples", [64, 65])  # 65: the last batch has one sample for two devices
+def test_two_devices_follow_the_one_device_run(tmp_path, digits, samples):
+    """Data parallelism sums the devices' gradients of one batch: up to float rounding, the same updates as
+    one device, also for a last batch smaller than the device count (the idle device adds nothing)."""
+    from tools.train.data import ArraySplit
+
+    train_split, eval_split, classes = digits
+    subset = ArraySplit(train_split.images[:samples], train_split.labels[:samples])
+    settings = dict(model=_mlp, dataset="digits", epochs=1, batch_size=32, progress=False, seed=3, optimizer="sgd",
+                    lr=0.1)
+    runs = [train(run_dir=str(tmp_path / ctx), splits=(subset, eval_split, classes), ctx=ctx, **settings)
+            for ctx in ("cpu(0)", "cpu(0),cpu(1)")]
+    one, two = (_params(run["net"]) for run in runs)
+    initial = _params(create_net(_mlp, classes=classes, seed=3, ctx=[mx.cpu()], input_shape=(1,) + subset.shape))
+    for name in one:
+        assert not np.array_equal(one[name], initial[name]), name
+        np.testing.assert_allclose(two[name], one[name], rtol=1e-4, atol=1e-5, err_msg=name)
+    np.testing.assert_allclose(runs[1]["history"][0]["train_loss"], runs[0]["history"][0]["train_loss"], rtol=1e-5)
+
+
+def test_cross_entropy_with_label_smoothing_matches_numpy():
+    """-(1 - eps) log p_y - eps / K * sum_k log p_k, per sample."""
+    rng = np.random.default_rng(0)
+    logits, labels = rng.standard_normal((5, 7)).astype(np.float32), rng.integers(0, 7, size=5)
+    log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    for eps in (0.0, 0.1):
+        expected = -(1 - eps) * log_p[np.arange(5), labels] - eps * log_p.mean(axis=1)
+        actual = cross_entropy(mx.nd.array(logits), mx.nd.array(labels, dtype="int32"), eps).asnumpy()
+        np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_one_sgd_step_subtracts_lr_times_the_mean_gradient(tmp_path, digits):
+    """The trainer normalises by the batch size: the first SGD update (momentum buffer still 0) is
+    ``w - lr * grad(mean loss over the batch)``, computed here by hand on the same first batch."""
+    from tools.train.data import ArraySplit, epoch_batches
+
+    train_split, eval_split, classes = digits
+    subset = ArraySplit(train_split.images[:64], train_split.labels[:64])
+    run = train(model=_mlp, dataset="digits", splits=(subset, eval_split, classes), run_dir=str(tmp_path), epochs=1,
+                batch_size=32, limit_batches=1, optimizer="sgd", lr=0.1, progress=False, seed=3)
+    net = create_net(_mlp, classes=classes, seed=3, ctx=[mx.cpu()], input_shape=(1,) + subset.shape)
+    before = _params(net)
+    data, labels = subset.batch(epoch_batches(len(subset), batch_size=32, seed=3, epoch=1)[0])
+    with mx.autograd.record():
+        loss = cross_entropy(net(mx.nd.array(data)), mx.nd.array(labels, dtype="int32")).mean()
+    loss.backward()
+    gradients = {name: p.grad().asnumpy() for name, p in net._collect_params_with_prefix().items()}
+    after = _params(run["net"])
+    for name in before:
+        np.testing.assert_allclose(after[name], before[name] - 0.1 * gradients[name], rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
 
 
 def test_command_line_saves_args_first_and_trains(tmp_path):

@@ -29,14 +29,15 @@ def _radam_reference(w, grads, lr, beta1, beta2, eps, wd):
 
 @pytest.mark.parametrize("beta2", [0.999, 0.9])
 def test_radam_matches_numpy_reference(rng, beta2):
+    """Gluon's Trainer passes the batch-size normalisation as ``rescale_grad``: it must scale the gradient."""
     w0 = rng.standard_normal((4, 5))
     grads = [rng.standard_normal((4, 5)) for _ in range(12)]  # beta2=0.999: rho_t <= 4 until t = 5, then > 4
-    opt = RAdam(learning_rate=0.01, beta2=beta2, wd=0.01)
+    opt = RAdam(learning_rate=0.01, beta2=beta2, wd=0.01, rescale_grad=0.25)
     weight = mx.nd.array(w0)
     state = opt.create_state(0, weight)
     for g in grads:
         opt.update(0, weight, mx.nd.array(g), state)
-    expected = _radam_reference(w0, grads, 0.01, 0.9, beta2, 1e-8, 0.01)
+    expected = _radam_reference(w0, [0.25 * g for g in grads], 0.01, 0.9, beta2, 1e-8, 0.01)
     np.testing.assert_allclose(weight.asnumpy(), expected, rtol=2e-5, atol=1e-6)
 
 
@@ -106,3 +107,23 @@ def test_weight_decay_skips_binary_latent_weights(bits, expect_binary_frozen):
         assert moved == (not expect_binary_frozen), name
     fp_weight = net.output.weight
     np.testing.assert_allclose(fp_weight.data().asnumpy(), 0.5 * before[fp_weight.name].asnumpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("decay_binary_weights", [False, True])
+def test_make_trainer_converts_epochs_to_updates_and_sets_weight_decay(decay_binary_weights):
+    """Milestones and warm-up are given in epochs and scheduled in updates; binary latent weights get
+    ``wd_mult = 0`` unless asked otherwise, every other parameter keeps 1."""
+    from tools.train.pipeline import make_trainer
+
+    net = get_model("lenet", bits=1, bits_a=1)
+    net.initialize(mx.init.Xavier())
+    net(mx.nd.zeros((1, 1, 28, 28)))
+    trainer = make_trainer(net, optimizer="sgd", lr=0.1, weight_decay=1e-4, lr_schedule="step", epochs=4,
+                           steps_per_epoch=10, warmup_epochs=0.5, lr_steps=(1, 2.5),
+                           decay_binary_weights=decay_binary_weights)
+    schedule = trainer.optimizer.lr_scheduler
+    assert list(schedule.milestones) == [10, 25] and schedule.warmup_steps == 5 and schedule.total_steps == 40
+    quantized = {net.features[5].weight.name, net.features[10].weight.name}  # the QConv2D and QDense weights
+    for name, param in net.collect_params().items():
+        expected = 1.0 if decay_binary_weights or name not in quantized else 0.0
+        assert param.wd_mult == expected, name

@@ -41,7 +41,25 @@ def cross_entropy(logits, labels, label_smoothing=0.0):
 
 
 def _split(array, ctx):
-    return mx.gluon.utils.split_and_load(array, ctx, even_split=False)
+    """``array`` split along axis 0 across ``ctx``, or across its first devices when it has fewer rows than
+    there are devices (no device may get zero rows)."""
+    return mx.gluon.utils.split_and_load(array, ctx[:min(len(ctx), array.shape[0])], even_split=False)
+
+
+def _training_shards(data, labels, ctx):
+    """``(xs, ys, active)``: one shard of the batch per device, the first ``active`` of them real.
+
+    A batch smaller than the device count (a short last batch) gives each device it cannot fill a copy of the
+    first sample, whose loss the caller weights by 0: every device then runs backward, so the trainer finds
+    fresh gradients on all of them and the idle ones add zero.
+    """
+    xs = _split(mx.nd.array(data), ctx)
+    ys = _split(mx.nd.array(labels, dtype="int32"), ctx)
+    active = len(xs)
+    for device in ctx[active:]:
+        xs.append(xs[0][:1].as_in_context(device))
+        ys.append(ys[0][:1].as_in_context(device))
+    return xs, ys, active
 
 
 def evaluate(net, split, *, batch_size, ctx):
@@ -124,13 +142,14 @@ def fit(*, net, trainer, train_split, eval_split, run_dir, epochs, batch_size, c
         try:
             for indices in batches:
                 data, labels = train_split.batch(indices, augment_rng)
-                xs = _split(mx.nd.array(data), ctx)
-                ys = _split(mx.nd.array(labels, dtype="int32"), ctx)
+                xs, ys, active = _training_shards(data, labels, ctx)
                 with autograd.record():
                     outputs = [net(x) for x in xs]
-                    losses = [cross_entropy(out, y, label_smoothing) for out, y in zip(outputs, ys)]
+                    losses = [cross_entropy(out, y, label_smoothing) * (i < active)
+                              for i, (out, y) in enumerate(zip(outputs, ys))]
                 autograd.backward(losses)
                 trainer.step(len(indices) * num_workers)
+                outputs, ys = outputs[:active], ys[:active]
                 # Sums stay on the device: no synchronisation per batch.
                 loss_sum = loss_sum + sum(loss.sum().as_in_context(mx.cpu()) for loss in losses)
                 correct = correct + sum((out.argmax(axis=-1).astype("int32") == y).sum().as_in_context(mx.cpu())
