@@ -1,9 +1,12 @@
 """Every experiment runs end to end in a tiny configuration and writes its table, plot and results."""
 import json
+import os
 
 import pytest
 
 from tools.experiments.__main__ import EXPERIMENTS, main
+from tools.experiments.common import run_dir_for
+from tools.train.fit import LOG_NAME
 from tools.train.pipeline import build_model
 from tools.experiments.models import small_densenet, small_resnet
 from bmxnet_ext import QActivation
@@ -12,6 +15,11 @@ from bmxnet_ext.layers import _QConv
 TINY = ["--epochs", "1", "--seeds", "0", "--limit-batches", "2", "--batch-size", "16"]
 OPTIONS = {"clip": ["--thresholds", "0.25,1.0"], "scaling": ["--modes", "N,FB"],
            "densenet": ["--configs", "4x1,2x2"], "bottleneck": [], "precision": ["--precisions", "W1A1,W32A32"]}
+
+
+def _epoch_log(run_dir):
+    with open(os.path.join(run_dir, LOG_NAME)) as f:
+        return [json.loads(line) for line in f]
 
 
 @pytest.mark.slow
@@ -25,6 +33,10 @@ def test_experiment_writes_table_plot_and_results(tmp_path, name):
     for row in rows:
         assert f"| {row['label']} |" in table
     assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+    # Each row reports its own run's final evaluation accuracy, and the variants really trained differently.
+    logs = [_epoch_log(run_dir_for(str(tmp_path), name, row["label"], seed=0)) for row in rows]
+    assert [row["accuracies"] for row in rows] == [[log[-1]["eval_accuracy"]] for log in logs]
+    assert logs[0][-1]["train_loss"] != logs[1][-1]["train_loss"]
 
 
 def _blocks(net, cls):

@@ -16,7 +16,7 @@ from tools.train.artifacts import save_figure_atomically
 from tools.train.checkpoint import write_text_atomically
 from tools.train.data import load_dataset
 
-__all__ = ["add_protocol_arguments", "run_variants", "write_report", "error_bars", "count_parameters",
+__all__ = ["add_protocol_arguments", "run_variants", "run_dir_for", "write_report", "error_bars", "count_parameters",
            "protocol_text"]
 
 EXPERIMENT_DATASETS = ("digits", "mnist-test-split")
@@ -66,10 +66,9 @@ def run_variants(args, name, variants):
     for label, settings in variants:
         accuracies, seconds, parameters = [], [], None
         for seed in args.seeds:
-            run_dir = os.path.join(args.out_dir, "runs", name, f"{_slug(label)}-seed{seed}")
-            run = train(run_dir=run_dir, dataset=args.dataset, splits=splits, epochs=args.epochs,
-                        batch_size=args.batch_size, lr=args.lr, seed=seed, limit_batches=args.limit_batches,
-                        progress=False, **settings)
+            run = train(run_dir=run_dir_for(args.out_dir, name, label, seed), dataset=args.dataset, splits=splits,
+                        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=seed,
+                        limit_batches=args.limit_batches, progress=False, **settings)
             accuracies.append(run["history"][-1]["eval_accuracy"])
             seconds.append(sum(h["epoch_seconds"] for h in run["history"]))
             parameters = count_parameters(run["net"])
@@ -80,8 +79,10 @@ def run_variants(args, name, variants):
     return rows
 
 
-def _slug(label):
-    return "".join(c if c.isalnum() or c in "-." else "_" for c in label)
+def run_dir_for(out_dir, name, label, seed):
+    """The run folder of variant ``label`` of experiment ``name`` with ``seed``: train.log, log.jsonl, export."""
+    slug = "".join(c if c.isalnum() or c in "-." else "_" for c in label)
+    return os.path.join(out_dir, "runs", name, f"{slug}-seed{seed}")
 
 
 def write_report(args, name, *, title, description, rows, plot):
