@@ -191,6 +191,25 @@ def test_failed_verification_writes_nothing(exported, tmp_path, monkeypatch):
     convert_expecting_error(*exported, str(tmp_path / "out"), error=VerificationError, match="differs")
 
 
+@pytest.mark.parametrize("exact", [False, True])
+def test_end_to_end_difference_fails_and_writes_nothing(exported, tmp_path, monkeypatch, exact):
+    """Check 3 on its own: binary operators and sign decisions pass, but the converted model's outputs are
+    shifted (by 1 % of their range, above the 0.1 % tolerance; any shift in exact mode)."""
+    from tools.model_converter import verify
+
+    original_run = verify.run_symbol
+
+    def run_shifting_the_converted_outputs(symbol, params, aux_names, data_name, data):
+        outputs = original_run(symbol, params, aux_names, data_name, data)
+        if "BmxBinary" not in symbol.tojson():
+            return outputs
+        return [o + np.float32(0.01 * max(1.0, float(np.abs(o).max()))) for o in outputs]
+
+    monkeypatch.setattr(verify, "run_symbol", run_shifting_the_converted_outputs)
+    convert_expecting_error(*exported, str(tmp_path / "out"), error=VerificationError,
+                            match="Converted outputs differ from the original", exact=exact)
+
+
 def test_existing_output_dir_is_kept_unless_forced(exported, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
