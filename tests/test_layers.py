@@ -37,6 +37,17 @@ def naive_conv2d(x, w, stride, pad, dilation, groups, pad_value):
     return out.astype(np.float32)
 
 
+
+def naive_conv2d_weight_grad(x, head, kernel, pad, pad_value):
+    """d(sum head * conv2d(pad(x), W))/dW at stride 1: ``sum_{n,p,q} head[n,o,p,q] xpad[n,c,p+i,q+j]``."""
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), constant_values=pad_value).astype(np.float64)
+    oh, ow = head.shape[2:]
+    grad = np.zeros((head.shape[1], x.shape[1], kernel, kernel))
+    for i in range(kernel):
+        for j in range(kernel):
+            grad[:, :, i, j] = np.einsum("nopq,ncpq->oc", head, xp[:, :, i:i + oh, j:j + ow])
+    return grad
+
 CONV_CASES = [
     # (batch, in_ch, out_ch, size, kernel, stride, pad, dilation, groups)
     (2, 3, 8, 9, 3, 1, 1, 1, 1),
@@ -103,6 +114,23 @@ def test_kbit_qconv2d_uses_dorefa_weights_with_2_to_the_k_levels(bits, rng):
     np.testing.assert_allclose(conv(mx.nd.array(xq)).asnumpy(), expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("bits", [2, 4])
+def test_kbit_qconv2d_weight_gradient_is_straight_through_dorefa(bits, rng):
+    r"""dL/dW of a k-bit conv is the float conv's weight gradient at the DoReFa weights :math:`W_q`, times the
+    straight-through gradient of the tanh normalisation, :math:`(1 - \tanh^2 W) / \max|\tanh W|`."""
+    conv = QConv2D(5, 3, padding=1, in_channels=3, bits=bits)
+    conv.initialize(mx.init.Normal(1.0))
+    x = rng.uniform(0, 1, (2, 3, 6, 6)).astype(np.float32)
+    head = rng.standard_normal((2, 5, 6, 6))
+    with autograd.record():
+        y = conv(mx.nd.array(x))
+    y.backward(mx.nd.array(head))
+
+    t = np.tanh(conv.weight.data().asnumpy().astype(np.float64))
+    expected = naive_conv2d_weight_grad(x, head, 3, 1, pad_value=0.0) * (1 - t ** 2) / np.abs(t).max()
+    np.testing.assert_allclose(conv.weight.grad().asnumpy(), expected, rtol=1e-4, atol=1e-5)
+
+
 def test_full_precision_layers_equal_gluon_layers(rng):
     q = QConv2D(6, 3, padding=1, in_channels=3, bits=32, use_bias=True)
     q.initialize(mx.init.Normal(1.0))
@@ -127,9 +155,10 @@ def test_scaling_modes_scale_forward_and_backward_as_documented(mode, rng):
     scaled.weight.set_data(mx.nd.array(w))
     x = mx.nd.array(sign(rng.standard_normal((2, 3, 5, 5))))
     x.attach_grad()
+    head = mx.nd.array(rng.standard_normal((2, 4, 5, 5)))
     with autograd.record():
         y = scaled(x)
-    y.backward()
+    y.backward(head)
     y_plain = plain(x).asnumpy()
     if mode == "xnor":
         alpha = np.abs(w).reshape(4, -1).mean(axis=1).reshape(1, 4, 1, 1)
@@ -137,13 +166,64 @@ def test_scaling_modes_scale_forward_and_backward_as_documented(mode, rng):
         alpha = np.abs(w).mean()
     expected = y_plain if mode == "backward" else y_plain * alpha
     np.testing.assert_allclose(y.asnumpy(), expected, rtol=1e-6)
-    # the gradient w.r.t. the input is that of alpha * conv (alpha a constant) in every mode
+    # the gradients w.r.t. input and weights are those of alpha * conv, alpha a constant, in every mode
     x_plain = x.copy()
     x_plain.attach_grad()
     with autograd.record():
         z = plain(x_plain) * mx.nd.array(np.broadcast_to(alpha, y_plain.shape))
-    z.backward()
+    z.backward(head)
     np.testing.assert_allclose(x.grad.asnumpy(), x_plain.grad.asnumpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(scaled.weight.grad().asnumpy(), plain.weight.grad().asnumpy(), rtol=1e-5, atol=1e-5)
+    # ... which, through the straight-through sign, is alpha times the float conv's weight gradient
+    expected_dw = naive_conv2d_weight_grad(x.asnumpy(), head.asnumpy() * alpha, 3, 1, pad_value=-1.0)
+    np.testing.assert_allclose(scaled.weight.grad().asnumpy(), expected_dw, rtol=1e-5, atol=1e-5)
+
+
+def naive_dense_reference(x, w, head, flatten):
+    """y = x W^T, dL/dx = head W, dL/dW = head^T x for a dense layer (x flattened or applied on the last axis)."""
+    units = w.shape[0]
+    x2 = x.reshape(x.shape[0], -1) if flatten else x.reshape(-1, x.shape[-1])
+    h2 = head.reshape(-1, units)
+    y = (x2 @ w.T).reshape(head.shape)
+    return y, (h2 @ w).reshape(x.shape), h2.T @ x2
+
+
+@pytest.mark.parametrize("flatten, shape", [(True, (3, 2, 2, 5)), (False, (3, 4, 20))],
+                         ids=["flatten", "no_flatten"])
+@pytest.mark.parametrize("mode", ["none", "forward_backward", "xnor", "backward"])
+def test_qdense_scaling_modes_scale_forward_and_backward_as_documented(mode, flatten, shape, rng):
+    """QDense with alpha = mean|W| (xnor: mean|W[u]| per unit u), alpha a constant to the gradient:
+
+    - forward: ``y = alpha * x sign(W)^T`` (``backward`` and ``none`` modes: unscaled);
+    - backward: dL/dx = (alpha head) sign(W), dL/dW = (alpha head)^T x (straight-through sign), in every mode
+      but ``none`` (alpha = 1).
+    """
+    units = 6
+    dense = QDense(units, flatten=flatten, in_units=20, scaling=mode)
+    dense.initialize()
+    w = rng.standard_normal((units, 20)).astype(np.float32)
+    dense.weight.set_data(mx.nd.array(w))
+    x = mx.nd.array(sign(rng.standard_normal(shape)))
+    x.attach_grad()
+    out_shape = (shape[0], units) if flatten else shape[:-1] + (units,)
+    head = rng.standard_normal(out_shape)
+    with autograd.record():
+        y = dense(x)
+    y.backward(mx.nd.array(head))
+
+    if mode == "none":
+        alpha = np.ones(1)
+    elif mode == "xnor":
+        alpha = np.abs(w).mean(axis=1)
+    else:
+        alpha = np.abs(w).mean(keepdims=True)
+    _, dx_ref, dw_ref = naive_dense_reference(x.asnumpy(), sign(w), head * alpha, flatten)
+    y_unscaled = naive_dense_reference(x.asnumpy(), sign(w), head, flatten)[0]
+    assert y.shape == out_shape
+    expected_y = y_unscaled if mode in ("none", "backward") else y_unscaled * alpha
+    np.testing.assert_allclose(y.asnumpy(), expected_y, rtol=1e-6)
+    np.testing.assert_allclose(x.grad.asnumpy(), dx_ref, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(dense.weight.grad().asnumpy(), dw_ref, rtol=1e-5, atol=1e-5)
 
 
 def test_gradients_reach_latent_weights_through_the_straight_through_estimator(rng):

@@ -86,6 +86,30 @@ def test_dorefa_weights_match_numpy_and_stay_within_2_to_the_k_levels(bits, rng)
     assert y.min() >= -1 and y.max() <= 1
 
 
+@pytest.mark.parametrize("bits", [2, 3, 4, 8])
+def test_dorefa_weights_gradient_is_straight_through_tanh_normalisation(bits, rng):
+    r"""The rounding passes its gradient unchanged and ``max|tanh w|`` is a constant, so
+
+    .. math:: \frac{\partial}{\partial w} \left[2 \left(\frac{\tanh w}{2 m} + \frac12\right) - 1\right]
+              = \frac{1 - \tanh^2 w}{m}, \qquad m = \max|\tanh w|
+
+    (with a random head gradient ``g``: ``g (1 - tanh^2 w) / m``). A blocked tanh would make it 0.
+    """
+    w = (rng.standard_normal((6, 7)) * 1.5).astype(np.float32)
+    head = rng.standard_normal(w.shape).astype(np.float32)
+    ws = mx.nd.array(w)
+    ws.attach_grad()
+    with autograd.record():
+        y = q.dorefa_weights(mx.nd, ws, bits)
+    y.backward(mx.nd.array(head))
+    t = np.tanh(w.astype(np.float64))
+    expected = head * (1 - t ** 2) / np.abs(t).max()
+    np.testing.assert_allclose(ws.grad.asnumpy(), expected, rtol=1e-5, atol=1e-6)
+    # quantize_weights routes k >= 2 bits to the same quantizer, gradient included
+    _, g = forward_and_grad(lambda F, v: q.quantize_weights(F, v, bits), w)
+    np.testing.assert_allclose(g, (1 - t ** 2) / np.abs(t).max(), rtol=1e-5, atol=1e-6)
+
+
 def test_full_precision_is_identity(rng):
     w = rng.standard_normal(50).astype(np.float32)
     for fn in (q.quantize_k, q.quantize_activations, q.dorefa_weights, q.quantize_weights):
