@@ -146,6 +146,11 @@ class Graph:
 
         ``binary_ops``: ``"numpy"`` runs the Bmx* operators as the NumPy references above, ``"mxnet"`` as the
         MXNet extension operators (``bmxnet_ext.ops``)."""
+        values = self.evaluate_all(inputs, binary_ops)
+        return [values[h] for h in (self.heads or [len(self.nodes) - 1])]
+
+    def evaluate_all(self, inputs, binary_ops="numpy"):
+        """Like :meth:`reference`, but the value of every node: a dict from node index to array."""
         values = {}
         for i, node in enumerate(self.nodes):
             if node["op"] == "null":
@@ -153,7 +158,29 @@ class Graph:
                 continue
             args = [values[j] for j, _, _ in node["inputs"]]
             values[i] = _evaluate(node["op"], node["attrs"], args, binary_ops)
-        return [values[h] for h in (self.heads or [len(self.nodes) - 1])]
+        return values
+
+    def buffer_intervals(self, inputs):
+        """``[(bytes, first, last)]`` of every operator output: its size rounded up to 64 bytes, the step (index
+        among operator nodes) that writes it and the last step that reads it, one past the last step for a
+        graph output. Each output counted as a buffer of its own: no aliasing, no fusion."""
+        values = self.evaluate_all(inputs)
+        step = {i: s for s, i in enumerate(i for i, n in enumerate(self.nodes) if n["op"] != "null")}
+        last = {i: s for i, s in step.items()}
+        for i, s in step.items():
+            for j, _, _ in self.nodes[i]["inputs"]:
+                if j in step:
+                    last[j] = max(last[j], s)
+        for h in self.heads or [len(self.nodes) - 1]:
+            last[h] = len(step)
+        return [(-(-values[i].nbytes // 64) * 64, s, last[i]) for i, s in step.items()]
+
+
+def peak_live_bytes(intervals):
+    """The most bytes live at one step for :meth:`Graph.buffer_intervals`: what any plan that never lets a
+    buffer share bytes with another one live at the same step needs at least, and an optimal one often exactly."""
+    steps = max(last for _, _, last in intervals) + 1
+    return max(sum(size for size, first, last in intervals if first <= t <= last) for t in range(steps))
 
 
 def _parse(text):

@@ -1,4 +1,7 @@
 """Each full-precision operator of the runtime against the real MXNet operator on the same graph."""
+import json
+
+import mxnet as mx
 import numpy as np
 import pytest
 
@@ -50,6 +53,44 @@ def test_batch_norm(run_graph, rng, fix_gamma):
     np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
 
 
+def _bn_params(rng, c):
+    """gamma, beta, mean, var with gamma far from 1 (fix_gamma matters) and var near 0 (eps matters)."""
+    return [rng.uniform(1.5, 3.0, c), rng.standard_normal(c), rng.standard_normal(c), rng.uniform(1e-4, 1e-2, c)]
+
+
+# (op, input shape, parameter shapes or a function of rng building the parameters, the attributes MXNet writes)
+_DEFAULTS_CASES = {
+    "batch_norm": ("BatchNorm", (2, 5, 4, 3), lambda rng: _bn_params(rng, 5), {}),  # eps 1e-3, fix_gamma
+    "batch_norm_eps": ("BatchNorm", (2, 5, 4, 3), lambda rng: _bn_params(rng, 5), {"fix_gamma": False}),
+    "convolution": ("Convolution", (1, 4, 7, 6), [(5, 4, 3, 3), (5,)], {"kernel": (3, 3), "num_filter": 5}),
+    "fully_connected": ("FullyConnected", (2, 3, 4, 5), [(6, 60), (6,)], {"num_hidden": 6}),
+    "pooling": ("Pooling", (1, 2, 7, 6), [], {"kernel": (3, 3)}),  # max, stride 1, pad 0
+    "pooling_avg": ("Pooling", (1, 2, 8, 8), [],  # 'valid' convention, padding counted
+                    {"kernel": (3, 3), "stride": (2, 2), "pad": (1, 1), "pool_type": "avg"}),
+    "global_pooling": ("Pooling", (2, 3, 5, 4), [], {"global_pool": True, "pool_type": "avg"}),
+    "softmax": ("softmax", (2, 3, 4, 5), [], {}),  # axis -1, temperature 1
+    "pad": ("Pad", (1, 2, 3, 4), [], {"mode": "constant", "pad_width": (0, 0, 0, 0, 1, 2, 2, 1)}),
+    "concat": ("Concat", (2, 3, 4, 5), [(2, 3, 4, 5)], {"num_args": 2}),  # dim 1
+}
+
+
+@pytest.mark.parametrize("case", list(_DEFAULTS_CASES))
+def test_attributes_left_at_mxnet_defaults(run_graph, rng, case):
+    """MXNet's symbol JSON omits every attribute at its default (checked on the real ``mx.sym`` export of the
+    same node), so the writer must fill in MXNet's own defaults: the runtime's output on a node written with
+    only the non-default attributes matches the MXNet operator called with the same attributes."""
+    op, shape, params, attrs = _DEFAULTS_CASES[case]
+    params = params(rng) if callable(params) else [rng.standard_normal(p) for p in params]
+    params = [np.asarray(p, np.float32) for p in params]
+    symbol = getattr(mx.sym, op)(mx.sym.var("data"), *[mx.sym.var(f"p{i}") for i in range(len(params))],
+                                 name="node", **attrs)
+    exported = next(n for n in json.loads(symbol.tojson())["nodes"] if n["name"] == "node")
+    assert set(exported.get("attrs", {})) == set(attrs)
+    g = _single(op, shape, params, **attrs)
+    (out,), (ref,) = run_graph(g, {"data": rng.standard_normal(shape).astype(np.float32)})
+    np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize("op,attrs", [
     ("Activation", {"act_type": "relu"}), ("Activation", {"act_type": "tanh"}),
     ("Activation", {"act_type": "sigmoid"}), ("Activation", {"act_type": "softrelu"}),
@@ -57,6 +98,7 @@ def test_batch_norm(run_graph, rng, fix_gamma):
     ("_mul_scalar", {"scalar": 3.5}), ("_div_scalar", {"scalar": 3.0}), ("_plus_scalar", {"scalar": -1.5}),
     ("_minus_scalar", {"scalar": 2.0}), ("_greater_equal_scalar", {"scalar": 0.5}),
     ("Pad", {"mode": "constant", "pad_width": (0, 0, 0, 0, 1, 2, 3, 0), "constant_value": 1.0}), ("Flatten", {}), ("softmax", {"axis": 1}), ("softmax", {"axis": -1}),
+    ("softmax", {"axis": 1, "temperature": 2.0}), ("softmax", {"temperature": 0.5}),
 ])
 def test_unary(run_graph, rng, op, attrs):
     x = (rng.standard_normal((2, 3, 4, 5)) * 3).astype(np.float32)

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from bmx_graphs import Graph, small_dense_net, small_densenet, small_resnet, write_corpus
+from bmx_graphs import Graph, peak_live_bytes, small_dense_net, small_densenet, small_resnet, write_corpus
 from bmxnet_ext import bmx_format
 
 
@@ -28,14 +28,54 @@ def test_results_identical_across_threads_and_runs(runtime, rng):
                 np.testing.assert_array_equal(a, b)
 
 
-def test_memory_plan_reuses_buffers(runtime, rng):
-    """The arena is smaller than the sum of all intermediate tensors (buffers are reused)."""
-    g = small_resnet(rng, channels=64, size=64)
-    blob = bmx_format.to_bytes(g.symbol_text(), g.params, g.input_shapes)
-    with runtime.Model(blob) as model:
+@pytest.mark.parametrize("build", [lambda rng: small_resnet(rng, channels=64, size=64), small_densenet,
+                                   small_dense_net], ids=["resnet", "densenet", "dense_net"])
+def test_memory_plan_reuses_buffers(runtime, rng, build):
+    """The arena holds the largest intermediate, is strictly smaller than all intermediates side by side (a
+    plan without reuse) and fits in the peak of bytes live at one step counted without fusion or aliasing
+    (fusion and aliasing only merge buffers and shorten lifetimes, so a plan that reuses freed bytes well
+    needs no more)."""
+    g = build(rng)
+    intervals = g.buffer_intervals({name: rng.standard_normal(shape).astype(np.float32)
+                                    for name, shape in g.input_shapes.items()})
+    with runtime.Model(bmx_format.to_bytes(g.symbol_text(), g.params, g.input_shapes)) as model:
         arena = model.memory()["arena"]
-    stem = 64 * 32 * 32 * 4  # one float stem activation
-    assert stem <= arena < 4 * stem
+    sizes = [size for size, _, _ in intervals]
+    assert max(sizes) <= arena <= peak_live_bytes(intervals) < sum(sizes)
+
+
+def _unfused_chain():
+    """A graph the runtime runs node by node (no fusion, no aliasing): a full-resolution chain of
+    element-wise operators with a skip connection, max pooling, a low-resolution chain, a concat of both
+    resolutions' ends and a global pool."""
+    g = Graph()
+    x = g.input("data", (1, 8, 32, 32))
+    skip = h = g.op("_mul_scalar", "scale", [x], scalar=0.5)
+    for i, act in enumerate(["tanh", "sigmoid", "softrelu", "tanh"]):
+        h = g.op("Activation", f"act{i}", [h], act_type=act)
+        h = g.op("_plus_scalar", f"shift{i}", [h], scalar=0.1 * i)
+    h = g.op("elemwise_add", "skip_add", [h, skip])
+    down = h = g.op("Pooling", "pool", [h], kernel=(2, 2), stride=(2, 2), pool_type="max")
+    for i in range(3):
+        h = g.op("Activation", f"low{i}", [h], act_type="tanh")
+    h = g.op("Concat", "cat", [h, down], dim=1, num_args=2)
+    return g.output(g.op("Pooling", "gap", [h], kernel=(1, 1), global_pool=True, pool_type="avg"))
+
+
+def test_memory_plan_near_peak_liveness(run_graph, runtime, rng):
+    """Without fusion every operator output is a buffer live from its writer to its last reader: the arena is
+    at least the peak of bytes live at one step (live buffers never share bytes), at most 10 % above it (dead
+    buffers' bytes are reused), and the outputs still match MXNet."""
+    g = _unfused_chain()
+    inputs = {"data": rng.standard_normal((1, 8, 32, 32)).astype(np.float32)}
+    intervals = g.buffer_intervals(inputs)
+    peak = peak_live_bytes(intervals)
+    assert 3 * peak < sum(size for size, _, _ in intervals)  # the graph leaves much to reuse
+    with runtime.Model(bmx_format.to_bytes(g.symbol_text(), g.params, g.input_shapes)) as model:
+        arena = model.memory()["arena"]
+    assert peak <= arena <= 1.1 * peak
+    (out,), (ref,) = run_graph(g, inputs)
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-6)
 
 
 def test_reader_round_trip(rng):
