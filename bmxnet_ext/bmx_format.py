@@ -107,6 +107,15 @@ def _parse_attr(op, key, kind, text):
                          f"got {text!r}") from err
 
 
+def _softmax_head_axis(op, attrs):
+    """The axis of the softmax that MXNet 1.9.1's ``SoftmaxOutput`` (alias ``Softmax``) and
+    ``SoftmaxActivation`` compute in an inference forward pass: 1 with ``multi_output=True`` /
+    ``mode='channel'``, else the last axis (the same axis for the usual 2-D logits)."""
+    if op == "SoftmaxActivation":
+        return 1 if attrs.get("mode", "instance") == "channel" else -1
+    return 1 if str(attrs.get("multi_output", "False")) in ("True", "true", "1") else -1
+
+
 def _resolve_attrs(op, node_name, attrs):
     """Typed attributes of one node with every MXNet default filled in; rejects unknown attributes."""
     schema = OP_SCHEMAS[op]
@@ -233,7 +242,7 @@ def _graph(symbol_json, params, input_shapes):
                              f"supported: {sorted(OP_SCHEMAS)}")
         attrs = dict(node.get("attrs", node.get("param", {})))
         if op in ("SoftmaxOutput", "SoftmaxActivation", "Softmax"):
-            attrs = {"axis": "1"}  # inference forward of these heads: softmax over the channel axis
+            attrs = {"axis": str(_softmax_head_axis(op, attrs))}
         record = {"op": canonical, "name": name, "attrs": _resolve_attrs(canonical, name, attrs),
                   "inputs": [source(e) for e in inputs]}
         record["outputs"] = [new_tensor(name + "_output", KIND_INTERMEDIATE)]

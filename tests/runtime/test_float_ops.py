@@ -7,6 +7,8 @@ import pytest
 
 from bmx_graphs import Graph
 
+from bmxnet_ext import bmx_format
+
 
 def _single(op, shape, params=(), rng=None, **attrs):
     g = Graph()
@@ -153,3 +155,24 @@ def test_add(run_graph, rng, op, shape_b):
               "b": rng.standard_normal(shape_b).astype(np.float32)}
     (out,), (ref,) = run_graph(g, inputs)
     np.testing.assert_array_equal(out, ref)
+
+
+@pytest.mark.parametrize("head, attrs, label_shape", [
+    ("SoftmaxOutput", {}, (2, 3, 4)), ("SoftmaxOutput", {"preserve_shape": True}, (2, 3, 4)),
+    ("SoftmaxOutput", {"multi_output": True}, (2, 4, 5)), ("Softmax", {}, (2, 3, 4)),
+    ("SoftmaxActivation", {}, None), ("SoftmaxActivation", {"mode": "channel"}, None),
+])
+def test_softmax_heads_take_the_axis_mxnet_takes(runtime, tmp_path, rng, head, attrs, label_shape):
+    """At inference the training heads are a plain softmax: over the last axis, or over axis 1 with
+    ``multi_output=True`` / ``mode='channel'``. On a 4-D input these differ; the label input is dropped."""
+    symbol = getattr(mx.sym, head)(mx.sym.var("data"), name="head", **attrs)
+    x = rng.standard_normal((2, 3, 4, 5)).astype(np.float32)
+    path = tmp_path / "head.bmx"
+    bmx_format.write_bmx(str(path), symbol.tojson(), {}, {"data": x.shape})
+    with runtime.Model(str(path)) as model:
+        out = model.run(x)
+    args = {"data": mx.nd.array(x)}
+    if label_shape is not None:
+        args["head_label"] = mx.nd.zeros(label_shape)
+    ref = symbol.bind(mx.cpu(), args).forward()[0].asnumpy()
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-6)
