@@ -320,6 +320,7 @@ PYBIND11_MODULE(_native, m) {
   m.def("available_isas", &available_isas);
   m.def("best_isa", [] { return std::string(bmx::isa_name(bmx::best_isa())); });
   m.def("current_isa", [] { return std::string(bmx::isa_name(bmx::current_isa())); });
+  m.def("kernels_isa", [] { return std::string(bmx::isa_name(bmx::kernels_isa())); });
   m.def("force_isa", [](const std::string& name) { bmx::force_isa(bmx::parse_isa(name)); });
   m.def("reset_isa", &bmx::reset_isa);
   m.def("set_num_threads", &bmx::set_num_threads);

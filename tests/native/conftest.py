@@ -12,6 +12,7 @@ def isa(request):
     """Run the test with the kernels of one supported instruction set forced (unsupported ones are listed as
     skipped by test_isa_coverage.py)."""
     with native.use_isa(request.param):
+        assert native._native.kernels_isa() == request.param  # the kernels really switched
         yield request.param
 
 

@@ -47,3 +47,14 @@ def test_dense_threads_identical(rng, threads):
     for other in results[1:]:
         for got, want in zip(other, results[0]):
             np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_all_products_minus_one_do_not_overflow_narrow_counters(isa, sign):
+    """y = -K when every bit differs; K = 16384 (256 words) is far past any narrow lane counter's range."""
+    k = 16384
+    x = np.full((3, k), sign, np.float32)
+    w = np.full((5, k), -sign, np.float32)
+    data, weight = native.pack_activations(x), native.pack_dense_weights(w)
+    np.testing.assert_array_equal(native.binary_dense(data, weight, in_units=k), np.full((3, 5), -k, np.int32))
+    np.testing.assert_array_equal(native.binary_gemm(data, weight, k), np.full((3, 5), -k, np.int32))

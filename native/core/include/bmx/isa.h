@@ -39,4 +39,8 @@ void force_isa(Isa isa);
 /// Undo force_isa(): back to BMX_ISA or the best supported ISA.
 void reset_isa();
 
+/// The ISA of the kernels the next kernel call runs: current_isa() by construction; exposed so that tests
+/// can check that forcing an ISA really switches the kernels.
+Isa kernels_isa();
+
 }  // namespace bmx

@@ -90,6 +90,8 @@ void force_isa(Isa isa) {
 
 void reset_isa() { g_forced.store(-1, std::memory_order_relaxed); }
 
+Isa kernels_isa() { return detail::current_kernels().isa; }
+
 namespace detail {
 
 #if defined(__x86_64__)
