@@ -51,10 +51,9 @@ def test_binary_conv2d_matches_float_reference_in_every_output_format(rng, n, c,
     yf = conv(packed, pack_conv_weight(weight), scale, bias, **attrs)
     affine = (scale[None, :, None, None] * expected).astype(np.float32) + bias[None, :, None, None]
     assert np.array_equal(yf, affine.astype(np.float32))
-    if groups == 1:
-        yp = conv(packed, pack_conv_weight(weight), scale, bias, out_format="packed", **attrs)
-        assert yp.dtype == np.int64
-        assert np.array_equal(yp, pack_last_axis(affine.transpose(0, 2, 3, 1)))
+    yp = conv(packed, pack_conv_weight(weight), scale, bias, out_format="packed", **attrs)
+    assert yp.dtype == np.int64
+    assert np.array_equal(yp, pack_last_axis(affine.transpose(0, 2, 3, 1)))
 
 
 @built
@@ -67,6 +66,8 @@ def test_binary_dense_matches_float_reference(rng):
     args = (packed, mx.nd.array(pack_dense_weight(weight), dtype=np.int64), mx.nd.array(scale), mx.nd.array(bias))
     y = mx.nd.BmxBinaryDense(*args, num_hidden=67, in_units=100, out_format="int32").asnumpy()
     assert np.array_equal(y, expected)
+    yf = mx.nd.BmxBinaryDense(*args, num_hidden=67, in_units=100).asnumpy()  # float, the default
+    assert yf.dtype == np.float32 and np.array_equal(yf, (scale * expected).astype(np.float32) + bias)
     yp = mx.nd.BmxBinaryDense(*args, num_hidden=67, in_units=100, out_format="packed").asnumpy()
     assert np.array_equal(yp, pack_last_axis((scale * expected).astype(np.float32) + bias))
 
@@ -79,6 +80,10 @@ def test_pack_with_affine_sets_bits_of_negative_values(rng):
     v = (scale[None, :, None, None] * x).astype(np.float32) + bias[None, :, None, None]
     assert packed.shape == (2, 3, 4, 2) and packed.dtype == np.int64
     assert np.array_equal(packed, pack_last_axis(v.transpose(0, 2, 3, 1)))
+    # (N, K) features, as before a binary dense layer: one scale and bias per feature
+    rows = rng.standard_normal((3, 70)).astype(np.float32)
+    packed = mx.nd.BmxPack(mx.nd.array(rows), mx.nd.array(scale), mx.nd.array(bias), affine=True).asnumpy()
+    assert np.array_equal(packed, pack_last_axis((scale * rows).astype(np.float32) + bias))
 
 
 @built
