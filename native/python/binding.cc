@@ -154,16 +154,20 @@ py::array pack_activations(const py::array& x, std::int64_t groups, const py::ob
 py::array pack_conv_weights(const py::array& w) {
   const float* wp = floats(w, 4, "pack_conv_weights", "weight");
   auto out = new_words({w.shape(0), w.shape(2), w.shape(3), static_cast<py::ssize_t>(bmx::words_for(w.shape(1)))});
-  py::gil_scoped_release release;
-  bmx::pack_conv_weights(wp, w.shape(0), w.shape(1), w.shape(2), w.shape(3), out.mutable_data());
+  {
+    py::gil_scoped_release release;  // inner scope: returning the py::array_t as py::array takes a reference
+    bmx::pack_conv_weights(wp, w.shape(0), w.shape(1), w.shape(2), w.shape(3), out.mutable_data());
+  }
   return out;
 }
 
 py::array pack_dense_weights(const py::array& w) {
   const float* wp = floats(w, 2, "pack_dense_weights", "weight");
   auto out = new_words({w.shape(0), static_cast<py::ssize_t>(bmx::words_for(w.shape(1)))});
-  py::gil_scoped_release release;
-  bmx::pack_dense_weights(wp, w.shape(0), w.shape(1), out.mutable_data());
+  {
+    py::gil_scoped_release release;  // inner scope: returning the py::array_t as py::array takes a reference
+    bmx::pack_dense_weights(wp, w.shape(0), w.shape(1), out.mutable_data());
+  }
   return out;
 }
 
@@ -287,8 +291,10 @@ py::array binary_gemm(const py::array& a, const py::array& b, std::int64_t k) {
   require_dim(b.shape(1) == kw, op, "`b` of shape (N, " + std::to_string(kw) + ") for k=" + std::to_string(k), b);
   require_dim(a.shape(0) >= 1 && b.shape(0) >= 1, op, "at least one row in `a` and `b`", a);
   py::array_t<std::int32_t> out({a.shape(0), b.shape(0)});
-  py::gil_scoped_release release;
-  bmx::binary_gemm(a.shape(0), b.shape(0), k, ap, bp, out.mutable_data());
+  {
+    py::gil_scoped_release release;  // inner scope: returning the py::array_t as py::array takes a reference
+    bmx::binary_gemm(a.shape(0), b.shape(0), k, ap, bp, out.mutable_data());
+  }
   return out;
 }
 
