@@ -29,12 +29,18 @@ def core_library():
     sources = native_sources(os.path.join("core", "src"))
     if not sources:
         return []
-    return [("bmxcore", {"sources": sources, "include_dirs": [CORE_INCLUDE], "cflags": CXX_FLAGS})]
+    # every object depends on every core header: an edited header recompiles the library, not just the .cc
+    return [("bmxcore", {"sources": sources, "include_dirs": [CORE_INCLUDE], "cflags": CXX_FLAGS,
+                         "obj_deps": {"": core_headers()}})]
+
+
+def core_headers():
+    return sorted(glob.glob(os.path.join("native", "core", "**", "*.h"), recursive=True))
 
 
 def core_dependencies():
     """Files of the core library: an extension is rebuilt (and relinked) when one of them changes."""
-    return native_sources("core") + sorted(glob.glob(os.path.join("native", "core", "**", "*.h"), recursive=True))
+    return native_sources("core") + core_headers()
 
 
 def extensions():
