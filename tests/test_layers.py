@@ -10,32 +10,7 @@ from mxnet import autograd, gluon
 from bmxnet_ext import (BinaryConvolution, BinaryDense, QActivation, QConv1D, QConv2D, QDense,
                         binary_layer_config)
 from bmxnet_ext.layers import CONFIG_ATTR, LAYER_ATTR
-
-
-def sign(a):
-    return np.where(a >= 0, 1.0, -1.0).astype(np.float32)
-
-
-def naive_conv2d(x, w, stride, pad, dilation, groups, pad_value):
-    """Direct loops over output pixels: the plain reference for QConv2D (NumPy, no MXNet)."""
-    n, c, h, wd = x.shape
-    o, cg, kh, kw = w.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (pad[0], pad[0]), (pad[1], pad[1])), constant_values=pad_value)
-    oh = (h + 2 * pad[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
-    ow = (wd + 2 * pad[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
-    out = np.zeros((n, o, oh, ow), dtype=np.float64)
-    og = o // groups
-    for g in range(groups):
-        xs = xp[:, g * cg:(g + 1) * cg]
-        ws = w[g * og:(g + 1) * og].reshape(og, -1)
-        for i in range(oh):
-            for j in range(ow):
-                rows = slice(i * stride[0], i * stride[0] + dilation[0] * (kh - 1) + 1, dilation[0])
-                cols = slice(j * stride[1], j * stride[1] + dilation[1] * (kw - 1) + 1, dilation[1])
-                patch = xs[:, :, rows, cols].reshape(n, -1)
-                out[:, g * og:(g + 1) * og, i, j] = patch @ ws.T
-    return out.astype(np.float32)
-
+from float_reference import conv2d, sign
 
 
 def naive_conv2d_weight_grad(x, head, kernel, pad, pad_value):
@@ -71,7 +46,7 @@ def test_binary_qconv2d_equals_float_conv_of_signs_padded_with_minus_one(case, r
 
     pair = lambda v: v if isinstance(v, tuple) else (v, v)
     w = sign(conv.weight.data().asnumpy())
-    expected = naive_conv2d(sign(x), w, pair(stride), pair(pad), pair(dilation), groups, pad_value=-1.0)
+    expected = conv2d(sign(x), w, pair(stride), pair(pad), pair(dilation), groups, pad_value=-1.0)
     np.testing.assert_array_equal(y, expected)
     # outputs of a binary layer are integers in [-K, K]
     assert np.abs(y).max() <= c // groups * np.prod(pair(k))
@@ -83,7 +58,7 @@ def test_binary_qconv1d_equals_float_conv_of_signs(rng):
     x = sign(rng.standard_normal((2, 5, 13)).astype(np.float32))
     y = conv(mx.nd.array(x)).asnumpy()
     w = sign(conv.weight.data().asnumpy())
-    expected = naive_conv2d(x[:, :, None, :], w[:, :, None, :], (1, 2), (0, 2), (1, 1), 1, -1.0)[:, :, 0, :]
+    expected = conv2d(x[:, :, None, :], w[:, :, None, :], (1, 2), (0, 2), (1, 1), 1, -1.0)[:, :, 0, :]
     np.testing.assert_array_equal(y, expected)
 
 
@@ -110,7 +85,7 @@ def test_kbit_qconv2d_uses_dorefa_weights_with_2_to_the_k_levels(bits, rng):
     w = conv.weight.data().asnumpy()
     t = np.tanh(w)
     wq = 2 * np.round(n * (t / (2 * np.abs(t).max()) + 0.5)) / n - 1
-    expected = naive_conv2d(xq, wq, (1, 1), (1, 1), (1, 1), 1, pad_value=0.0)
+    expected = conv2d(xq, wq, (1, 1), (1, 1), (1, 1), 1, pad_value=0.0)
     np.testing.assert_allclose(conv(mx.nd.array(xq)).asnumpy(), expected, rtol=1e-5, atol=1e-5)
 
 

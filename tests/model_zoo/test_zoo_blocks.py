@@ -21,10 +21,7 @@ from model_zoo.common import BN_EPSILON
 from model_zoo.densenet import DenseBlock, transition
 from model_zoo.meliusnet import ImprovementBlock
 from model_zoo.resnet_e import ResNetEBlock
-
-
-def sign(a):
-    return np.where(a >= 0, 1.0, -1.0)
+from float_reference import conv2d, sign
 
 
 def randomize(block, rng):
@@ -50,22 +47,9 @@ def bn(x, layer):
     return gamma * (x - mean) / np.sqrt(var + BN_EPSILON) + value(layer.beta).reshape(shape)
 
 
-def conv(x, w, stride=1, pad=0, pad_value=0.0):
-    """Plain 2-D convolution, ``out[n,o,p,q] = sum_{c,i,j} w[o,c,i,j] xpad[n,c,p s + i,q s + j]``."""
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), constant_values=pad_value)
-    kh, kw = w.shape[2:]
-    oh, ow = (xp.shape[2] - kh) // stride + 1, (xp.shape[3] - kw) // stride + 1
-    out = np.zeros((x.shape[0], w.shape[0], oh, ow))
-    for i in range(kh):
-        for j in range(kw):
-            window = xp[:, :, i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride]
-            out += np.einsum("oc,ncpq->nopq", w[:, :, i, j], window)
-    return out
-
-
 def binary_conv(x, layer, stride=1, pad=0):
     """A 1-bit QConv2D: conv of sign(x) with sign(W), padded with -1."""
-    return conv(sign(x), sign(value(layer.weight)), stride, pad, pad_value=-1.0)
+    return conv2d(sign(x), sign(value(layer.weight)), (stride, stride), (pad, pad), pad_value=-1.0)
 
 
 def pool2(x, reduce):
@@ -95,7 +79,7 @@ def test_resnet_e_block_adds_its_shortcut_to_one_binary_conv(channels, in_channe
         shortcut = x
     else:
         pooled = pool2(x, np.mean) if stride == 2 else x
-        shortcut = bn(conv(pooled, value(block.downsample[-2].weight)), block.downsample[-1])
+        shortcut = bn(conv2d(pooled, value(block.downsample[-2].weight)), block.downsample[-1])
     y = run(block, x)
     assert y.shape == (2, channels, 6 // stride, 6 // stride)
     np.testing.assert_allclose(y, body + shortcut, rtol=1e-5, atol=1e-4)
@@ -128,7 +112,7 @@ def test_fp_transition_is_bn_maxpool_relu_conv1x1(rng):
     randomize(block, rng)
     x = rng.standard_normal((2, 8, 6, 6))
     y = run(block, x)
-    expected = conv(np.maximum(pool2(bn(x, block[0]), np.max), 0), value(block[3].weight))
+    expected = conv2d(np.maximum(pool2(bn(x, block[0]), np.max), 0), value(block[3].weight))
     assert y.shape == (2, 5, 3, 3)
     np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-4)
 
