@@ -12,8 +12,9 @@ conventions are those of ``docs/conventions.md``:
 Packed arrays are returned as ``uint64``; ``int64`` arrays (MXNet's dtype for packed tensors) are accepted
 as well and read bit for bit. The functions that compute activations take ``out=``: a preallocated,
 writeable, C-contiguous array of the result's shape and dtype, which they fill and return instead of
-allocating one per call (a graph executor reuses its buffers the same way); it must not overlap an input. Every function checks its arguments and raises ``TypeError`` (dtype) or
-``ValueError`` (shape, layout, parameter) naming the operation and the offending shapes.
+allocating one per call (a graph executor reuses its buffers the same way); it must not overlap an input.
+Every function checks its arguments and raises ``TypeError`` (dtype) or ``ValueError`` (shape, layout,
+parameter) naming the operation and the offending shapes.
 
 Instruction sets: ``available_isas()`` lists what this CPU and build support; the kernels use the fastest
 unless ``BMX_ISA`` or :func:`use_isa` says otherwise. Threads: :func:`set_num_threads`; results are

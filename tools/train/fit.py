@@ -145,8 +145,8 @@ def fit(*, net, trainer, train_split, eval_split, run_dir, epochs, batch_size, c
                 xs, ys, active = _training_shards(data, labels, ctx)
                 with autograd.record():
                     outputs = [net(x) for x in xs]
-                    losses = [cross_entropy(out, y, label_smoothing) * (i < active)
-                              for i, (out, y) in enumerate(zip(outputs, ys))]
+                    losses = [cross_entropy(out, y, label_smoothing) for out, y in zip(outputs, ys)]
+                    losses[active:] = [loss * 0 for loss in losses[active:]]  # idle devices of a short batch
                 autograd.backward(losses)
                 trainer.step(len(indices) * num_workers)
                 outputs, ys = outputs[:active], ys[:active]

@@ -212,7 +212,9 @@ void build_flat_vector(const ConvPlan& plan, const word_t* input, const word_t* 
         for (int j = 0; j < L; ++j) {
           const std::int64_t ih = row0[j] + kh * p.dilation_h, iw = col0[j] + kw * p.dilation_w;
           const bool inside = ih >= 0 && ih < p.in_height && iw >= 0 && iw < p.in_width;
-          src[j] = q0 + j >= pixels ? nullptr : inside ? sample + (ih * p.in_width + iw) * wpp + g * cwg : pad + g * cwg;
+          src[j] = q0 + j >= pixels ? nullptr
+                   : inside          ? sample + (ih * p.in_width + iw) * wpp + g * cwg
+                                     : pad + g * cwg;
         }
         for (std::int64_t w = 0; w < cwg; ++w, entry += S * L)
           for (int j = 0; j < L; ++j) {

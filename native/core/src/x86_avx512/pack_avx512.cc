@@ -91,6 +91,8 @@ inline void pack_block(const float* x, std::int64_t hw, std::int64_t ch0, std::i
     for (int i = 0; i < 2; ++i) pairs[h][i] = _mm512_permutex2var_epi8(m[2 * i], pick[h], m[2 * i + 1]);
   const __m512i unit_bytes = _mm512_set1_epi64(static_cast<long long>(0x8040201008040201ULL));  // byte j = 1 << j
   for (int b = 0; b < 4; ++b) {
+    const __mmask8 store = static_cast<__mmask8>(valid >> (8 * b));
+    if (store == 0) break;  // the rest of a partial block holds no pixel
     const int h = b / 2;
     // all 64 channels' byte b: the lower halves of both pairs (b even) or their upper halves (b odd)
     const __m512i bytes = b % 2 == 0 ? _mm512_shuffle_i64x2(pairs[h][0], pairs[h][1], 0x44)
@@ -98,8 +100,6 @@ inline void pack_block(const float* x, std::int64_t hw, std::int64_t ch0, std::i
     const __m512i bits = _mm512_gf2p8affine_epi64_epi8(unit_bytes, bytes, 0);
     const __m512i words = _mm512_permutexvar_epi8(transpose, bits);
     word_t* dst = out + (p + 8 * b) * wpp;
-    const __mmask8 store = static_cast<__mmask8>(valid >> (8 * b));
-    if (store == 0) break;
     if (wpp == 1)
       _mm512_mask_storeu_epi64(dst, store, words);
     else
