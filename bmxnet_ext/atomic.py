@@ -1,0 +1,123 @@
+"""Atomic file output: a file or folder appears whole at its final path, or not at all.
+
+Every writer of the project (checkpoints, exports, converted models, ``--json`` reports, plots, downloads)
+writes to a temporary path of the form ``.tmp-*`` in the destination's folder and renames it into place, so a
+crash or an error leaves no partial output under the final name. :func:`remove_stale_temporaries` deletes such
+leftovers of a killed process the next time a tool writes into that folder.
+"""
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+
+__all__ = ["TEMP_PREFIX", "atomic_file", "atomic_directory", "write_bytes", "write_text",
+           "check_output_parent", "remove_stale_temporaries"]
+
+TEMP_PREFIX = ".tmp-"
+"""Name prefix of every temporary file or folder the project creates next to its outputs."""
+
+STALE_AFTER_SECONDS = 3600.0
+"""A temporary older than this belongs to a process that died: :func:`remove_stale_temporaries` removes it."""
+
+
+def check_output_parent(path):
+    """Raise ``OSError`` naming ``path`` unless its parent folder exists, is a folder and is writable.
+
+    Call it before long work, so a bad output path is reported before anything is computed.
+    """
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.exists(parent):
+        raise OSError(f"cannot write {path}: the folder {parent} does not exist (create it first)")
+    if not os.path.isdir(parent):
+        raise OSError(f"cannot write {path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OSError(f"cannot write {path}: the folder {parent} is not writable")
+    if os.path.isdir(path):
+        raise OSError(f"cannot write {path}: it is a folder, expected a file path")
+
+
+@contextlib.contextmanager
+def atomic_file(path, mode="wb"):
+    """Open a temporary file beside ``path`` for writing; rename it to ``path`` when the block succeeds.
+
+    On an exception the temporary is removed and ``path`` is untouched.
+    """
+    parent = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=parent, prefix=TEMP_PREFIX, suffix="-" + os.path.basename(path))
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_bytes(path, data):
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_file(path, "wb") as f:
+        f.write(data)
+
+
+def write_text(path, text):
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    with atomic_file(path, "w") as f:
+        f.write(text)
+
+
+@contextlib.contextmanager
+def atomic_directory(path, overwrite=False):
+    """Yield a temporary folder beside ``path``; it becomes ``path`` when the block succeeds.
+
+    An existing ``path`` raises ``FileExistsError`` unless ``overwrite``; with ``overwrite`` the old folder is
+    replaced only after the new one is complete (a file at ``path`` is never replaced: that is an error too).
+    On an exception the temporary folder is removed and ``path`` is untouched.
+    """
+    parent = os.path.dirname(os.path.abspath(path))
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise FileExistsError(f"{path} exists and is a file, not a folder: choose another output path")
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(f"{path} already exists: choose another path or allow overwriting (--force)")
+    tmp = tempfile.mkdtemp(dir=parent, prefix=TEMP_PREFIX + os.path.basename(path) + "-")
+    try:
+        yield tmp
+        if os.path.exists(path):
+            old = tempfile.mkdtemp(dir=parent, prefix=TEMP_PREFIX + "old-")
+            os.rename(path, os.path.join(old, "previous"))
+            os.rename(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def remove_stale_temporaries(folder, older_than=STALE_AFTER_SECONDS):
+    """Delete ``.tmp-*`` files and folders in ``folder`` last modified more than ``older_than`` seconds ago.
+
+    Returns the removed paths. A missing folder removes nothing.
+    """
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    now = time.time()
+    for name in names:
+        if not name.startswith(TEMP_PREFIX):
+            continue
+        full = os.path.join(folder, name)
+        try:
+            if now - os.lstat(full).st_mtime < older_than:
+                continue
+            if os.path.isdir(full) and not os.path.islink(full):
+                shutil.rmtree(full)
+            else:
+                os.unlink(full)
+            removed.append(full)
+        except OSError:
+            continue
+    return removed

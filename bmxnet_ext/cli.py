@@ -1,0 +1,171 @@
+"""What every command-line tool of the project shares: one error line, exit codes, validated flag values.
+
+Every tool (``bmxnet-train``, ``bmxnet-convert``, ``python -m model_zoo.model_store``, ``tools.summary``,
+``tools.experiments``, ``tools.benchmark``, ...) runs its ``main`` through :func:`run`, so a bad input ends in
+exactly one line on stderr::
+
+    PROG: error: WHAT was wrong, naming the value, and what to do
+
+with exit code 2 for usage errors (a bad flag or flag value, :class:`UsageError`) and 1 for everything else
+(:class:`ToolError`, a missing or corrupt file, an unexpected exception). ``--debug`` on the command line or
+``BMX_DEBUG=1`` in the environment shows the Python traceback instead. Ctrl-C ends with exit code 130.
+
+Flag values are checked where they enter, by the argparse ``type=`` functions below (:func:`positive_int`,
+:func:`finite_float`, ...), whose messages argparse turns into ``PROG: error: argument --flag: ...``.
+"""
+import argparse
+import math
+import os
+import sys
+import traceback
+
+__all__ = ["ToolError", "UsageError", "ArgumentParser", "run", "debug_enabled",
+           "positive_int", "non_negative_int", "finite_float", "positive_float", "non_negative_float",
+           "fraction", "open_fraction"]
+
+USAGE_EXIT = 2
+FAILURE_EXIT = 1
+INTERRUPT_EXIT = 130
+
+
+class ToolError(Exception):
+    """A failure the user can act on (missing file, corrupt checkpoint, ...): exit code 1, one line."""
+
+    exit_code = FAILURE_EXIT
+
+
+class UsageError(ToolError):
+    """A bad flag combination or value found after parsing: exit code 2, one line."""
+
+    exit_code = USAGE_EXIT
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """``argparse.ArgumentParser`` whose errors are one line, ``PROG: error: ...``, without the usage block.
+
+    Also adds ``--debug`` (show tracebacks), read by :func:`run`.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+    def error(self, message):
+        self.exit(USAGE_EXIT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def debug_enabled(argv=None):
+    """True when tracebacks are wanted: ``--debug`` among ``argv`` or ``BMX_DEBUG`` set to a true value."""
+    argv = sys.argv[1:] if argv is None else argv
+    return "--debug" in argv or os.environ.get("BMX_DEBUG", "").lower() not in ("", "0", "false", "no")
+
+
+def _one_line(text):
+    lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    # MXNet's errors start with a stack trace header; the reason is on the last lines.
+    if lines[0].startswith("Traceback") or lines[0].startswith("Stack trace"):
+        lines = lines[-1:]
+    return " ".join(lines)
+
+
+def format_error(prog, err):
+    """The one-line message for ``err`` (unexpected exception types are named, so they can be reported)."""
+    if isinstance(err, ToolError):
+        return f"{prog}: error: {_one_line(err)}"
+    if isinstance(err, (OSError, ValueError)) and str(err):
+        return f"{prog}: error: {_one_line(err)}"
+    return (f"{prog}: error: unexpected {type(err).__name__}: {_one_line(err) or 'no message'} "
+            f"(rerun with --debug for the traceback)")
+
+
+def exit_code(err):
+    return getattr(err, "exit_code", FAILURE_EXIT)
+
+
+def run(prog, main, argv=None):
+    """Call ``main(argv)`` and turn every exception into one error line and an exit code.
+
+    Returns the exit code (``main``'s return value, 0 when it returns None). ``SystemExit`` (argparse,
+    ``--help``) passes through unchanged. With :func:`debug_enabled`, exceptions propagate with their traceback.
+    """
+    debug = debug_enabled(argv)
+    try:
+        code = main(argv)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return INTERRUPT_EXIT
+    except BaseException as err:  # noqa: BLE001 - the point is that nothing escapes as a traceback
+        if debug:
+            raise
+        print(format_error(prog, err), file=sys.stderr)
+        return exit_code(err)
+    return 0 if code is None else code
+
+
+def _number(text, kind, name):
+    try:
+        value = kind(text)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"expected {name}, got {text!r}") from None
+    if kind is float and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected {name}, got {text!r}")
+    return value
+
+
+def positive_int(text):
+    """argparse type: an integer >= 1."""
+    value = _number(text, int, "a positive integer")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def non_negative_int(text):
+    """argparse type: an integer >= 0."""
+    value = _number(text, int, "an integer >= 0")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def finite_float(text):
+    """argparse type: any finite number (NaN and infinities are refused)."""
+    return _number(text, float, "a finite number")
+
+
+def positive_float(text):
+    """argparse type: a finite number > 0."""
+    value = _number(text, float, "a finite number > 0")
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return value
+
+
+def non_negative_float(text):
+    """argparse type: a finite number >= 0."""
+    value = _number(text, float, "a finite number >= 0")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return value
+
+
+def fraction(text):
+    """argparse type: a number in [0, 1]."""
+    value = _number(text, float, "a number from 0 to 1")
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}")
+    return value
+
+
+def open_fraction(text):
+    """argparse type: a number in [0, 1)."""
+    value = _number(text, float, "a number from 0 up to (not including) 1")
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 up to (not including) 1, got {text!r}")
+    return value
