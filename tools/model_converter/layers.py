@@ -17,7 +17,7 @@ unscaled product), both used by verification.
 import json
 
 from bmxnet_ext.layers import CONFIG_ATTR, LAYER_ATTR
-from bmxnet_ext.quantization import ACTIVATION_METHODS
+from bmxnet_ext.quantizers import ACTIVATION_METHODS
 
 from .graph import ConversionError, Graph, Node
 
