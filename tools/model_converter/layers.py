@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Optional, Tuple
 
 from bmxnet_ext.layers import CONFIG_ATTR, LAYER_ATTR
-from bmxnet_ext.quantization import ACTIVATION_METHODS
+from bmxnet_ext.quantizers import ACTIVATION_METHODS
 
 from .graph import ConversionError, Graph, Node
 

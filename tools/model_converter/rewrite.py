@@ -138,11 +138,11 @@ def _quantized_weight(weight, bits):
     """The forward value of ``Q_bits(W)`` computed by the same MXNet operators as the layer."""
     import mxnet as mx
 
-    from bmxnet_ext import quantization
+    from bmxnet_ext import quantizers
 
     if bits == 32:
         return as_float32(weight)
-    return quantization.quantize_weights(mx.nd, mx.nd.array(weight), bits).asnumpy()
+    return quantizers.from_bits(bits, "weights")(mx.nd, mx.nd.array(weight)).asnumpy()
 
 
 def _alpha(weight, scaling, channels):

@@ -16,7 +16,7 @@ import os
 import sys
 
 from bmxnet_ext.layers import SCALING_MODES
-from bmxnet_ext.quantization import ACTIVATION_METHODS
+from bmxnet_ext.quantizers import ACTIVATION_METHODS
 
 from .checkpoint import write_text_atomically
 from .data import AUGMENTATIONS, DATASETS
