@@ -609,7 +609,7 @@ class RSign(_Tagged, HybridBlock):
             self.threshold = self.params.get("threshold", shape=(in_channels,), init="zeros")
 
     def hybrid_forward(self, F, x, threshold):
-        with self._tag(quantizer=quantizer_config(self.quantizer)):
+        with self._tag(bits=1, quantizer=quantizer_config(self.quantizer)):
             return self.quantizer(F, F.broadcast_sub(x, F.reshape(threshold, shape=_channel_shape(self._ndim))))
 
 
