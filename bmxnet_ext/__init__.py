@@ -13,6 +13,9 @@
 - :mod:`bmxnet_ext.ops`: the MXNet operators of converted binary models (``BmxPack``, ``BmxBinaryConv2D``,
   ``BmxBinaryDense``), registered at import when the native extension is built.
 - :mod:`bmxnet_ext.bmxnet_v1`: reader of BMXNet v1's released binarized models.
+- :mod:`bmxnet_ext.manifest`: SHA-256 manifests of converted models; ``import_converted`` checks one and loads
+  the model.
+- :mod:`bmxnet_ext.cli`, :mod:`bmxnet_ext.atomic`: one-line errors of the command-line tools, atomic output.
 - :func:`set_num_threads`: thread count of every native kernel (also ``BMX_NUM_THREADS``).
 
 The binary conventions shared with the converter and the native kernels are in ``docs/conventions.md``.
