@@ -72,11 +72,10 @@ def _train(args, variants):
 
 def _trained(args, label, text):
     """The exported run of variant ``label`` (first seed) as a :class:`VisualModel` on 28 x 28 digits."""
-    from tools.visualize.models import DIGIT_NAMES, VisualModel
+    from tools.visualize.models import DIGIT_NAMES, VisualModel, import_export
 
     folder = run_dir_for(args.out_dir, NAME, label, args.seeds[0])
-    net = mx.gluon.SymbolBlock.imports(os.path.join(folder, "model-symbol.json"), ["data"],
-                                       os.path.join(folder, "model-0000.params"))
+    net = import_export(os.path.join(folder, "model-symbol.json"), os.path.join(folder, "model-0000.params"))
     return VisualModel(net=net, label=text, input_shape=(1, 28, 28), class_names=DIGIT_NAMES)
 
 
@@ -100,51 +99,72 @@ def _v1_resnet18(args):
 
 
 def run(args):
-    from tools.visualize import compare, deep_dream, load_image
-    from tools.visualize.figures import dream_figure, explanation_figure
-
     lenet_args = argparse.Namespace(**{**vars(args), "dataset": args.lenet_dataset, "epochs": args.lenet_epochs})
     lenets = [("LeNet W32A32", {"model": "lenet", "bits": 32, "bits_a": 32}), ("LeNet W1A1", {"model": "lenet"})]
     families = [(f"{family} W{p}A{p}", {"model": build, "bits": p, "bits_a": p})
                 for family, build in (("ResNet", small_resnet()), ("DenseNet", small_densenet(16, 2))) for p in (32, 1)]
     rows = _train(lenet_args, lenets) + _train(args, families)
     accuracy = {row["label"]: row["mean"] for row in rows}
-
-    def model(label, dataset):
-        return _trained(args, label, f"{label}, {100 * accuracy[label]:.1f} % ({dataset})")
-
-    lenet_models = [model(label, args.lenet_dataset) for label, _ in lenets]
-    digit_models = [model(label, args.dataset) for label, _ in families]
-    figures = {}
-    figures["lenet"] = _path(args, "lenet")
-    compare(lenet_models, images=_eval_images(args, args.lenet_dataset), path=figures["lenet"],
-            title="VisualBackProp, LeNet float vs binary")
-    digits = _eval_images(args, args.dataset)
-    figures["digits"] = _path(args, "digits")
-    compare(digit_models, images=digits, path=figures["digits"], title="VisualBackProp, ResNet / DenseNet")
-    figures["gradcam"] = _path(args, "gradcam")
-    compare(digit_models, images=digits, method="grad-cam", path=figures["gradcam"], title="Grad-CAM")
-    dreams = [(m.label, [deep_dream(m, objective=f"class:{k}", steps=args.dream_steps, step_size=0.02, jitter=1,
-                                    seed=0) for k in range(5)]) for m in lenet_models + digit_models]
-    figures["dream"] = dream_figure(dreams, _path(args, "dream"), title="Deep dream of classes 0-4 from one noise")
+    lenet_models = [_trained(args, label, f"{label}, {100 * accuracy[label]:.1f} % ({args.lenet_dataset})")
+                    for label, _ in lenets]
+    digit_models = [_trained(args, label, f"{label}, {100 * accuracy[label]:.1f} % ({args.dataset})")
+                    for label, _ in families]
+    figures, dreams = _digit_figures(args, lenet_models, digit_models)
     resnet18 = _v1_resnet18(args)
     if resnet18 is not None:
-        photos = [load_image(f"sklearn:{name}") for name in ("china.jpg", "flower.jpg")]
-        method_rows = [(method, resnet18, compare([resnet18], images=photos, method=method)[0][2])
-                       for method in ("visual-backprop", "grad-cam", "saliency")]
-        figures["imagenet"] = explanation_figure(method_rows, _path(args, "imagenet"),
-                                                 title="BMXNet v1 binary ResNet-18: VisualBackProp / Grad-CAM / saliency")
-        imagenet_dreams = [deep_dream(resnet18, objective=text, steps=max(1, args.dream_steps // 4), octaves=3,
-                                      step_size=0.02, jitter=4, seed=0) for text in IMAGENET_DREAMS]
-        figures["imagenet-dream"] = dream_figure([(resnet18.label, imagenet_dreams)], _path(args, "imagenet-dream"))
+        figures_v1, dreams_v1 = _imagenet_figures(args, resnet18)
+        figures.update(figures_v1)
+        dreams.append((resnet18.label, dreams_v1))
     listed = ", ".join(os.path.basename(p) for p in figures.values())
+    ascent = "; ".join(_ascent(label, runs) for label, runs in dreams)
     write_report(args, NAME, title="Float vs binary twins for the visualizations (paper Sec. 4.2)",
                  description=f"Accuracy of the models the figures show ({listed}). LeNet trains "
                              f"{args.lenet_epochs} epochs on {args.lenet_dataset}; ResNet (3 stages x 1 unit, "
                              "widths 32/64/128) and DenseNet (k = 16, b = 2) on the protocol's data."
-                             + ("" if resnet18 else " BMXNet v1's ResNet-18 was not found: no ImageNet figures."),
+                             + ("" if resnet18 else " BMXNet v1's ResNet-18 was not found: no ImageNet figures.")
+                             + f" Deep dream's class logit, mean over the dreamed classes, first -> last step: {ascent}.",
                  rows=rows, plot=lambda ax, r: error_bars(ax, r, xlabel="model"))
     return rows
+
+
+def _digit_figures(args, lenet_models, digit_models):
+    """VisualBackProp, Grad-CAM and deep-dream figures of the trained twins: ``({name: path}, dreams by model)``."""
+    from tools.visualize import compare, deep_dream
+    from tools.visualize.figures import dream_figure
+
+    figures = {name: _path(args, name) for name in ("lenet", "digits", "gradcam", "dream")}
+    compare(lenet_models, images=_eval_images(args, args.lenet_dataset), path=figures["lenet"],
+            title="VisualBackProp, LeNet float vs binary")
+    digits = _eval_images(args, args.dataset)
+    compare(digit_models, images=digits, path=figures["digits"], title="VisualBackProp, ResNet / DenseNet")
+    compare(digit_models, images=digits, method="grad-cam", path=figures["gradcam"], title="Grad-CAM")
+    dreams = [(m.label, [deep_dream(m, objective=f"class:{k}", steps=args.dream_steps, step_size=0.02, jitter=1,
+                                    seed=0) for k in range(5)]) for m in lenet_models + digit_models]
+    dream_figure(dreams, figures["dream"], title="Deep dream of classes 0-4 from one noise")
+    return figures, dreams
+
+
+def _imagenet_figures(args, resnet18):
+    """BMXNet v1's ResNet-18 on scikit-learn's photographs and its deep dream: ``({name: path}, dreams)``."""
+    from tools.visualize import compare, deep_dream, load_image
+    from tools.visualize.figures import dream_figure, explanation_figure
+
+    figures = {name: _path(args, name) for name in ("imagenet", "imagenet-dream")}
+    photos = [load_image(f"sklearn:{name}") for name in ("china.jpg", "flower.jpg")]
+    method_rows = [(method, resnet18, compare([resnet18], images=photos, method=method)[0][2])
+                   for method in ("visual-backprop", "grad-cam", "saliency")]
+    explanation_figure(method_rows, figures["imagenet"],
+                       title="BMXNet v1 binary ResNet-18: VisualBackProp / Grad-CAM / saliency")
+    dreams = [deep_dream(resnet18, objective=text, steps=max(1, args.dream_steps // 4), octaves=3, step_size=0.02,
+                         jitter=4, seed=0) for text in IMAGENET_DREAMS]
+    dream_figure([(resnet18.label, dreams)], figures["imagenet-dream"])
+    return figures, dreams
+
+
+def _ascent(label, dreams):
+    start = sum(d.objective[0] for d in dreams) / len(dreams)
+    end = sum(d.objective[-1] for d in dreams) / len(dreams)
+    return f"{label.split(',')[0]} {start:.2f} -> {end:.2f}"
 
 
 def _path(args, name):

@@ -22,6 +22,7 @@ A model is named on the command line by a *spec*: a zoo name or a run folder, op
 """
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 
 import cv2
@@ -33,7 +34,7 @@ from tools.train.data import IMAGENET_MEAN, IMAGENET_STD
 
 from .graph import layers_of
 
-__all__ = ["VisualModel", "load_model", "parse_model_spec", "fit_image", "ModelNameError"]
+__all__ = ["VisualModel", "load_model", "parse_model_spec", "fit_image", "import_export", "ModelNameError"]
 
 V1_PIXEL_SCALE = {"lenet": 1.0, "resnet18": 255.0, "resnet18_cifar": 255.0}
 """Pixel scale of BMXNet v1's released models (images in [0, 1] are multiplied by it; no mean or std)."""
@@ -175,10 +176,18 @@ def _load_run(folder, label):
     if shape is None:
         size = int(args.get("image_size", 224))
         shape = (3, size, size)
-    net = mx.gluon.SymbolBlock.imports(paths["-symbol.json"], ["data"], paths["-0000.params"])
+    net = import_export(paths["-symbol.json"], paths["-0000.params"])
     default_label = f"{args.get('model', '?')} W{args.get('bits', '?')}A{args.get('bits_a', '?')} ({dataset})"
     return VisualModel(net=net, label=label or default_label, input_shape=shape, pixel_scale=scale, mean=mean,
                        std=std, class_names=_class_names(dataset if dataset != "imagenet" else None))
+
+
+def import_export(symbol_file, params_file):
+    """The ``SymbolBlock`` of an exported model (input ``data``), without MXNet's warning that it cannot infer
+    the input's type (float32, as every input here)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return mx.gluon.SymbolBlock.imports(symbol_file, ["data"], params_file)
 
 
 def _class_names(dataset):
