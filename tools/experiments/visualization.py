@@ -122,7 +122,8 @@ def run(args):
                              f"{args.lenet_epochs} epochs on {args.lenet_dataset}; ResNet (3 stages x 1 unit, "
                              "widths 32/64/128) and DenseNet (k = 16, b = 2) on the protocol's data."
                              + ("" if resnet18 else " BMXNet v1's ResNet-18 was not found: no ImageNet figures.")
-                             + f" Deep dream's class logit, mean over the dreamed classes, first -> last step: {ascent}.",
+                             + " Deep dream's class logit, mean over the dreamed classes, first -> last step: "
+                             + f"{ascent}.",
                  rows=rows, plot=lambda ax, r: error_bars(ax, r, xlabel="model"))
     return rows
 
@@ -157,7 +158,8 @@ def _imagenet_figures(args, resnet18):
                        title="BMXNet v1 binary ResNet-18: VisualBackProp / Grad-CAM / saliency")
     dreams = [deep_dream(resnet18, objective=text, steps=max(1, args.dream_steps // 4), octaves=3, step_size=0.02,
                          jitter=4, seed=0) for text in IMAGENET_DREAMS]
-    dream_figure([(resnet18.label, dreams)], figures["imagenet-dream"])
+    dream_figure([(resnet18.label, dreams)], figures["imagenet-dream"],
+                 title="BMXNet v1 binary ResNet-18: deep dream")
     return figures, dreams
 
 

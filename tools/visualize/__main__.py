@@ -138,7 +138,8 @@ def _deep_dream(args, models):
                              octaves=args.octaves, octave_scale=args.octave_scale, jitter=args.jitter, seed=args.seed,
                              progress=args.progress) for objective in model_objectives]
         for dream in dreams:
-            print(f"{model.label}: {dream.description}: objective {dream.objective[0]:.4g} -> {dream.objective[-1]:.4g}")
+            first, last = dream.objective[0], dream.objective[-1]
+            print(f"{model.label}: {dream.description}: objective {first:.4g} -> {last:.4g}")
         rows.append((model.label, dreams))
     dream_figure(rows, args.output, title=args.title)
     print(f"wrote {args.output}")

@@ -122,7 +122,7 @@ def _gradient(model, probe, objective, image):
     channels, height, width = model.input_shape
     pixels = mx.nd.array(image[None])
     pixels.attach_grad()
-    with mx.autograd.record(train_mode=False):
+    with Probe.record():
         full = pixels if image.shape[1:] == (height, width) else \
             mx.nd.contrib.BilinearResize2D(pixels, height=height, width=width)
         logits, maps, _ = probe.forward(model.normalize(full))

@@ -4,6 +4,8 @@
   the predicted class), the mask (``viridis``, 0 to 1) and the overlay (the image under the mask coloured by
   ``jet`` at 50 %).
 - :func:`dream_figure`: one row per model, one panel per objective.
+
+PNGs are saved with a 256-colour palette at 72 dpi, so they stay small enough for the documentation.
 """
 import io
 import textwrap
@@ -45,7 +47,11 @@ def _save(fig, path, plt, title):
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI)
     plt.close(fig)
-    write_bytes(path, buffer.getvalue())
+    from PIL import Image  # matplotlib's own dependency
+
+    small = io.BytesIO()  # a 256-colour palette keeps the PNG about three times smaller
+    Image.open(buffer).convert("RGB").quantize(colors=256).save(small, format="png", optimize=True)
+    write_bytes(path, small.getvalue())
     return path
 
 

@@ -21,8 +21,8 @@ last layer. In the zoo's pre-activation networks that is the activation with whi
 (ReLU in the full-precision twin, sign in the binary net) or the head's ReLU; in LeNet the tanh, the sign,
 and the last BatchNorm / pooling.
 
-**Gradients.** Every BatchNorm of a probe uses its running statistics in the backward pass too (see
-:func:`_trace`).
+**Gradients.** A probe's graph computes the inference function in MXNet's training mode, in which alone
+MXNet 1.9.1 differentiates correctly (see :func:`_trace`); record gradients under :meth:`Probe.record`.
 
 **Gradients at a feature map.** ``mx.autograd`` only differentiates with respect to a ``SymbolBlock``'s
 inputs, so :class:`Probe` can rewrite the graph to ``A' = A + Z`` at a layer ``A`` with a new input ``Z``
@@ -63,12 +63,14 @@ class Layer:
 
 
 def _trace(net):
-    """``(symbol, graph json dict)`` of ``net`` applied to a variable ``data``, every BatchNorm set to use its
-    running statistics (``use_global_stats``).
+    """``(symbol, graph json dict)`` of ``net`` applied to a variable ``data``, rewritten for differentiation:
+    every BatchNorm uses its running statistics (``use_global_stats``), every Dropout has ``p = 0``.
 
-    Without that, MXNet 1.9.1's BatchNorm *backward* uses the batch statistics even in inference mode
-    (``autograd.record(train_mode=False)``), so input gradients come out wrong (measured: a factor of about 8
-    at a pixel of a small trained ResNet); with it, forward values are unchanged and gradients are exact.
+    Probes record gradients in MXNet's training mode (:meth:`Probe.record`), because in inference mode
+    (``autograd.record(train_mode=False)``) MXNet 1.9.1's backward pass is wrong: BatchNorm's gradient uses
+    the batch statistics (a factor of about 8 at a pixel of a small trained ResNet), and the input gradient of
+    v1's LeNet changes from call to call for the same input (uninitialised memory). With these two rewrites the
+    training-mode graph computes the inference function, and its gradients are exact and repeatable.
     """
     symbol = net(mx.sym.var("data"))
     if isinstance(symbol, (list, tuple)):
@@ -77,6 +79,8 @@ def _trace(net):
     for node in graph["nodes"]:
         if node["op"] == "BatchNorm":
             node["attrs"] = dict(node.get("attrs", {}), use_global_stats="True")
+        elif node["op"] == "Dropout":
+            node["attrs"] = dict(node.get("attrs", {}), p="0")
     return mx.sym.load_json(json.dumps(graph)), graph
 
 
@@ -167,8 +171,13 @@ class Probe:
     """A ``SymbolBlock`` over ``net``'s parameters returning ``[logits, *maps]`` for the given layers.
 
     With ``differentiable=True`` every probed map ``A`` also gets an input ``Z`` (zeros of ``A``'s shape):
-    call :meth:`forward` inside ``autograd.record()`` and read ``dy/dA`` from the returned zero inputs' grads.
+    call :meth:`forward` inside :meth:`record` and read ``dy/dA`` from the returned zero inputs' grads.
     """
+
+    @staticmethod
+    def record():
+        """``autograd.record`` as every gradient through a probe must be taken (training mode; see :func:`_trace`)."""
+        return mx.autograd.record(train_mode=True)
 
     def __init__(self, net, layers, *, differentiable=False):
         self.layers = list(layers)

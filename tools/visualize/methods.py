@@ -82,7 +82,7 @@ def grad_cam(model, *, image, layer=None, target=None):
     chosen = find_layers(model.layers, [layer])[0] if layer else stage_layers(model.layers)[-1]
     fitted = model.fit(image)
     probe = Probe(model.net, [chosen], differentiable=True)
-    with mx.autograd.record(train_mode=False):
+    with Probe.record():
         logits, (features,), (zero,) = probe.forward(model.normalize(model.batch([fitted])))
         predicted, probabilities = _prediction(logits)
         target = predicted if target is None else _checked_class(target, logits.shape[1])
@@ -99,7 +99,7 @@ def saliency(model, *, image, target=None):
     fitted = model.fit(image)
     pixels = model.batch([fitted])
     pixels.attach_grad()
-    with mx.autograd.record(train_mode=False):
+    with Probe.record():
         logits, _, _ = Probe(model.net, []).forward(model.normalize(pixels))
         predicted, probabilities = _prediction(logits)
         target = predicted if target is None else _checked_class(target, logits.shape[1])
