@@ -18,7 +18,9 @@ def register_model(constructor=None, *, input_shape=IMAGENET_INPUT):
 
     Use as ``@register_model`` or ``@register_model(input_shape=(C, H, W))`` (default ImageNet's
     ``(3, 224, 224)``): the input the model is built for. The constructor takes keyword arguments
-    ``classes``, ``bits``, ``bits_a`` (and family-specific ones) and returns an uninitialized ``HybridBlock``.
+    ``classes``, ``bits``, ``bits_a``, ``in_channels`` (default the ``C`` of ``input_shape``) and
+    family-specific ones, and returns an uninitialized ``HybridBlock``. Which input sizes it takes besides
+    its own: :mod:`model_zoo.input_size`.
     """
     def register(function):
         name = function.__name__.lower()
