@@ -117,8 +117,9 @@ def test_two_devices_train_data_parallel(tmp_path, digits):
         np.testing.assert_array_equal(copies[0], copies[1], err_msg=param.name)
 
 
-def _mlp(classes, bits, bits_a):
-    """A network without BatchNorm (whose statistics are per device), so that one and two devices agree."""
+def _mlp(classes, bits, bits_a, in_channels):
+    """A network without BatchNorm (whose statistics are per device), so that one and two devices agree; its
+    first Dense infers ``in_channels`` x H x W inputs."""
     from bmxnet_ext import QActivation, QDense
 
     net = mx.gluon.nn.HybridSequential()

@@ -15,13 +15,14 @@ import logging
 import os
 import sys
 
+from bmxnet_ext.cli import positive_int
 from bmxnet_ext.layers import SCALING_MODES
 from bmxnet_ext.quantization import ACTIVATION_METHODS
 
 from .checkpoint import write_text_atomically
-from .data import AUGMENTATIONS, DATASETS
+from .data import AUGMENTATIONS, DATASETS, sample_shape
 from .optim import OPTIMIZERS, SCHEDULES
-from .pipeline import KVSTORES, train
+from .pipeline import KVSTORES, check_model_input, train
 
 __all__ = ["build_parser", "parse_args", "main"]
 
@@ -58,7 +59,9 @@ def build_parser():
                         "mnist-test-split reads ../shared/data/mnist-test)")
     g.add_argument("--augment", default="none", choices=AUGMENTATIONS,
                    help="augmentation of in-memory datasets (default: none)")
-    g.add_argument("--image-size", type=int, default=224, help="imagenet crop size (default: 224)")
+    g.add_argument("--image-size", type=positive_int, default=None,
+                   help="side length of the samples: in-memory datasets are resized to it, image data is cropped "
+                        "to it (default: the dataset's own, 28 digits / mnist, 32 cifar10, 224 imagenet)")
     g.add_argument("--record-classes", type=int, default=1000,
                    help="class count of imagenet RecordIO data (default: 1000)")
     g = p.add_argument_group("optimisation")
@@ -89,7 +92,8 @@ def build_parser():
                    help="output folder (default: runs/<model>-<dataset>-w<bits>a<bits-a>)")
     g.add_argument("--resume", action="store_true", help="continue from the newest checkpoint (default: off)")
     g.add_argument("--limit-batches", type=int, default=None,
-                   help="train on at most this many batches per epoch, for smoke tests (default: all)")
+                   help="train and evaluate on at most this many batches per epoch, for smoke tests "
+                        "(default: all)")
     g.add_argument("--no-progress", dest="progress", action="store_false",
                    help="no progress bar (default: shown on a terminal)")
     return p
@@ -117,6 +121,10 @@ def _save_args(args):
 
 
 def _setup_logging(run_dir):
+    """Log to stderr and ``<run_dir>/train.log``, replacing the handlers of an earlier ``main`` in the process."""
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+        handler.close()
     handlers = [logging.StreamHandler(sys.stderr), logging.FileHandler(os.path.join(run_dir, "train.log"))]
     for handler in handlers:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
@@ -126,6 +134,7 @@ def _setup_logging(run_dir):
 
 def main(argv=None):
     args = parse_args(argv)
+    check_model_input(args.model, sample_shape(args.dataset, args.image_size), bits=args.bits, bits_a=args.bits_a)
     os.makedirs(args.run_dir, exist_ok=True)
     _setup_logging(args.run_dir)
     logger.info("arguments: %s", json.dumps(vars(args), sort_keys=True))

@@ -23,7 +23,7 @@ import numpy as np
 
 from bmxnet_ext import datasets as offline
 
-__all__ = ["DATASETS", "AUGMENTATIONS", "ArraySplit", "ImageSplit", "load_dataset", "epoch_batches",
+__all__ = ["DATASETS", "AUGMENTATIONS", "ArraySplit", "ImageSplit", "load_dataset", "sample_shape", "epoch_batches",
            "DIGITS_EVAL_COUNT"]
 
 DATASETS = ("digits", "mnist-test-split", "mnist", "cifar10", "imagenet")
@@ -31,6 +31,30 @@ AUGMENTATIONS = ("none", "shift", "shift-flip")
 DIGITS_EVAL_COUNT = 360
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+#: (channels, native side length) of each dataset's samples; ``image_size`` replaces the side length.
+NATIVE_SHAPES = {"digits": (1, 28), "mnist-test-split": (1, 28), "mnist": (1, 28), "cifar10": (3, 32),
+                 "imagenet": (3, 224)}
+
+
+def sample_shape(name, image_size=None):
+    """``(C, H, W)`` of one sample of dataset ``name`` as :func:`load_dataset` delivers it (no file is read)."""
+    if name not in NATIVE_SHAPES:
+        raise ValueError(f"Expected `dataset` to be one of {list(DATASETS)}, got {name!r}.")
+    channels, side = NATIVE_SHAPES[name]
+    side = image_size or side
+    return channels, side, side
+
+
+def _resized(images, size):
+    """``(N, C, H, W)`` float images resized to ``size`` x ``size`` (OpenCV: area when shrinking, else
+    bilinear); unchanged when ``size`` is None or already their size."""
+    if size is None or images.shape[2:] == (size, size):
+        return images
+    import cv2
+
+    interpolation = cv2.INTER_AREA if size < images.shape[2] else cv2.INTER_LINEAR
+    return np.stack([np.stack([cv2.resize(channel, (size, size), interpolation=interpolation)
+                               for channel in image]) for image in images]).astype(np.float32)
 
 
 class ArraySplit:
@@ -99,37 +123,42 @@ class ImageSplit:
         return data, np.asarray(labels, dtype=np.int32)
 
 
-def load_dataset(name, *, data_dir=None, augment="none", image_size=224, record_classes=1000):
+def load_dataset(name, *, data_dir=None, augment="none", image_size=None, record_classes=1000):
     """``(train_split, eval_split, num_classes)`` of dataset ``name`` (see the module docstring).
 
-    ``record_classes`` is the class count of ImageNet RecordIO data (image folders count their sub-folders).
+    ``image_size`` resizes in-memory datasets to ``image_size`` x ``image_size`` and is the crop size of
+    image data (default: the dataset's own size, :func:`sample_shape`). ``record_classes`` is the class count
+    of ImageNet RecordIO data (image folders count their sub-folders).
     """
+    if name == "imagenet":
+        return _imagenet(_required_dir(name, data_dir), image_size or NATIVE_SHAPES[name][1], record_classes)
+    (train_x, train_y), (eval_x, eval_y) = _arrays(name, data_dir)
+    train_x, eval_x = _resized(train_x, image_size), _resized(eval_x, image_size)
+    return ArraySplit(train_x, train_y, augment), ArraySplit(eval_x, eval_y), 10
+
+
+def _arrays(name, data_dir):
+    """``(train_images, train_labels), (eval_images, eval_labels)`` of an in-memory dataset."""
     if name == "digits":
         images, labels = offline.load_sklearn_digits()
         order = np.random.default_rng(len(labels)).permutation(len(labels))
         train, held = order[:-DIGITS_EVAL_COUNT], order[-DIGITS_EVAL_COUNT:]
-        return ArraySplit(images[train], labels[train], augment), ArraySplit(images[held], labels[held]), 10
+        return (images[train], labels[train]), (images[held], labels[held])
     if name == "mnist-test-split":
-        (train_x, train_y), (eval_x, eval_y) = offline.mnist_split(data_dir or offline.DEFAULT_MNIST_DIR)
-        return ArraySplit(train_x, train_y, augment), ArraySplit(eval_x, eval_y), 10
+        return offline.mnist_split(data_dir or offline.DEFAULT_MNIST_DIR)
     if name == "mnist":
         directory = _required_dir(name, data_dir)
         if not os.path.exists(os.path.join(directory, "train-images-idx3-ubyte.gz")):
             from mxnet.gluon.data.vision import MNIST
             MNIST(root=directory, train=True), MNIST(root=directory, train=False)  # downloads the idx files
-        train = offline.load_mnist_idx(directory, prefix="train")
-        held = offline.load_mnist_idx(directory, prefix="t10k")
-        return ArraySplit(*train, augment), ArraySplit(*held), 10
+        return offline.load_mnist_idx(directory, prefix="train"), offline.load_mnist_idx(directory, prefix="t10k")
     if name == "cifar10":
         directory = _required_dir(name, data_dir)
         if not os.path.exists(os.path.join(directory, "test_batch.bin")):
             from mxnet.gluon.data.vision import CIFAR10
             CIFAR10(root=directory, train=True), CIFAR10(root=directory, train=False)  # downloads the batches
-        train = _read_cifar([os.path.join(directory, f"data_batch_{i}.bin") for i in range(1, 6)])
-        held = _read_cifar([os.path.join(directory, "test_batch.bin")])
-        return ArraySplit(*train, augment), ArraySplit(*held), 10
-    if name == "imagenet":
-        return _imagenet(_required_dir(name, data_dir), image_size, record_classes)
+        return (_read_cifar([os.path.join(directory, f"data_batch_{i}.bin") for i in range(1, 6)]),
+                _read_cifar([os.path.join(directory, "test_batch.bin")]))
     raise ValueError(f"Expected `dataset` to be one of {list(DATASETS)}, got {name!r}.")
 
 

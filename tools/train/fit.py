@@ -62,10 +62,11 @@ def _training_shards(data, labels, ctx):
     return xs, ys, active
 
 
-def evaluate(net, split, *, batch_size, ctx):
-    """``(mean loss, accuracy)`` of ``net`` on ``split`` (in order, no smoothing, no augmentation)."""
+def evaluate(net, split, *, batch_size, ctx, limit=None):
+    """``(mean loss, accuracy)`` of ``net`` on ``split`` (in order, no smoothing, no augmentation), on its first
+    ``limit`` batches when given."""
     total_loss, correct, count = 0.0, 0, 0
-    for indices in epoch_batches(len(split), batch_size=batch_size, seed=0, epoch=0, shuffle=False):
+    for indices in epoch_batches(len(split), batch_size=batch_size, seed=0, epoch=0, shuffle=False, limit=limit):
         data, labels = split.batch(indices)
         for x, y in zip(_split(mx.nd.array(data), ctx), _split(mx.nd.array(labels, dtype="int32"), ctx)):
             logits = net(x)
@@ -107,7 +108,7 @@ def fit(*, net, trainer, train_split, eval_split, run_dir, epochs, batch_size, c
         The trainer updates on a distributed kvstore: the optimizer state lives on the servers, so checkpoints
         hold parameters only and a resumed run restarts the optimizer state (not bit-exact).
     limit_batches : int, optional
-        Train on at most this many batches per epoch (smoke tests).
+        Train and evaluate on at most this many batches per epoch (smoke tests).
     resume : bool
         Continue from the newest checkpoint in ``run_dir`` (a corrupt one raises ``CorruptCheckpointError``).
 
@@ -165,7 +166,7 @@ def fit(*, net, trainer, train_split, eval_split, run_dir, epochs, batch_size, c
             bar.close()
         loss_sum, correct = float(loss_sum.asscalar()), int(correct.asscalar())
         seconds = time.time() - start
-        eval_loss, eval_accuracy = evaluate(net, eval_split, batch_size=batch_size, ctx=ctx)
+        eval_loss, eval_accuracy = evaluate(net, eval_split, batch_size=batch_size, ctx=ctx, limit=limit_batches)
         record = {"epoch": epoch, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
                   "eval_loss": eval_loss, "eval_accuracy": eval_accuracy, "lr": trainer.learning_rate,
                   "epoch_seconds": seconds, "samples_per_second": seen / seconds}

@@ -10,13 +10,14 @@ import re
 import mxnet as mx
 
 from bmxnet_ext import binary_layer_config
+from bmxnet_ext.cli import ToolError
 
 from .artifacts import PLOT_NAME, export_model, plot_learning_curves
 from .data import epoch_batches, load_dataset
 from .fit import fit
 from .optim import WarmupSchedule, disable_binary_weight_decay, make_optimizer
 
-__all__ = ["train", "build_model", "create_net", "parse_contexts", "make_trainer", "KVSTORES"]
+__all__ = ["train", "build_model", "check_input_shape", "check_model_input", "create_net", "parse_contexts", "make_trainer", "KVSTORES"]
 
 KVSTORES = ("device", "local", "dist_sync")
 logger = logging.getLogger("bmxnet-train")
@@ -50,13 +51,37 @@ def build_model(name, *, classes, bits=1, bits_a=1, clip_threshold=0.5, activati
         return get_model(name, bits=bits, bits_a=bits_a, classes=classes, **model_kwargs)
 
 
-def create_net(name, *, classes, seed, ctx, input_shape, **settings):
-    """:func:`build_model` initialised from ``seed`` (Xavier, magnitude 2) on the devices ``ctx``, hybridized.
+def check_input_shape(net, name, sample_shape):
+    """Raise :class:`ToolError` (one line) unless ``net`` takes samples ``(C, H, W)``; it names the smallest
+    square size the network takes, found by shape inference on the uninitialised net."""
+    from model_zoo.input_size import smallest_input_size, takes_input
 
-    One forward pass on zeros of ``input_shape`` fixes every deferred shape. Equal seeds give equal nets.
+    if takes_input(net, sample_shape):
+        return
+    channels, height, width = sample_shape
+    smallest = smallest_input_size(net, channels)
+    advice = (f"the smallest square input it takes is {smallest} x {smallest}: pass --image-size {smallest}"
+              if smallest else "it takes no square input up to 512 x 512")
+    raise ToolError(f"Model {_model_name(name)!r} cannot take {channels} x {height} x {width} inputs (too small "
+                    f"for its downsampling, or not the size its fixed-size layers expect); {advice}.")
+
+
+def check_model_input(name, sample_shape, **settings):
+    """:func:`check_input_shape` of model ``name`` built with ``settings`` (nothing is initialised), so that a
+    tool can refuse a model / data pair before it writes anything."""
+    check_input_shape(build_model(name, classes=None, in_channels=sample_shape[0], **settings), name, sample_shape)
+
+
+def create_net(name, *, classes, seed, ctx, input_shape, **settings):
+    """:func:`build_model` for ``input_shape`` (its channels become ``in_channels``), initialised from ``seed``
+    (Xavier, magnitude 2) on the devices ``ctx``, hybridized.
+
+    The input size is checked (:func:`check_input_shape`) before anything is allocated; one forward pass on
+    zeros of ``input_shape`` then fixes every deferred shape. Equal seeds give equal nets.
     """
     mx.random.seed(seed, ctx="all")
-    net = build_model(name, classes=classes, **settings)
+    net = build_model(name, classes=classes, in_channels=input_shape[1], **settings)
+    check_input_shape(net, name, input_shape[1:])
     net.initialize(mx.init.Xavier(magnitude=2), ctx=ctx)
     net.hybridize(static_alloc=True)
     net(mx.nd.zeros(input_shape, ctx=ctx[0]))
@@ -87,7 +112,7 @@ def make_trainer(net, *, optimizer, lr, weight_decay, lr_schedule, epochs, steps
     return mx.gluon.Trainer(net.collect_params(), opt, kvstore=kvstore, update_on_kvstore=distributed)
 
 
-def train(*, model, dataset, run_dir, data_dir=None, augment="none", image_size=224, record_classes=1000,
+def train(*, model, dataset, run_dir, data_dir=None, augment="none", image_size=None, record_classes=1000,
           bits=1, bits_a=1, clip_threshold=0.5, activation_method="det_sign", scaling="none", model_kwargs=None,
           optimizer="adam", lr=1e-3, weight_decay=0.0, lr_schedule="cosine", warmup_epochs=0, lr_steps=(),
           lr_factor=0.1, final_lr=0.0, poly_power=2.0, momentum=0.9, nesterov=False, decay_binary_weights=False,
