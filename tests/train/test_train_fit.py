@@ -201,3 +201,56 @@ def test_help_states_every_default():
     assert len(flags) > 30
     for action in flags:
         assert "(default:" in action.help, action.option_strings
+
+
+class _PoisonedSplit(_InterruptingSplit):
+    """A train split whose ``after``-th batch holds a sample of NaN pixels (a corrupt sample; the float MLP
+    carries it to the loss, where max-pooling networks may drop it)."""
+
+    def batch(self, indices, rng=None):
+        self.calls += 1
+        data, labels = self.split.batch(indices, rng)
+        if self.calls == self.after:
+            data = data.copy()
+            data[0] = np.nan
+        return data, labels
+
+
+def test_a_nan_loss_stops_before_its_step_naming_the_step_and_the_last_good_checkpoint(tmp_path, digits):
+    from tools.train.fit import NonFiniteLossError
+
+    train_split, eval_split, classes = digits
+    poisoned = _PoisonedSplit(train_split, after=TINY["limit_batches"] + 2)  # 2nd batch of epoch 2
+    good = checkpoint_dir(str(tmp_path), 1)
+    with pytest.raises(NonFiniteLossError, match=rf"became nan at step 6 \(epoch 2, batch 2\); training stopped "
+                                                  rf"before applying that step, the last good checkpoint is {good}"):
+        train(run_dir=str(tmp_path), splits=(poisoned, eval_split, classes), **dict(TINY, model=_mlp, bits=32))
+    assert len(open(tmp_path / "log.jsonl").readlines()) == 1
+
+
+def test_an_existing_run_is_refused_without_resume_or_force(tmp_path):
+    from bmxnet_ext.cli import UsageError
+    from tools.train.cli import main
+
+    run_dir = tmp_path / "run"
+    flags = ["--epochs", "1", "--limit-batches", "1", "--batch-size", "8", "--no-progress", "--run-dir", str(run_dir)]
+    assert main(flags) == 0
+    first = (run_dir / "model-0000.params").read_bytes()
+    with pytest.raises(UsageError, match=f"run folder {run_dir} already holds a run; pass --resume .* --force"):
+        main(flags + ["--seed", "1"])
+    assert (run_dir / "model-0000.params").read_bytes() == first
+    (run_dir / "notes.txt").write_text("mine")
+    assert main(flags + ["--seed", "1", "--force"]) == 0
+    assert (run_dir / "model-0000.params").read_bytes() != first
+    assert json.loads((run_dir / "args.json").read_text())["seed"] == 1
+    assert (run_dir / "notes.txt").read_text() == "mine"  # --force removes the run's files only
+    assert main(flags + ["--seed", "1", "--resume"]) == 0  # nothing left to train: the finished run is kept
+
+
+def test_bits_32_alone_is_the_full_precision_twin():
+    from tools.train.cli import parse_args
+
+    args = parse_args(["--bits", "32"])
+    assert (args.bits, args.bits_a, args.run_dir) == (32, 32, os.path.join("runs", "lenet-digits-w32a32"))
+    assert parse_args(["--bits", "32", "--bits-a", "1"]).bits_a == 1
+    assert parse_args([]).bits_a == 1

@@ -15,7 +15,7 @@ import logging
 import os
 import sys
 
-from bmxnet_ext.cli import positive_int
+from bmxnet_ext.cli import non_negative_int, positive_int
 from bmxnet_ext.layers import SCALING_MODES
 from bmxnet_ext.quantization import ACTIVATION_METHODS
 
@@ -23,11 +23,13 @@ from .checkpoint import write_text_atomically
 from .data import AUGMENTATIONS, DATASETS, sample_shape
 from .optim import OPTIMIZERS, SCHEDULES
 from .pipeline import KVSTORES, check_model_input, train
+from .run_dir import prepare_run_dir
 
 __all__ = ["build_parser", "parse_args", "main"]
 
 logger = logging.getLogger("bmxnet-train")
-_NOT_TRAINING_SETTINGS = ("resume", "progress", "epochs", "ctx", "limit_batches")
+_NOT_TRAINING_SETTINGS = ("resume", "force", "progress", "epochs", "ctx", "limit_batches", "log_interval",
+                          "tensorboard")
 
 
 def _threshold(text):
@@ -45,7 +47,8 @@ def build_parser():
     g = p.add_argument_group("model")
     g.add_argument("--model", default="lenet", help="zoo model name (default: lenet)")
     g.add_argument("--bits", type=int, default=1, help="weight bits, 1..32 (default: 1)")
-    g.add_argument("--bits-a", type=int, default=1, help="activation bits, 1..32 (default: 1)")
+    g.add_argument("--bits-a", type=int, default=None,
+                   help="activation bits, 1..32; --bits 32 alone is the full-precision twin (default: --bits)")
     g.add_argument("--clip-threshold", type=_threshold, default=0.5,
                    help="t_clip of the straight-through estimator; 'none' keeps all gradients (default: 0.5)")
     g.add_argument("--activation-method", default="det_sign", choices=sorted(ACTIVATION_METHODS),
@@ -91,16 +94,25 @@ def build_parser():
     g.add_argument("--run-dir", default=None,
                    help="output folder (default: runs/<model>-<dataset>-w<bits>a<bits-a>)")
     g.add_argument("--resume", action="store_true", help="continue from the newest checkpoint (default: off)")
+    g.add_argument("--force", action="store_true",
+                   help="replace the run an existing --run-dir holds (default: off, such a folder is refused)")
     g.add_argument("--limit-batches", type=int, default=None,
                    help="train and evaluate on at most this many batches per epoch, for smoke tests "
                         "(default: all)")
     g.add_argument("--no-progress", dest="progress", action="store_false",
-                   help="no progress bar (default: shown on a terminal)")
+                   help="no progress bars (default: shown on a terminal, with running loss and accuracy)")
+    g.add_argument("--log-interval", type=non_negative_int, default=50,
+                   help="log loss, accuracy, lr and samples/s every N batches, also when not on a terminal; 0: "
+                        "once per epoch (default: 50)")
+    g.add_argument("--tensorboard", action="store_true",
+                   help="write TensorBoard event files to <run-dir>/tensorboard (default: off)")
     return p
 
 
 def parse_args(argv=None):
     args = build_parser().parse_args(argv)
+    if args.bits_a is None:
+        args.bits_a = args.bits
     if args.run_dir is None:
         args.run_dir = os.path.join("runs", f"{args.model}-{args.dataset}-w{args.bits}a{args.bits_a}")
     return args
@@ -135,7 +147,7 @@ def _setup_logging(run_dir):
 def main(argv=None):
     args = parse_args(argv)
     check_model_input(args.model, sample_shape(args.dataset, args.image_size), bits=args.bits, bits_a=args.bits_a)
-    os.makedirs(args.run_dir, exist_ok=True)
+    prepare_run_dir(args.run_dir, resume=args.resume, force=args.force)
     _setup_logging(args.run_dir)
     logger.info("arguments: %s", json.dumps(vars(args), sort_keys=True))
     _save_args(args)

@@ -16,6 +16,7 @@ from .artifacts import PLOT_NAME, export_model, plot_learning_curves
 from .data import epoch_batches, load_dataset
 from .fit import fit
 from .optim import WarmupSchedule, disable_binary_weight_decay, make_optimizer
+from .run_dir import prepare_run_dir
 
 __all__ = ["train", "build_model", "check_input_shape", "check_model_input", "create_net", "parse_contexts", "make_trainer", "KVSTORES"]
 
@@ -113,21 +114,25 @@ def make_trainer(net, *, optimizer, lr, weight_decay, lr_schedule, epochs, steps
 
 
 def train(*, model, dataset, run_dir, data_dir=None, augment="none", image_size=None, record_classes=1000,
-          bits=1, bits_a=1, clip_threshold=0.5, activation_method="det_sign", scaling="none", model_kwargs=None,
+          bits=1, bits_a=None, clip_threshold=0.5, activation_method="det_sign", scaling="none", model_kwargs=None,
           optimizer="adam", lr=1e-3, weight_decay=0.0, lr_schedule="cosine", warmup_epochs=0, lr_steps=(),
           lr_factor=0.1, final_lr=0.0, poly_power=2.0, momentum=0.9, nesterov=False, decay_binary_weights=False,
           label_smoothing=0.0, batch_size=64, epochs=10, seed=0, ctx="cpu(0)", kvstore="device",
-          limit_batches=None, resume=False, progress=True, splits=None):
+          limit_batches=None, resume=False, force=False, progress=True, log_interval=0, tensorboard=False,
+          splits=None):
     """Train zoo ``model`` on ``dataset``, checkpointing into ``run_dir``; export it and plot its curves.
 
-    Arguments mirror ``bmxnet-train``'s flags (see ``bmxnet-train --help``); ``splits`` optionally passes
-    already loaded ``(train_split, eval_split, classes)`` to skip loading. Returns a dict with ``net``,
-    ``history``, ``symbol_file``, ``params_file``, ``plot`` and ``input_shape`` (one batch of one sample).
+    Arguments mirror ``bmxnet-train``'s flags (see ``bmxnet-train --help``); ``bits_a`` defaults to ``bits``
+    (so ``bits=32`` alone is the full-precision twin, as in ``get_model``). A ``run_dir`` that already holds a
+    run needs ``resume`` or ``force`` (:mod:`.run_dir`). ``splits`` optionally passes already loaded
+    ``(train_split, eval_split, classes)`` to skip loading. Returns a dict with ``net``, ``history``,
+    ``symbol_file``, ``params_file``, ``plot`` and ``input_shape`` (one batch of one sample).
     """
     if kvstore not in KVSTORES:
         raise ValueError(f"Expected `kvstore` to be one of {list(KVSTORES)}, got {kvstore!r}.")
+    bits_a = bits if bits_a is None else bits_a
     contexts = parse_contexts(ctx) if isinstance(ctx, str) else list(ctx)
-    os.makedirs(run_dir, exist_ok=True)
+    prepare_run_dir(run_dir, resume=resume, force=force)
     kv = mx.kv.create(kvstore) if kvstore.startswith("dist") else kvstore
     rank, num_workers = (kv.rank, kv.num_workers) if kvstore.startswith("dist") else (0, 1)
     train_split, eval_split, classes = splits or load_dataset(dataset, data_dir=data_dir, augment=augment,
@@ -144,17 +149,31 @@ def train(*, model, dataset, run_dir, data_dir=None, augment="none", image_size=
                            epochs=epochs, steps_per_epoch=steps, warmup_epochs=warmup_epochs, lr_steps=lr_steps,
                            lr_factor=lr_factor, final_lr=final_lr, poly_power=poly_power, momentum=momentum,
                            nesterov=nesterov, decay_binary_weights=decay_binary_weights, kvstore=kv)
-    history = fit(net=net, trainer=trainer, train_split=train_split, eval_split=eval_split, run_dir=run_dir,
-                  epochs=epochs, batch_size=batch_size, ctx=contexts, seed=seed, label_smoothing=label_smoothing,
-                  rank=rank, num_workers=num_workers, distributed=kvstore.startswith("dist"),
-                  limit_batches=limit_batches, resume=resume,
-                  progress=progress)
+    writer = _tensorboard_writer(run_dir) if tensorboard else None
+    try:
+        history = fit(net=net, trainer=trainer, train_split=train_split, eval_split=eval_split, run_dir=run_dir,
+                      epochs=epochs, batch_size=batch_size, ctx=contexts, seed=seed, label_smoothing=label_smoothing,
+                      rank=rank, num_workers=num_workers, distributed=kvstore.startswith("dist"),
+                      limit_batches=limit_batches, resume=resume, progress=progress, log_interval=log_interval,
+                      tensorboard=writer)
+    finally:
+        if writer is not None:
+            writer.close()
     symbol_file, params_file = export_model(net, run_dir)
     plot = plot_learning_curves(history, os.path.join(run_dir, PLOT_NAME),
                                 title=f"{_model_name(model)} on {dataset}, W{bits}A{bits_a}") if history else None
     logger.info("exported %s and %s", symbol_file, params_file)
     return {"net": net, "history": history, "symbol_file": symbol_file, "params_file": params_file,
             "plot": plot, "input_shape": input_shape, "rank": rank}
+
+
+def _tensorboard_writer(run_dir):
+    """A tensorboardX ``SummaryWriter`` on ``<run_dir>/tensorboard`` (``tensorboard --logdir`` reads it)."""
+    try:
+        from tensorboardX import SummaryWriter
+    except ImportError as err:
+        raise ToolError("--tensorboard needs the tensorboardX package: pip install tensorboardX") from err
+    return SummaryWriter(logdir=os.path.join(run_dir, "tensorboard"))
 
 
 def _model_name(model):
