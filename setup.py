@@ -94,12 +94,12 @@ setup(
     install_requires=[
         "mxnet==1.9.1",
         "numpy>=1.17,<1.24",
-        "gluoncv",
-        "opencv-python-headless",
+        "gluoncv",  # image-data presets and the distillation loss of bmxnet-train
+        "opencv-python",  # the one OpenCV: gluoncv requires this package, a second (headless) one would clash
     ],
     extras_require={
-        "test": ["pytest>=7", "scikit-learn"],
-        "train": ["scikit-learn", "matplotlib", "tqdm"],
+        "test": ["pytest>=7", "scikit-learn", "tensorboardX"],
+        "train": ["scikit-learn", "matplotlib", "tqdm", "tensorboardX"],
     },
     zip_safe=False,
 )

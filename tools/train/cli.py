@@ -58,15 +58,16 @@ def build_parser():
     g = p.add_argument_group("data")
     g.add_argument("--dataset", default="digits", choices=DATASETS, help="dataset (default: digits)")
     g.add_argument("--data-dir", default=None,
-                   help="folder holding (or receiving) the dataset's files (default: per dataset; "
-                        "mnist-test-split reads ../shared/data/mnist-test)")
+                   help="folder holding (or receiving) the dataset's files, relative to the current folder "
+                        "(default: mnist-test-split reads $BMXNET_MNIST_DIR or ../shared/data/mnist-test, digits "
+                        "needs none, the others need it)")
     g.add_argument("--augment", default="none", choices=AUGMENTATIONS,
                    help="augmentation of in-memory datasets (default: none)")
     g.add_argument("--image-size", type=positive_int, default=None,
                    help="side length of the samples: in-memory datasets are resized to it, image data is cropped "
                         "to it (default: the dataset's own, 28 digits / mnist, 32 cifar10, 224 imagenet)")
-    g.add_argument("--record-classes", type=int, default=1000,
-                   help="class count of imagenet RecordIO data (default: 1000)")
+    g.add_argument("--record-classes", type=positive_int, default=1000,
+                   help="class count of RecordIO data (image folders count their sub-folders) (default: 1000)")
     g = p.add_argument_group("optimisation")
     g.add_argument("--optimizer", default="adam", choices=OPTIMIZERS, help="optimizer (default: adam)")
     g.add_argument("--lr", type=float, default=1e-3, help="base learning rate (default: 0.001)")
