@@ -85,7 +85,7 @@ def test_dist_sync_workers_hold_identical_adam_trained_parameters(tmp_path):
 
 def test_importing_the_training_package_does_not_import_mxnet():
     """``python -m tools.train`` must reach :func:`serve` before MXNet is imported (see parameter_server)."""
-    probe = "import sys, tools.train, tools.train.parameter_server; print('mxnet' in sys.modules)"
+    probe = "import sys, tools.train.__main__; print('mxnet' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False", result.stderr
     from tools.train import train

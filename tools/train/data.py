@@ -30,9 +30,9 @@ import os
 import numpy as np
 
 from bmxnet_ext import datasets as offline
-from bmxnet_ext.cli import ToolError, UsageError
+from bmxnet_ext.cli import ToolError
 
-__all__ = ["DATASETS", "AUGMENTATIONS", "ArraySplit", "ImageSplit", "load_dataset", "sample_shape", "epoch_batches",
+__all__ = ["DATASETS", "AUGMENTATIONS", "ArraySplit", "ImageSplit", "load_dataset", "epoch_batches",
            "DIGITS_EVAL_COUNT"]
 
 DATASETS = ("digits", "mnist-test-split", "mnist", "cifar10", "image-folder", "recordio", "imagenet")
@@ -41,18 +41,8 @@ AUGMENTATIONS = ("none", "shift", "shift-flip")
 DIGITS_EVAL_COUNT = 360
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-#: (channels, native side length) of each dataset's samples; ``image_size`` replaces the side length.
-NATIVE_SHAPES = {"digits": (1, 28), "mnist-test-split": (1, 28), "mnist": (1, 28), "cifar10": (3, 32),
-                 "image-folder": (3, 224), "recordio": (3, 224), "imagenet": (3, 224)}
-
-
-def sample_shape(name, image_size=None):
-    """``(C, H, W)`` of one sample of dataset ``name`` as :func:`load_dataset` delivers it (no file is read)."""
-    if name not in NATIVE_SHAPES:
-        raise ValueError(f"Expected `dataset` to be one of {list(DATASETS)}, got {name!r}.")
-    channels, side = NATIVE_SHAPES[name]
-    side = image_size or side
-    return channels, side, side
+DEFAULT_IMAGE_SIZE = 224
+"""Crop size of image data (image-folder, recordio, imagenet) unless ``image_size`` is given."""
 
 
 def _resized(images, size):
@@ -138,12 +128,11 @@ def load_dataset(name, *, data_dir=None, augment="none", image_size=None, record
     """``(train_split, eval_split, num_classes)`` of dataset ``name`` (see the module docstring).
 
     ``image_size`` resizes in-memory datasets to ``image_size`` x ``image_size`` and is the crop size of
-    image data (default: the dataset's own size, :func:`sample_shape`). ``record_classes`` is the class count
+    image data (default: the dataset's own size; 224 for image data). ``record_classes`` is the class count
     of ImageNet RecordIO data (image folders count their sub-folders).
     """
     if name in IMAGE_DATASETS:
-        return _image_data(name, _existing_dir(name, data_dir), image_size or NATIVE_SHAPES[name][1],
-                           record_classes)
+        return _image_data(name, _existing_dir(name, data_dir), image_size or DEFAULT_IMAGE_SIZE, record_classes)
     (train_x, train_y), (eval_x, eval_y) = _arrays(name, data_dir)
     train_x, eval_x = _resized(train_x, image_size), _resized(eval_x, image_size)
     return ArraySplit(train_x, train_y, augment), ArraySplit(eval_x, eval_y), 10
@@ -179,7 +168,7 @@ def _arrays(name, data_dir):
 def _download_dir(name, data_dir):
     """The absolute ``data_dir`` of a dataset Gluon can download into it, created when missing."""
     if not data_dir:
-        raise UsageError(f"dataset {name!r} needs --data-dir (the folder holding or receiving its files)")
+        raise ToolError(f"dataset {name!r} needs --data-dir (the folder holding or receiving its files)")
     directory = os.path.abspath(data_dir)
     os.makedirs(directory, exist_ok=True)
     return directory
@@ -188,7 +177,7 @@ def _download_dir(name, data_dir):
 def _existing_dir(name, data_dir):
     """The absolute ``data_dir`` of a dataset that must already be there."""
     if not data_dir:
-        raise UsageError(f"dataset {name!r} needs --data-dir (the folder holding its files)")
+        raise ToolError(f"dataset {name!r} needs --data-dir (the folder holding its files)")
     directory = os.path.abspath(data_dir)
     if not os.path.isdir(directory):
         raise ToolError(f"dataset {name!r} not found: --data-dir {directory} is not a folder")
@@ -227,8 +216,7 @@ def _image_data(name, directory, image_size, record_classes):
                           T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
     eval_tf = functools.partial(transform_eval, resize_short=int(round(image_size / 0.875)), crop_size=image_size,
                                 mean=IMAGENET_MEAN, std=IMAGENET_STD)
-    kind = name if name != "imagenet" else (
-        "recordio" if os.path.exists(os.path.join(directory, "train.rec")) else "image-folder")
+    kind = name if name != "imagenet" else _image_layout(directory)
     train, held = (_image_source(kind, directory, part) for part in ("train", "val"))
     if kind == "image-folder":
         if train.synsets != held.synsets:
@@ -238,6 +226,16 @@ def _image_data(name, directory, image_size, record_classes):
     else:
         classes = record_classes
     return ImageSplit(train, train_tf), ImageSplit(held, eval_tf), classes
+
+
+def _image_layout(directory):
+    """``recordio`` or ``image-folder``: which layout of image data ``directory`` holds."""
+    if os.path.exists(os.path.join(directory, "train.rec")):
+        return "recordio"
+    if os.path.isdir(os.path.join(directory, "train")):
+        return "image-folder"
+    raise ToolError(f"dataset 'imagenet' not found: --data-dir {directory} holds neither train.rec / train.idx "
+                    "(RecordIO) nor a train/ folder (one sub-folder of images per class)")
 
 
 def _image_source(kind, directory, part):

@@ -15,9 +15,10 @@ import mxnet as mx
 import numpy as np
 from mxnet import autograd
 
+from bmxnet_ext.atomic import write_text
 from bmxnet_ext.cli import ToolError
 
-from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, write_text_atomically
+from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .data import epoch_batches
 
 __all__ = ["fit", "evaluate", "cross_entropy", "epoch_seed", "write_log", "LOG_NAME", "NonFiniteLossError"]
@@ -86,7 +87,7 @@ def evaluate(net, split, *, batch_size, ctx, limit=None, progress=False):
 
 def write_log(run_dir, history):
     """Rewrite ``<run_dir>/log.jsonl`` (one JSON object per epoch) atomically from ``history``."""
-    write_text_atomically(os.path.join(run_dir, LOG_NAME), "".join(json.dumps(h) + "\n" for h in history))
+    write_text(os.path.join(run_dir, LOG_NAME), "".join(json.dumps(h) + "\n" for h in history))
 
 
 def _progress(total, description, enabled):

@@ -7,6 +7,7 @@ removed, anything else in the folder is left alone).
 import os
 import shutil
 
+from bmxnet_ext.atomic import check_output_folder
 from bmxnet_ext.cli import UsageError
 
 __all__ = ["RUN_FILES", "holds_run", "prepare_run_dir"]
@@ -24,11 +25,10 @@ def holds_run(run_dir):
 def prepare_run_dir(run_dir, *, resume=False, force=False):
     """Create ``run_dir``; refuse (one line) or, with ``force``, clear a run it already holds.
 
-    Raises :class:`bmxnet_ext.cli.UsageError` when ``run_dir`` is a file, or holds a run and neither
-    ``resume`` nor ``force`` is set.
+    Raises ``OSError`` when ``run_dir`` cannot be a folder (:func:`bmxnet_ext.atomic.check_output_folder`),
+    :class:`bmxnet_ext.cli.UsageError` when it holds a run and neither ``resume`` nor ``force`` is set.
     """
-    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
-        raise UsageError(f"run folder {run_dir} is a file; pass --run-dir with a folder path")
+    check_output_folder(run_dir)
     if holds_run(run_dir) and not resume:
         if not force:
             raise UsageError(f"run folder {run_dir} already holds a run; pass --resume to continue it, --force to "
