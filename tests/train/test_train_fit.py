@@ -256,3 +256,67 @@ def test_bits_32_alone_is_the_full_precision_twin():
     assert (args.bits, args.bits_a, args.run_dir) == (32, 32, os.path.join("runs", "lenet-digits-w32a32"))
     assert parse_args(["--bits", "32", "--bits-a", "1"]).bits_a == 1
     assert parse_args([]).bits_a == 1
+
+
+def _tensorboard_scalars(folder):
+    """``{tag: [(step, value), ...]}`` read back from the event files in ``folder`` (TFRecord framing: length,
+    its CRC, an ``Event`` protobuf, its CRC)."""
+    import struct
+
+    from tensorboardX.proto import event_pb2
+
+    scalars = {}
+    for name in sorted(os.listdir(folder)):
+        raw = open(os.path.join(folder, name), "rb").read()
+        offset = 0
+        while offset < len(raw):
+            (length,) = struct.unpack("<Q", raw[offset:offset + 8])
+            event = event_pb2.Event.FromString(raw[offset + 12:offset + 12 + length])
+            offset += 12 + length + 4
+            for value in event.summary.value:
+                scalars.setdefault(value.tag, []).append((event.step, value.simple_value))
+    return scalars
+
+
+def test_log_interval_lines_tensorboard_events_and_integer_epoch_ticks(tmp_path, digits):
+    """Log lines every 2 batches go to train.log also without a terminal; TensorBoard gets the same values."""
+    from tools.train.cli import main
+
+    run_dir = tmp_path / "run"
+    assert main(["--epochs", "2", "--limit-batches", "5", "--batch-size", "8", "--no-progress", "--log-interval",
+                 "2", "--tensorboard", "--run-dir", str(run_dir)]) == 0
+    log = (run_dir / "train.log").read_text()
+    lines = [line for line in log.splitlines() if " batch " in line]
+    assert [line.split("epoch ", 1)[1].split(":")[0] for line in lines] == [
+        "1/2 batch 2/5 (step 2)", "1/2 batch 4/5 (step 4)", "2/2 batch 2/5 (step 7)", "2/2 batch 4/5 (step 9)"]
+    assert all(" loss " in line and " acc " in line and " lr " in line and "samples/s" in line for line in lines)
+    scalars = _tensorboard_scalars(run_dir / "tensorboard")
+    assert [step for step, _ in scalars["train/loss"]] == [2, 4, 5, 7, 9, 10]
+    assert [step for step, _ in scalars["eval/accuracy"]] == [5, 10]
+    history = [json.loads(line) for line in open(run_dir / "log.jsonl")]
+    assert scalars["eval/accuracy"][1][1] == pytest.approx(history[1]["eval_accuracy"])
+
+
+def test_learning_curves_have_whole_epoch_ticks_and_a_learning_rate_panel(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from tools.train.artifacts import plot_learning_curves
+
+    history = [{"epoch": e, "train_loss": 1 / e, "eval_loss": 1.1 / e, "train_accuracy": 0.5 + e / 10,
+                "eval_accuracy": 0.5 + e / 11, "lr": 1e-3 / e} for e in (1, 2, 3)]
+    created = []
+    original = plt.subplots
+    plt.subplots = lambda *a, **k: created.append(original(*a, **k)) or created[-1]
+    try:
+        plot_learning_curves(history, str(tmp_path / "curves.png"))
+    finally:
+        plt.subplots = original
+    fig, axes = created[0]
+    assert [ax.get_title() for ax in axes] == ["loss", "accuracy", "lr"]
+    for ax in axes:
+        ticks = [t for t in ax.get_xticks() if 1 <= t <= 3]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
