@@ -16,7 +16,7 @@ import logging
 import os
 import sys
 
-from bmxnet_ext.cli import (ArgumentParser, int_in_range, non_negative_float, non_negative_int,
+from bmxnet_ext.cli import (ArgumentParser, fraction, int_in_range, non_negative_float, non_negative_int,
                             open_fraction, positive_float, positive_int)
 from bmxnet_ext.layers import SCALING_MODES
 from bmxnet_ext.quantizers import ACTIVATION_METHODS
@@ -28,6 +28,7 @@ from .data import AUGMENTATIONS, DATASETS, load_dataset
 from .optim import OPTIMIZERS, SCHEDULES
 from .pipeline import KVSTORES, check_model_input, parse_contexts, train
 from .run_dir import prepare_run_dir
+from .stages import source_params_file, teacher_files
 
 __all__ = ["build_parser", "parse_args", "main"]
 
@@ -101,6 +102,17 @@ def build_parser():
                         "to it (default: the dataset's own, 28 digits / mnist, 32 cifar10, 224 imagenet)")
     g.add_argument("--record-classes", type=positive_int, default=1000,
                    help="class count of RecordIO data (image folders count their sub-folders) (default: 1000)")
+    g = p.add_argument_group("stages and distillation")
+    g.add_argument("--init-from", default=None, metavar="RUN_DIR|PARAMS",
+                   help="start from a trained model: a run folder (its newest checkpoint) or a .params file; "
+                        "parameters whose name and shape match are loaded, the rest reported (default: none)")
+    g.add_argument("--teacher", default=None, metavar="RUN_DIR",
+                   help="distil from the model exported in this run folder (soft targets, gluoncv's "
+                        "DistillationSoftmaxCrossEntropyLoss) (default: none)")
+    g.add_argument("--distill-temperature", type=positive_float, default=4.0,
+                   help="temperature T of the soft targets (default: 4)")
+    g.add_argument("--distill-hard-weight", type=fraction, default=0.5,
+                   help="weight of the true-label loss; 1 - it weighs the soft loss times T^2 (default: 0.5)")
     g = p.add_argument_group("optimisation")
     g.add_argument("--optimizer", default="adam", choices=OPTIMIZERS, help="optimizer (default: adam)")
     g.add_argument("--lr", type=positive_float, default=1e-3, help="base learning rate (default: 0.001)")
@@ -196,6 +208,10 @@ def main(argv=None):
     splits = load_dataset(args.dataset, data_dir=args.data_dir, augment=args.augment, image_size=args.image_size,
                           record_classes=args.record_classes)  # a missing dataset fails before the run folder
     check_model_input(args.model, splits[0].shape, bits=args.bits, bits_a=args.bits_a)  # so does a bad size
+    if args.init_from:
+        source_params_file(args.init_from)
+    if args.teacher:
+        teacher_files(args.teacher)
     prepare_run_dir(args.run_dir, resume=args.resume, force=args.force)
     _setup_logging(args.run_dir)
     logger.info("arguments: %s", json.dumps(vars(args), sort_keys=True))

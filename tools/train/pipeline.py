@@ -17,6 +17,8 @@ from .data import epoch_batches, load_dataset
 from .fit import fit
 from .optim import WarmupSchedule, disable_binary_weight_decay, make_optimizer
 from .run_dir import prepare_run_dir
+from .stages import distillation_loss, load_teacher
+from .stages import init_from as init_from_source
 
 __all__ = ["train", "build_model", "check_input_shape", "check_model_input", "create_net", "parse_contexts", "make_trainer", "KVSTORES"]
 
@@ -119,12 +121,13 @@ def train(*, model, dataset, run_dir, data_dir=None, augment="none", image_size=
           lr_factor=0.1, final_lr=0.0, poly_power=2.0, momentum=0.9, nesterov=False, decay_binary_weights=False,
           label_smoothing=0.0, batch_size=64, epochs=10, seed=0, ctx="cpu(0)", kvstore="device",
           limit_batches=None, resume=False, force=False, progress=True, log_interval=0, tensorboard=False,
-          splits=None):
+          init_from=None, teacher=None, distill_temperature=4.0, distill_hard_weight=0.5, splits=None):
     """Train zoo ``model`` on ``dataset``, checkpointing into ``run_dir``; export it and plot its curves.
 
     Arguments mirror ``bmxnet-train``'s flags (see ``bmxnet-train --help``); ``bits_a`` defaults to ``bits``
     (so ``bits=32`` alone is the full-precision twin, as in ``get_model``). A ``run_dir`` that already holds a
-    run needs ``resume`` or ``force`` (:mod:`.run_dir`). ``splits`` optionally passes already loaded
+    run needs ``resume`` or ``force`` (:mod:`.run_dir`). ``init_from`` (a run folder or parameter file) and
+    ``teacher`` (a run folder) train in stages (:mod:`.stages`). ``splits`` optionally passes already loaded
     ``(train_split, eval_split, classes)`` to skip loading. Returns a dict with ``net``, ``history``,
     ``symbol_file``, ``params_file``, ``plot`` and ``input_shape`` (one batch of one sample).
     """
@@ -143,6 +146,12 @@ def train(*, model, dataset, run_dir, data_dir=None, augment="none", image_size=
                      bits_a=bits_a, clip_threshold=clip_threshold, activation_method=activation_method,
                      scaling=scaling, **(model_kwargs or {}))
     _log_summary(net, input_shape)
+    if init_from:
+        init_from_source(net, init_from)
+    loss_fn = None
+    if teacher:
+        loss_fn = distillation_loss(load_teacher(teacher, contexts), temperature=distill_temperature,
+                                    hard_weight=distill_hard_weight)
     steps = len(epoch_batches(len(train_split), batch_size=batch_size, seed=seed, epoch=1, rank=rank,
                               num_workers=num_workers, limit=limit_batches))
     trainer = make_trainer(net, optimizer=optimizer, lr=lr, weight_decay=weight_decay, lr_schedule=lr_schedule,
@@ -153,7 +162,7 @@ def train(*, model, dataset, run_dir, data_dir=None, augment="none", image_size=
     try:
         history = fit(net=net, trainer=trainer, train_split=train_split, eval_split=eval_split, run_dir=run_dir,
                       epochs=epochs, batch_size=batch_size, ctx=contexts, seed=seed, label_smoothing=label_smoothing,
-                      rank=rank, num_workers=num_workers, distributed=kvstore.startswith("dist"),
+                      loss_fn=loss_fn, rank=rank, num_workers=num_workers, distributed=kvstore.startswith("dist"),
                       limit_batches=limit_batches, resume=resume, progress=progress, log_interval=log_interval,
                       tensorboard=writer)
     finally:
