@@ -14,6 +14,7 @@ from .parameter_server import node_role, serve
 
 def main(argv=None):
     if node_role():
+        # before anything imports mxnet (bmxnet_ext does): the node starts inside that import
         serve()
         return 0
     from bmxnet_ext.cli import run
