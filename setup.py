@@ -98,7 +98,7 @@ setup(
         "opencv-python-headless",
     ],
     extras_require={
-        "test": ["pytest>=7", "scikit-learn"],
+        "test": ["pytest>=7", "scikit-learn", "atheris"],  # atheris: tools/fuzz_readers.py and its tests
         "train": ["scikit-learn", "matplotlib", "tqdm"],
     },
     zip_safe=False,

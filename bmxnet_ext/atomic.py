@@ -75,13 +75,15 @@ def _umask():
 def atomic_file(path, mode="wb"):
     """Open a temporary file beside ``path`` for writing; rename it to ``path`` when the block succeeds.
 
+    The yielded file's ``name`` is the temporary's path (e.g. to check what was written before the rename).
     On an exception the temporary is removed and ``path`` is untouched.
     """
     parent = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=parent, prefix=TEMP_PREFIX, suffix="-" + os.path.basename(path))
+    os.close(fd)
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; the result is an ordinary file
-        with os.fdopen(fd, mode) as f:
+        with open(tmp, mode) as f:  # f.name is the temporary's path
             yield f
             f.flush()
             os.fsync(f.fileno())
