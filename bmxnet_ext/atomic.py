@@ -75,15 +75,15 @@ def _umask():
 def atomic_file(path, mode="wb"):
     """Open a temporary file beside ``path`` for writing; rename it to ``path`` when the block succeeds.
 
-    The yielded file's ``name`` is the temporary's path (e.g. to check what was written before the rename).
-    On an exception the temporary is removed and ``path`` is untouched.
+    On an exception the temporary is removed and ``path`` is untouched. The yielded file's ``name`` is the
+    temporary's path, so the content can be checked before it is renamed into place.
     """
     parent = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=parent, prefix=TEMP_PREFIX, suffix="-" + os.path.basename(path))
     os.close(fd)
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; the result is an ordinary file
-        with open(tmp, mode) as f:  # f.name is the temporary's path
+        with open(tmp, mode) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())

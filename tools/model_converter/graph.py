@@ -2,7 +2,8 @@
 
 A :class:`Graph` is MXNet's own node list in topological order: each :class:`Node` has an operator name,
 string attributes and inputs ``(node_index, output_index)``; ``op == "null"`` marks a variable (a parameter
-when its name is in :attr:`Graph.params`, an input otherwise). Reading validates the files so that every bad
+when its name is in :attr:`Graph.params`, an input otherwise). A *layer node* (``layers.py``) carries its
+settings as a typed :class:`~tools.model_converter.layers.LayerSpec` in ``Node.layer`` instead. Reading validates the files so that every bad
 input fails here, before anything is computed or written.
 """
 import contextlib
@@ -26,6 +27,7 @@ class Node:
     name: str
     attrs: dict = field(default_factory=dict)
     inputs: list = field(default_factory=list)
+    layer: object = None  # the LayerSpec of a layer node (layers.py); None for MXNet operators
 
 
 @dataclass
