@@ -115,3 +115,16 @@ def test_model_store_refuses_an_unregistered_file(bad, tmp_path):
 def test_model_store_root_that_is_a_file(bad, tmp_path):
     (tmp_path / "store").write_text("")
     bad(model_store.main, ["--root", "store", "list"], 1, "store", "is a file", prog=STORE)
+
+
+@pytest.mark.parametrize("argv, code, fragments", [
+    (["--epochs", "0"], 2, ["--epochs", "'0'"]),
+    (["--lr", "nan"], 2, ["--lr", "'nan'"]),
+    (["--latency-runs", "-5"], 2, ["--latency-runs", "'-5'"]),
+    (["--out-dir", "results"], 1, ["results", "is a file"]),
+])
+def test_main_job(bad, tmp_path, argv, code, fragments):
+    from tools import main_job
+
+    (tmp_path / "results").write_text("")
+    bad(main_job.main, argv, code, *fragments, prog="python -m tools.main_job")
