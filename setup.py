@@ -98,7 +98,7 @@ setup(
         "opencv-python",  # the one OpenCV: gluoncv requires this package, a second (headless) one would clash
     ],
     extras_require={
-        "test": ["pytest>=7", "scikit-learn", "tensorboardX"],
+        "test": ["pytest>=7", "scikit-learn", "tensorboardX", "atheris"],  # atheris: tools/fuzz_readers.py
         "train": ["scikit-learn", "matplotlib", "tqdm", "tensorboardX"],
     },
     zip_safe=False,

@@ -254,7 +254,8 @@ def _main(argv):
     for source in args.files:
         try:
             if not os.path.isfile(source):
-                raise ModelStoreError(f"{source!r} is not a file: give the downloaded pretrained file")
+                state = "is a folder" if os.path.isdir(source) else "does not exist"
+                raise ModelStoreError(f"{source!r} {state}: give the path of a downloaded pretrained file")
             print(f"{source} -> {add_file(source, root)}")
         except (ModelStoreError, OSError) as err:  # one line per failed file; the others are still added
             print(format_error(PROG, err), file=sys.stderr)

@@ -16,12 +16,11 @@ import logging
 import os
 import sys
 
+from bmxnet_ext.atomic import check_output_folder, remove_stale_temporaries, write_text
 from bmxnet_ext.cli import (ArgumentParser, fraction, int_in_range, non_negative_float, non_negative_int,
                             open_fraction, positive_float, positive_int)
 from bmxnet_ext.layers import SCALING_MODES
 from bmxnet_ext.quantizers import ACTIVATION_METHODS
-
-from bmxnet_ext.atomic import check_output_folder, remove_stale_temporaries, write_text
 
 from .checkpoint import latest_checkpoint, verify_checkpoint
 from .data import AUGMENTATIONS, DATASETS, load_dataset
