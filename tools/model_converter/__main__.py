@@ -40,7 +40,37 @@ def parse_args(argv=None):
     parser.add_argument("--bmxnet-v1", choices=("auto", "yes", "no"), default="auto",
                         help="treat the input as a BMXNet v1 model (default: auto, by its operators)")
     parser.add_argument("--json", metavar="FILE", default=None, help="also write the report as JSON (default: none)")
+    meta = parser.add_argument_group(
+        "input convention and class names recorded in the output (default: from the training run's args.json "
+        "beside the symbol, or BMXNet v1's convention; docs/converter.md)")
+    meta.add_argument("--mean", type=_values, default=None, help="per-channel (or one) mean, e.g. 0.485,0.456,0.406")
+    meta.add_argument("--std", type=_values, default=None, help="per-channel (or one) std, e.g. 0.229,0.224,0.225")
+    meta.add_argument("--scale", type=float, default=None,
+                      help="pixel multiplier before mean/std: 0.00392156862745098 (1/255) for [0, 1], 1 for 0..255")
+    meta.add_argument("--labels", default=None, metavar="FILE|SET",
+                      help="class names: a file with one per line, or one of imagenet1k, cifar10, digits")
     return parser.parse_args(argv)
+
+
+def _values(text):
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) not in (1, 3):
+        raise argparse.ArgumentTypeError(f"expected 1 or 3 comma-separated numbers, got {text!r}")
+    return values
+
+
+def _metadata_flags(args):
+    """The metadata fields the flags replace (an empty dict without flags)."""
+    from bmxnet_ext import model_metadata
+
+    fields = {"mean": args.mean, "std": args.std, "scale": args.scale}
+    if args.labels:
+        fields["labels"] = (model_metadata.label_set(args.labels) if args.labels in model_metadata.LABEL_SETS
+                            else model_metadata.read_labels_file(args.labels))
+    return {k: v for k, v in fields.items() if v is not None}
 
 
 def _is_v1(symbol_file):
@@ -59,8 +89,8 @@ def main(argv=None):
     try:
         report = convert(args.symbol_file, args.params_file, output_dir=args.output_dir,
                          input_shape=args.input_shape, exact=args.exact, overwrite=args.force,
-                         output_format=args.format, prefix=args.prefix)
-    except (ConversionError, ValueError, ImportError) as err:
+                         output_format=args.format, prefix=args.prefix, metadata=_metadata_flags(args))
+    except (ConversionError, ValueError, ImportError, OSError) as err:
         print(f"bmxnet-convert: error: {err}", file=sys.stderr)
         return 2
     print(report.format())

@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 
+from bmxnet_ext import model_metadata
 from bmxnet_ext.layers import SCALING_MODES
 from bmxnet_ext.quantization import ACTIVATION_METHODS
 
@@ -105,7 +106,8 @@ def parse_args(argv=None):
 def _save_args(args):
     """Write ``args.json`` first; on ``--resume`` warn about settings that differ from the saved ones."""
     path = os.path.join(args.run_dir, "args.json")
-    current = vars(args)
+    # the preprocessing is recorded for the converter (bmxnet_ext.model_metadata.from_training_args)
+    current = {**vars(args), "preprocessing": model_metadata.training_record(args.dataset)}
     if args.resume and os.path.exists(path):
         with open(path) as f:
             saved = json.load(f)
