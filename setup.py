@@ -68,13 +68,45 @@ def extensions():
     return exts
 
 
+def image_libraries():
+    """``(macros, libraries)`` for the JPEG / PNG decoders of ``bmx-run`` whose headers this system has."""
+    found = [(macro, lib) for header, macro, lib in (("jpeglib.h", "BMX_WITH_JPEG", "jpeg"),
+                                                      ("png.h", "BMX_WITH_PNG", "png"))
+             if any(os.path.exists(os.path.join(d, header)) for d in ("/usr/include", "/usr/local/include"))]
+    return [(macro, None) for macro, _ in found], [lib for _, lib in found]
+
+
 class BuildNative(build_ext):
-    """Build the core library before the extensions that link it (also for ``build_ext --inplace``)."""
+    """Build the core library before the extensions that link it (also for ``build_ext --inplace``), and the
+    standalone runtime's command-line tool ``bmx-run`` as package data (``bmxnet_ext/bin/bmx-run``, run by
+    the ``bmx-run`` console script, ``bmxnet_ext/runtime_cli.py``)."""
 
     def run(self):
         if self.distribution.has_c_libraries():
             self.run_command("build_clib")  # once per build: editable installs may have run it already
         super().run()
+        if native_sources("runtime") and self.distribution.has_c_libraries():
+            self.build_runtime_cli()
+
+    def build_runtime_cli(self):
+        sources = native_sources(os.path.join("runtime", "src")) + native_sources(os.path.join("runtime", "cli"))
+        folder = os.path.join("bmxnet_ext", "bin")
+        target = os.path.join(folder if self.inplace else os.path.join(self.build_lib, folder), "bmx-run")
+        depends = sources + core_dependencies() + glob.glob(os.path.join("native", "runtime", "**", "*.h"),
+                                                            recursive=True)
+        if not self.force and os.path.exists(target) and \
+                os.path.getmtime(target) >= max(os.path.getmtime(f) for f in depends):
+            return
+        macros, image_libs = image_libraries()
+        objects = self.compiler.compile(
+            sources, output_dir=os.path.join(self.build_temp, "bmx-run"), macros=macros,
+            include_dirs=[CORE_INCLUDE, RUNTIME_INCLUDE, os.path.join("native", "runtime", "src")],
+            extra_postargs=CXX_FLAGS)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        self.compiler.link_executable(
+            objects, "bmx-run", output_dir=os.path.dirname(target), libraries=["bmxcore", *image_libs],
+            library_dirs=[self.get_finalized_command("build_clib").build_clib], extra_postargs=["-pthread"],
+            target_lang="c++")
 
 
 setup(
@@ -90,7 +122,8 @@ setup(
     ext_modules=extensions(),
     cmdclass={"build_ext": BuildNative},
     entry_points={"console_scripts": ["bmxnet-train = tools.train.__main__:main",
-                                      "bmxnet-convert = tools.model_converter.__main__:main"]},
+                                      "bmxnet-convert = tools.model_converter.__main__:main",
+                                      "bmx-run = bmxnet_ext.runtime_cli:main"]},
     install_requires=[
         "mxnet==1.9.1",
         "numpy>=1.17,<1.24",

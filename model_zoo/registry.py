@@ -4,6 +4,9 @@ Each architecture module decorates its named variants with :func:`register_model
 :mod:`model_zoo` imports every family, so the registry is complete once the package is imported.
 """
 import fnmatch
+import json
+
+from bmxnet_ext.atomic import write_text
 
 __all__ = ["register_model", "get_model", "list_models", "default_input_shape"]
 
@@ -76,7 +79,8 @@ def get_model(name, pretrained=False, root=None, classes=None, bits=1, bits_a=No
     Returns
     -------
     mxnet.gluon.HybridBlock
-        Uninitialized unless ``pretrained``.
+        Uninitialized unless ``pretrained``. Its ``export`` records the input shape (batch 1) as the data
+        variable's ``__shape__``, so the converter needs no input shape.
     """
     key = _checked_name(name)
     if classes is not None:
@@ -88,4 +92,24 @@ def get_model(name, pretrained=False, root=None, classes=None, bits=1, bits_a=No
     net = _MODELS[key](bits=bits, bits_a=bits_a, **kwargs)
     if pretrained:
         released.load_pretrained(net, key, pretrained, root=root)
+    _record_input_shape_on_export(net, default_input_shape(key))
     return net
+
+
+def _record_input_shape_on_export(net, shape):
+    """Make ``net.export`` write ``shape`` as the ``__shape__`` attribute of the symbol's data variable."""
+    export = net.export
+
+    def export_recording_shape(path, epoch=0, **kwargs):
+        result = export(path, epoch, **kwargs)
+        symbol_file = f"{path}-symbol.json"
+        with open(symbol_file, encoding="utf-8") as f:
+            graph = json.load(f)
+        for node in graph["nodes"]:
+            if node["op"] == "null" and node["name"] == "data":
+                node.setdefault("attrs", {})["__shape__"] = str(tuple(shape))
+        write_text(symbol_file, json.dumps(graph, indent=2))
+        return result
+
+    export_recording_shape.__doc__ = export.__doc__
+    net.export = export_recording_shape
