@@ -6,8 +6,8 @@ Every binary layer is a conv block
 
     [s = sigmoid(FC(ReLU(FC(global-pool(x)))))]  x -> sign -> QConv3x3 (pad +1) -> ReLU -> BN [-> * s]
 
-with the squeeze-and-excite factor ``s`` (FC widths ``C_in / 16`` and ``C_out``, no bias) only in the
-sections that use it. A residual block adds its input; a section's first block changes the width:
+with the squeeze-and-excite factor ``s`` (FC widths ``C_in / 16`` and ``C_out``, no bias; computed as 1x1
+convolutions of the pooled ``(N, C, 1, 1)`` map, the same weights and MACs) only in the sections that use it. A residual block adds its input; a section's first block changes the width:
 
 - concat transition (QuickNet): ``r = BN(max-pool 2x2/2 (x))``; ``x -> concat(r, conv_block(x, stride 2) + r)``
   (doubles the channels);
@@ -69,19 +69,18 @@ class _ConvBlock(HybridBlock):
                 self.excite = nn.HybridSequential(prefix="se_")
                 with self.excite.name_scope():
                     self.excite.add(nn.GlobalAvgPool2D(),
-                                    nn.Dense(in_channels // SE_REDUCTION, use_bias=False, in_units=in_channels,
-                                             prefix="reduce_"),
+                                    nn.Conv2D(in_channels // SE_REDUCTION, 1, use_bias=False,
+                                              in_channels=in_channels, prefix="reduce_"),
                                     nn.Activation("relu"),
-                                    nn.Dense(channels, use_bias=False, in_units=in_channels // SE_REDUCTION,
-                                             prefix="expand_"),
+                                    nn.Conv2D(channels, 1, use_bias=False, in_channels=in_channels // SE_REDUCTION,
+                                              prefix="expand_"),
                                     nn.Activation("sigmoid"))
 
     def hybrid_forward(self, F, x):
         y = self.bn(self.relu(self.conv(self.act(x))))
         if self.excite is None:
             return y
-        factor = F.expand_dims(F.expand_dims(self.excite(x), axis=2), axis=3)  # (N, C) -> (N, C, 1, 1)
-        return F.broadcast_mul(y, factor)
+        return F.broadcast_mul(y, self.excite(x))  # factor (N, C, 1, 1)
 
 
 class _Residual(HybridBlock):

@@ -7,7 +7,8 @@ A ResNet-18 layout in which each binary 3x3 convolution has its own shortcut and
 
     c = BN(x);  y = QConv3x3(sign(c)) * sigmoid(FC(ReLU(FC(global-pool(c)))));  x -> PReLU(y) + shortcut(x)
 
-The two FC layers (no bias) reduce the input channels by 8 and expand to the output channels. The
+The two FC layers (no bias) reduce the input channels by 8 and expand to the output channels; they are
+1x1 convolutions of the pooled ``(N, C, 1, 1)`` map (the same weights and MACs). The
 shortcut is the identity, or, where the width doubles, ``avg-pool 2x2/2 -> conv 1x1 (FP) -> BN``. Stem:
 conv 7x7/2 (no bias), BN, PReLU, max-pool 3x3/2; head: global average pool, FC. PReLU slopes are per
 channel.
@@ -57,11 +58,11 @@ class RealToBinaryBlock(HybridBlock):
             self.scale = nn.HybridSequential(prefix="scale_")
             with self.scale.name_scope():
                 self.scale.add(nn.GlobalAvgPool2D(),
-                               nn.Dense(in_channels // SCALING_REDUCTION, use_bias=False, in_units=in_channels,
-                                        prefix="reduce_"),
+                               nn.Conv2D(in_channels // SCALING_REDUCTION, 1, use_bias=False,
+                                         in_channels=in_channels, prefix="reduce_"),
                                nn.Activation("relu"),
-                               nn.Dense(channels, use_bias=False, in_units=in_channels // SCALING_REDUCTION,
-                                        prefix="expand_"),
+                               nn.Conv2D(channels, 1, use_bias=False, in_channels=in_channels // SCALING_REDUCTION,
+                                         prefix="expand_"),
                                nn.Activation("sigmoid"))
             self.prelu = _prelu(channels, "prelu_")
             self.downsample = None
@@ -76,8 +77,7 @@ class RealToBinaryBlock(HybridBlock):
     def hybrid_forward(self, F, x):
         shortcut = x if self.downsample is None else self.downsample(x)
         normed = self.bn(x)
-        scale = F.expand_dims(F.expand_dims(self.scale(normed), axis=2), axis=3)  # (N, C) -> (N, C, 1, 1)
-        y = F.broadcast_mul(self.conv(self.act(normed)), scale)
+        y = F.broadcast_mul(self.conv(self.act(normed)), self.scale(normed))  # scale (N, C, 1, 1)
         return self.prelu(y) + shortcut
 
 

@@ -145,3 +145,55 @@ def test_hybridized_export_reimports_with_equal_outputs(name, tmp_path):
     loaded = mx.gluon.SymbolBlock.imports(str(tmp_path / f"{name}-symbol.json"), ["data"],
                                           str(tmp_path / f"{name}-0000.params"))
     np.testing.assert_array_equal(loaded(x).asnumpy(), hybrid)
+
+
+CONVERTED = ["birealnet18", "quicknet", "real_to_binary_net", "reactnet_a"] + [
+    pytest.param(name, marks=pytest.mark.slow)
+    for name in ("quicknet_large", "quicknet_xl", "binary_densenet37_dilated", "binary_alexnet", "xnornet")]
+"""Every model with binary layers (DoReFa-Net's layers take 2-bit activations: nothing to pack)."""
+
+
+def _trained_like(net, seed):
+    """Random BatchNorm statistics and affines and ReActNet shifts, as training leaves them (a fresh model's
+    beta = 0 after a ReLU makes exact zeros the rule, a sign decision the converter would have to verify at
+    every zero; trained models have no such ties)."""
+    rng = np.random.default_rng(seed)
+    for name, param in net.collect_params().items():
+        if name.endswith(("gamma", "running_var")):
+            param.set_data(mx.nd.array(rng.uniform(0.5, 1.5, param.shape)))
+        elif name.endswith(("beta", "running_mean")) or (name.endswith("bias") and "shift" in name):
+            param.set_data(mx.nd.array(rng.normal(0, 0.2, param.shape)))
+
+
+@pytest.mark.parametrize("name", CONVERTED)
+def test_converts_bit_exactly_and_runs_on_the_runtime_like_mxnet(name, tmp_path):
+    """The converter proves every binary layer bit-exact before it writes (it raises otherwise); the converted
+    model inside MXNet and the standalone runtime then give the original's outputs."""
+    from bmxnet_ext import runtime
+    from tools.model_converter import convert_block
+    import bmxnet_ext.ops  # noqa: F401  registers the Bmx* operators in MXNet
+    try:
+        runtime.load_library()
+    except ImportError as err:
+        pytest.skip(str(err))
+    mx.random.seed(3)
+    net = get_model(name, classes=10)
+    net.initialize(mx.init.Xavier())
+    _trained_like(net, seed=7)
+    size = 224 if name in ALEXNETS else 64
+    shape = (1, 3, size, size)
+    reports = {fmt: convert_block(net, output_dir=str(tmp_path / fmt), input_shape=shape, output_format=fmt,
+                                  prefix="model") for fmt in ("mxnet", "bmx")}
+    xnor_layers = [layer for layer in summary(net, print_fn=None).layers
+                   if layer.weight_bits == 1 and layer.activation_bits == 1]
+    assert len(reports["mxnet"].binary_layers) == len(xnor_layers) > 0
+    converted = mx.gluon.SymbolBlock.imports(str(tmp_path / "mxnet" / "model-symbol.json"), ["data"],
+                                             str(tmp_path / "mxnet" / "model-0000.params"))
+    x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+    original = net(mx.nd.array(x)).asnumpy()
+    inside_mxnet = converted(mx.nd.array(x)).asnumpy()
+    with runtime.Model(str(tmp_path / "bmx" / "model.bmx"), threads=2) as model:
+        standalone = model.run(x)
+    scale = max(1.0, float(np.abs(original).max()))
+    np.testing.assert_allclose(inside_mxnet, original, rtol=0, atol=1e-5 * scale)
+    np.testing.assert_allclose(standalone, inside_mxnet, rtol=0, atol=1e-5 * scale)

@@ -1,4 +1,5 @@
-// Element-wise operators: activations, scalar arithmetic, clip/round/sign, and additions with broadcasting.
+// Element-wise operators: activations, scalar arithmetic, clip/round/sign, additions and products with
+// broadcasting, and LeakyReLU (leaky / per-channel prelu).
 #include <cmath>
 
 #include "ops/ops.h"
@@ -53,10 +54,11 @@ class Unary : public Op {
   int64_t count_ = 0;
 };
 
-// y = a + b with NumPy broadcasting (elemwise_add requires equal shapes).
+// y = a + b (or a * b) with NumPy broadcasting (the elemwise_ operators require equal shapes).
 class Add : public Op {
  public:
-  Add(const NodeDesc& node, bool broadcast) : Op(node), broadcast_(broadcast) {}
+  Add(const NodeDesc& node, bool broadcast, bool multiply = false)
+      : Op(node), broadcast_(broadcast), multiply_(multiply) {}
 
   TensorInfo prepare(const std::vector<TensorArg>& inputs) override {
     require_inputs(inputs, 2, 2);
@@ -84,7 +86,7 @@ class Add : public Op {
     return TensorInfo{DType::kFloat32, out_};
   }
 
-  bool is_same_shape_add() const override { return same_; }
+  bool is_same_shape_add() const override { return same_ && !multiply_; }
 
   void run(const RunContext& ctx, const std::vector<const void*>& inputs, void* output) override {
     const float *a = fin(inputs, 0), *b = fin(inputs, 1);
@@ -92,7 +94,11 @@ class Add : public Op {
     int64_t n = num_elements(out_);
     if (same_) {
       parallel_range(ctx, n, 1 << 15, [&](int64_t begin, int64_t end) {
-        for (int64_t i = begin; i < end; ++i) y[i] = a[i] + b[i];
+        if (multiply_) {
+          for (int64_t i = begin; i < end; ++i) y[i] = a[i] * b[i];
+        } else {
+          for (int64_t i = begin; i < end; ++i) y[i] = a[i] + b[i];
+        }
       });
       return;
     }
@@ -106,19 +112,73 @@ class Add : public Op {
           ia += coord * a_strides_[k];
           ib += coord * b_strides_[k];
         }
-        y[i] = a[ia] + b[ib];
+        y[i] = multiply_ ? a[ia] * b[ib] : a[ia] + b[ib];
       }
     });
   }
 
  private:
   bool broadcast_;
+  bool multiply_;
   bool same_ = true;
   Shape out_;
   std::vector<int64_t> a_strides_, b_strides_;
 };
 
+// MXNet's LeakyReLU: y = x for x > 0, else slope * x, with one slope ("leaky") or the per-channel slopes
+// gamma (C,) of the second input along axis 1 ("prelu"; a single-element gamma is shared by all channels).
+class LeakyRelu : public Op {
+ public:
+  LeakyRelu(const NodeDesc& node, bool prelu, float slope) : Op(node), prelu_(prelu), slope_(slope) {}
+
+  TensorInfo prepare(const std::vector<TensorArg>& inputs) override {
+    require_inputs(inputs, prelu_ ? 2 : 1, prelu_ ? 2 : 1);
+    require_dtype(inputs[0], DType::kFloat32, "data");
+    const Shape& x = inputs[0].info.shape;
+    count_ = num_elements(x);
+    if (prelu_) {
+      require_dtype(inputs[1], DType::kFloat32, "gamma");
+      require(x.size() >= 2, "expected data of rank >= 2, got ", shape_string(x));
+      int64_t slopes = num_elements(inputs[1].info.shape);
+      require(inputs[1].info.shape.size() == 1 && (slopes == x[1] || slopes == 1), "expected gamma of shape (",
+              x[1], ",) or (1,) for data ", shape_string(x), ", got ", shape_string(inputs[1].info.shape));
+      channels_ = x[1];
+      inner_ = count_ / (x[0] * x[1]);
+      shared_ = slopes == 1;
+    }
+    return inputs[0].info;
+  }
+
+  void run(const RunContext& ctx, const std::vector<const void*>& inputs, void* output) override {
+    const float* x = fin(inputs, 0);
+    const float* gamma = prelu_ ? fin(inputs, 1) : nullptr;
+    float* y = static_cast<float*>(output);
+    parallel_range(ctx, count_, 1 << 15, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        float slope = !prelu_ ? slope_ : gamma[shared_ ? 0 : (i / inner_) % channels_];
+        y[i] = x[i] > 0.f ? x[i] : slope * x[i];
+      }
+    });
+  }
+
+ private:
+  bool prelu_;
+  float slope_;
+  bool shared_ = false;
+  int64_t count_ = 0, channels_ = 1, inner_ = 1;
+};
+
 }  // namespace
+
+std::unique_ptr<Op> make_leaky_relu(const NodeDesc& node) {
+  Attrs attrs(node);
+  std::string type = attrs.text("act_type");
+  if (type != "leaky" && type != "prelu") {
+    throw Error(BMX_ERR_UNSUPPORTED, cat("LeakyReLU node '", node.name, "': expected act_type leaky or prelu, got '",
+                                         type, "'"));
+  }
+  return std::make_unique<LeakyRelu>(node, type == "prelu", float(attrs.number("slope")));
+}
 
 std::unique_ptr<Op> make_activation(const NodeDesc& node) {
   std::string type = node.op == "Activation" ? Attrs(node).text("act_type") : node.op;
@@ -148,7 +208,8 @@ std::unique_ptr<Op> make_unary(const NodeDesc& node) {
 }
 
 std::unique_ptr<Op> make_add(const NodeDesc& node) {
-  return std::make_unique<Add>(node, node.op == "broadcast_add");
+  return std::make_unique<Add>(node, node.op == "broadcast_add" || node.op == "broadcast_mul",
+                               node.op == "broadcast_mul" || node.op == "elemwise_mul");
 }
 
 }  // namespace rt
