@@ -197,3 +197,20 @@ def test_converts_bit_exactly_and_runs_on_the_runtime_like_mxnet(name, tmp_path)
     scale = max(1.0, float(np.abs(original).max()))
     np.testing.assert_allclose(inside_mxnet, original, rtol=0, atol=1e-5 * scale)
     np.testing.assert_allclose(standalone, inside_mxnet, rtol=0, atol=1e-5 * scale)
+
+
+@pytest.mark.parametrize("name", [name if name in ("birealnet18", "reactnet_a") else
+                                  pytest.param(name, marks=pytest.mark.slow) for name in sorted(BY_PRECISION)])
+def test_two_batch_training_run(name, tmp_path):
+    """``bmxnet-train``'s pipeline on two batches of random images: trains, evaluates, checkpoints, exports."""
+    from tools.train.data import ArraySplit
+    from tools.train.pipeline import train
+    size = 224 if name in ALEXNETS else 64
+    rng = np.random.default_rng(0)
+    images, labels = rng.standard_normal((4, 3, size, size)).astype(np.float32), np.array([0, 1, 2, 3])
+    splits = (ArraySplit(images, labels), ArraySplit(images[:2], labels[:2]), 4)
+    bits_a = 2 if name == "dorefanet" else 1
+    run = train(model=name, dataset="imagenet", run_dir=str(tmp_path), splits=splits, bits_a=bits_a,
+                batch_size=2, epochs=1, limit_batches=2, progress=False)
+    assert len(run["history"]) == 1 and np.isfinite(run["history"][0]["train_loss"])
+    assert (tmp_path / "model-symbol.json").exists() and (tmp_path / "model-0000.params").exists()
