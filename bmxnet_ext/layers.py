@@ -609,7 +609,7 @@ class RSign(_Tagged, HybridBlock):
             self.threshold = self.params.get("threshold", shape=(in_channels,), init="zeros")
 
     def hybrid_forward(self, F, x, threshold):
-        with self._tag(quantizer=quantizer_config(self.quantizer)):
+        with self._tag(bits=1, quantizer=quantizer_config(self.quantizer), ndim=self._ndim):
             return self.quantizer(F, F.broadcast_sub(x, F.reshape(threshold, shape=_channel_shape(self._ndim))))
 
 
@@ -635,7 +635,7 @@ class RPReLU(_Tagged, HybridBlock):
 
     def hybrid_forward(self, F, x, gamma, beta, zeta):
         shape = _channel_shape(self._ndim)
-        with self._tag():
+        with self._tag(ndim=self._ndim):
             shifted = F.broadcast_sub(x, F.reshape(gamma, shape=shape))
             return F.broadcast_add(F.LeakyReLU(shifted, gamma=beta, act_type="prelu"), F.reshape(zeta, shape=shape))
 

@@ -176,28 +176,3 @@ def test_softmax_heads_take_the_axis_mxnet_takes(runtime, tmp_path, rng, head, a
         args["head_label"] = mx.nd.zeros(label_shape)
     ref = symbol.bind(mx.cpu(), args).forward()[0].asnumpy()
     np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-6)
-
-
-@pytest.mark.parametrize("op,shape_b", [("elemwise_mul", (2, 3, 4, 5)), ("broadcast_mul", (2, 3, 1, 1)),
-                                        ("broadcast_mul", (1, 3, 1, 5))])
-def test_multiply(run_graph, rng, op, shape_b):
-    """The squeeze-and-excite products of QuickNet-Large / -XL and Real-to-Binary Net."""
-    g = Graph()
-    a, b = g.input("a", (2, 3, 4, 5)), g.input("b", shape_b)
-    g.op(op, "mul", [a, b])
-    inputs = {"a": rng.standard_normal((2, 3, 4, 5)).astype(np.float32),
-              "b": rng.standard_normal(shape_b).astype(np.float32)}
-    (out,), (ref,) = run_graph(g, inputs)
-    np.testing.assert_array_equal(out, ref)
-
-
-@pytest.mark.parametrize("attrs,gamma", [({"act_type": "prelu"}, (3,)), ({"act_type": "prelu"}, (1,)),
-                                         ({"act_type": "leaky", "slope": 0.1}, None), ({}, None)])
-def test_leaky_relu(run_graph, rng, attrs, gamma):
-    """PReLU with per-channel (Real-to-Binary Net, ReActNet) or shared slopes, and the fixed-slope leaky ReLU."""
-    params = [] if gamma is None else [rng.uniform(-0.5, 0.5, gamma).astype(np.float32)]
-    g = _single("LeakyReLU", (2, 3, 4, 5), params, **attrs)
-    x = rng.standard_normal((2, 3, 4, 5)).astype(np.float32)
-    (out,), (ref,) = run_graph(g, {"data": x})
-    np.testing.assert_array_equal(out, ref)
-    assert (out != x).any()  # negative inputs were scaled

@@ -5,7 +5,9 @@ Three checks on random inputs (``docs/converter.md`` explains the choice):
 1. **Binary arithmetic, bit-exact.** For every binary operator, the original model's own +/-1 input activations
    are packed and run through the operator (``out_format=int32``) with the converted packed weights; the
    integers must equal the original layer's unscaled Convolution / FullyConnected output exactly. This covers
-   weight packing, bit order, layout, padding and the kernels.
+   weight packing, bit order, layout, padding and the kernels. (0/1 ``ste_heaviside`` activations are packed
+   as their signs ``2 h - 1``, and the original's output ``(y + rowsum(sign W)) / 2`` is compared as
+   ``2 output - rowsum``.)
 2. **Folded sign decisions.** Where folding moved a sign into a different float evaluation order (BatchNorm +
    sign as ``BmxPack``'s affine, or a binary layer's packed output), the converted decision
    ``scale * x + bias < 0`` is recomputed (float32, multiply then add, as the kernels do) on the original's own
@@ -92,7 +94,10 @@ def _internal(internals, name):
 def _check_arithmetic(check, activations, converted_params):
     import mxnet as mx
 
-    x = -activations[check.input] if check.negated else activations[check.input]
+    x = activations[check.input]
+    if check.heaviside:  # 0/1 activations h = (s + 1) / 2: pack the signs s
+        x = 2 * x - 1
+    x = -x if check.negated else x
     if any(check.pre_pad):
         ph, pw = check.pre_pad
         x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=1.0)
@@ -106,6 +111,8 @@ def _check_arithmetic(check, activations, converted_params):
     op = getattr(mx.nd, check.op)
     y = op(packed, weight, mx.nd.ones(channels), mx.nd.zeros(channels), **check.attrs).asnumpy()
     expected = activations[check.output]
+    if check.heaviside:  # the original computed (y + rowsum(sign W)) / 2, exactly (integers and halves)
+        expected = 2 * expected.astype(np.float64) - check.row_sums.reshape((1, -1) + (1,) * (expected.ndim - 2))
     if y.shape != expected.shape or not np.array_equal(y.astype(np.float64), expected.astype(np.float64)):
         bad = np.count_nonzero(y.astype(np.float64) != expected) if y.shape == expected.shape else "all"
         raise VerificationError(f"Binary operator {check.name!r} differs from the original layer "
@@ -117,6 +124,8 @@ def _check_sign(check, activations):
     x = activations[check.source].astype(np.float32)
     reference = activations[check.reference]
     shape = (1, -1) + (1,) * (x.ndim - 2)
+    if check.row_sums is not None:  # the binary dot product y of a layer fed 0/1 activations (exact integers)
+        x = (2 * x.astype(np.float64) - check.row_sums.reshape(shape)).astype(np.float32)
     scale, bias = check.scale.reshape(shape), check.bias.reshape(shape)
     product = (scale * x).astype(np.float32)
     ours = (product + bias).astype(np.float32) < 0

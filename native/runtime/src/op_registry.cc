@@ -18,11 +18,11 @@ std::unique_ptr<Op> make_op(const NodeDesc& node) {
       {"_plus_scalar", make_unary},    {"_minus_scalar", make_unary}, {"_greater_equal_scalar", make_unary},
       {"Pad", make_pad},               {"elemwise_add", make_add},
       {"broadcast_add", make_add},     {"BatchNorm", make_batch_norm}, {"Pooling", make_pooling},
-      {"elemwise_mul", make_add},      {"broadcast_mul", make_add},  {"LeakyReLU", make_leaky_relu},
       {"Flatten", make_flatten},       {"Concat", make_concat},      {"softmax", make_softmax},
       {"FullyConnected", make_fully_connected}, {"Convolution", make_convolution},
       {"BmxPack", make_binary_pack},   {"BmxBinaryConv2D", make_binary_conv},
-      {"BmxBinaryDense", make_binary_dense},
+      {"BmxBinaryDense", make_binary_dense}, {"abs", make_unary},
+      {"broadcast_mul", make_add},     {"LeakyReLU", make_leaky_relu},
   };
   for (const auto& entry : table) {
     if (node.op == entry.name) return entry.make(node);
