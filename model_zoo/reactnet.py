@@ -12,7 +12,8 @@ and shifts around a PReLU) as activations. A block from ``C_in`` to ``C_out`` ch
     z = concat(BN(QConv1x1_{C_in}(s)) + y, BN(QConv1x1'_{C_in}(s)) + y)     if C_out = 2 C_in, s = RSign(y)
     out = RPReLU(z)
 
-with ``RSign(x) = sign(x + b)`` (Bi-Real's ApproxSign gradient) and ``RPReLU(x) = PReLU(x + b1) + b2``.
+with :class:`bmxnet_ext.RSign` (``sign(x - b)``, Bi-Real's ApproxSign gradient) and :class:`bmxnet_ext.RPReLU`
+(``PReLU(x - g) + z``), all per channel.
 Widths 32 (stem), 64, 128, 128, 256, 256, 512 x 6, 1024, 1024; stride 2 where the width grows, except
 into 64. Stem: conv 3x3/2 (no bias), BN; head: global average pool, FC. Binary weights are ``sign(W)``
 scaled per output channel by ``mean |W|`` (``scaling "xnor"``).
@@ -22,13 +23,14 @@ shifts, PReLU slopes): 28,253,184 1-bit and 1,090,408 32-bit parameters; 4,816,8
 11,862,016 32-bit MACs per 224x224 image (the paper's Table: 4.82 x 10^9 BOPs, 0.12 x 10^8 FLOPs).
 Binary convolutions pad with -1 (``docs/conventions.md``); the reference pads with 0.
 """
-from mxnet import init
 from mxnet.gluon import HybridBlock, nn
+
+from bmxnet_ext import RPReLU, RSign
 
 from .common import activation, batch_norm, qconv
 from .registry import register_model
 
-__all__ = ["ReActNet", "ReActBlock", "Shift", "RPReLU", "reactnet_a", "REACTNET_A_WIDTHS"]
+__all__ = ["ReActNet", "ReActBlock", "reactnet_a", "REACTNET_A_WIDTHS"]
 
 REACTNET_A_WIDTHS = (32, 64, 128, 128, 256, 256) + (512,) * 6 + (1024,) * 2
 BN_MOMENTUM = 0.9  # PyTorch's momentum 0.1 in MXNet's convention
@@ -39,45 +41,11 @@ def _bn(channels, prefix):
     return batch_norm(channels, prefix=prefix, momentum=BN_MOMENTUM, epsilon=BN_EPSILON)
 
 
-class Shift(HybridBlock):
-    r"""A learned per-channel shift: :math:`y[:, c] = x[:, c] + b_c` (``b`` initialized to 0).
-
-    ``(N, C, H, W) -> (N, C, H, W)``; the parameter ``bias`` has shape ``(1, C, 1, 1)``.
-    """
-
-    def __init__(self, channels, **kwargs):
-        super().__init__(**kwargs)
-        with self.name_scope():
-            self.bias = self.params.get("bias", shape=(1, channels, 1, 1), init=init.Zero())
-
-    def hybrid_forward(self, F, x, bias):
-        return F.broadcast_add(x, bias)
-
-
-class RPReLU(HybridBlock):
-    r"""ReActNet's RPReLU: :math:`y = \mathrm{PReLU}(x + \gamma) + \zeta`, per channel (slopes start at 0.25).
-
-    ``(N, C, H, W) -> (N, C, H, W)``.
-    """
-
-    def __init__(self, channels, **kwargs):
-        super().__init__(**kwargs)
-        with self.name_scope():
-            self.shift_in = Shift(channels, prefix="shift_in_")
-            self.prelu = nn.PReLU(alpha_initializer=init.Constant(0.25), in_channels=channels, prefix="prelu_")
-            self.shift_out = Shift(channels, prefix="shift_out_")
-
-    def hybrid_forward(self, F, x):
-        return self.shift_out(self.prelu(self.shift_in(x)))
-
-
 def _rsign(channels, bits_a, prefix):
-    """RSign: a learned shift, then the sign with Bi-Real's ApproxSign gradient (ReLU in the FP twin)."""
-    block = nn.HybridSequential(prefix=prefix)
-    with block.name_scope():
-        block.add(Shift(channels, prefix="shift_"),
-                  activation(bits_a, method="approx_sign", gradient_cancel_threshold=float("inf")))
-    return block
+    """RSign with Bi-Real's ApproxSign gradient (binary activations); the FP twin's ReLU / k-bit otherwise."""
+    if bits_a == 1:
+        return RSign(channels, quantizer="approx_sign", prefix=prefix)
+    return activation(bits_a, prefix=prefix)
 
 
 class ReActBlock(HybridBlock):

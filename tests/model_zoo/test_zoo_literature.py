@@ -154,14 +154,15 @@ CONVERTED = ["birealnet18", "quicknet", "real_to_binary_net", "reactnet_a"] + [
 
 
 def _trained_like(net, seed):
-    """Random BatchNorm statistics and affines and ReActNet shifts, as training leaves them (a fresh model's
-    beta = 0 after a ReLU makes exact zeros the rule, a sign decision the converter would have to verify at
-    every zero; trained models have no such ties)."""
+    """Random BatchNorm statistics and affines and ReActNet's RSign / RPReLU shifts, as training leaves them (a
+    fresh model's beta = 0 after a ReLU makes exact zeros the rule, a sign decision the converter would have to
+    verify at every zero; trained models have no such ties)."""
     rng = np.random.default_rng(seed)
     for name, param in net.collect_params().items():
-        if name.endswith(("gamma", "running_var")):
+        if name.endswith("running_var") or ("bn" in name and name.endswith("gamma")):
             param.set_data(mx.nd.array(rng.uniform(0.5, 1.5, param.shape)))
-        elif name.endswith(("beta", "running_mean")) or (name.endswith("bias") and "shift" in name):
+        elif name.endswith(("beta", "running_mean", "threshold", "zeta")) or (
+                "rprelu" in name and name.endswith("gamma")):
             param.set_data(mx.nd.array(rng.normal(0, 0.2, param.shape)))
 
 
