@@ -41,11 +41,28 @@ def _bn(channels, prefix):
     return batch_norm(channels, prefix=prefix, momentum=BN_MOMENTUM, epsilon=BN_EPSILON)
 
 
+class _Threshold(HybridBlock):
+    """``x - b`` with a per-channel threshold ``b`` (``(C,)``, initialized 0): RSign's shift, for the twins
+    whose activation is not a sign, so that they have the binary model's parameters. Shape is preserved."""
+
+    def __init__(self, channels, **kwargs):
+        super().__init__(**kwargs)
+        with self.name_scope():
+            self.threshold = self.params.get("threshold", shape=(channels,), init="zeros")
+
+    def hybrid_forward(self, F, x, threshold):
+        return F.broadcast_sub(x, F.reshape(threshold, shape=(1, -1, 1, 1)))
+
+
 def _rsign(channels, bits_a, prefix):
-    """RSign with Bi-Real's ApproxSign gradient (binary activations); the FP twin's ReLU / k-bit otherwise."""
+    """RSign with Bi-Real's ApproxSign gradient for binary activations, else a threshold and the twin's
+    activation (ReLU at 32 bits, DoReFa's k-bit quantizer otherwise)."""
     if bits_a == 1:
         return RSign(channels, quantizer="approx_sign", prefix=prefix)
-    return activation(bits_a, prefix=prefix)
+    block = nn.HybridSequential(prefix=prefix)
+    with block.name_scope():
+        block.add(_Threshold(channels, prefix=""), activation(bits_a))
+    return block
 
 
 class ReActBlock(HybridBlock):
