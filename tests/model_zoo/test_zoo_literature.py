@@ -215,3 +215,15 @@ def test_two_batch_training_run(name, tmp_path):
                 batch_size=2, epochs=1, limit_batches=2, progress=False)
     assert len(run["history"]) == 1 and np.isfinite(run["history"][0]["train_loss"])
     assert (tmp_path / "model-symbol.json").exists() and (tmp_path / "model-0000.params").exists()
+
+
+def test_runtime_benchmark_takes_any_zoo_name(capsys):
+    """``python -m tools.benchmark runtime --models ...``: zoo names are checked before anything is built."""
+    from tools.benchmark.__main__ import main, parse_args
+    from tools.benchmark.runtime import _model_names
+    args = parse_args(["runtime", "--models", "QuickNet", "reactnet_a", "--model", "birealnet18"])
+    assert _model_names(args) == ["birealnet18", "quicknet", "reactnet_a"]
+    assert _model_names(parse_args(["runtime"])) == ["resnet18", "densenet21_k140"]
+    assert main(["runtime", "--models", "quicknet", "resnet19", "--bmx-run", "/nonexistent"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown zoo model(s) resnet19" in err[0] and "'reactnet_a'" in err[0]
