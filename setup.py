@@ -123,7 +123,8 @@ setup(
     cmdclass={"build_ext": BuildNative},
     entry_points={"console_scripts": ["bmxnet-train = tools.train.__main__:main",
                                       "bmxnet-convert = tools.model_converter.__main__:main",
-                                      "bmx-run = bmxnet_ext.runtime_cli:main"]},
+                                      "bmx-run = bmxnet_ext.runtime_cli:main",
+                                      "bmxnet-visualize = tools.visualize.__main__:console_main"]},
     install_requires=[
         "mxnet==1.9.1",
         "numpy>=1.17,<1.24",
