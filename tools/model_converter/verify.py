@@ -5,7 +5,9 @@ Three checks on random inputs (``docs/converter.md`` explains the choice):
 1. **Binary arithmetic, bit-exact.** For every binary operator, the original model's own +/-1 input activations
    are packed and run through the operator (``out_format=int32``) with the converted packed weights; the
    integers must equal the original layer's unscaled Convolution / FullyConnected output exactly. This covers
-   weight packing, bit order, layout, padding and the kernels.
+   weight packing, bit order, layout, padding and the kernels. (0/1 ``ste_heaviside`` activations are packed
+   as their signs ``2 h - 1``, and the original's output ``(y + rowsum(sign W)) / 2`` is compared as
+   ``2 output - rowsum``.)
 2. **Folded sign decisions.** Where folding moved a sign into a different float evaluation order (BatchNorm +
    sign as ``BmxPack``'s affine, or a binary layer's packed output), the converted decision
    ``scale * x + bias < 0`` is recomputed (float32, multiply then add, as the kernels do) on the original's own
@@ -17,6 +19,8 @@ Three checks on random inputs (``docs/converter.md`` explains the choice):
 
 :func:`verify` raises :class:`VerificationError` on failure, so no output is written.
 """
+import contextlib
+import io
 import os
 from dataclasses import dataclass
 
@@ -24,11 +28,13 @@ import numpy as np
 
 from .graph import ConversionError
 
-__all__ = ["VerificationError", "Verification", "verify", "run_symbol"]
+__all__ = ["VerificationError", "Verification", "verify", "run_symbol", "check_memory"]
 
-_SUBGRAPH_ENV = "MXNET_SUBGRAPH_BACKEND"
+_SUBGRAPH_ENV = {"MXNET_SUBGRAPH_BACKEND": "NONE", "MXNET_SUBGRAPH_VERBOSE": "0"}
 BOUNDARY_RTOL = 1e-5
 OUTPUT_RTOL = 1e-3
+MEMORY_SHARE = 0.5
+"""Verification may use at most this share of the machine's physical memory for the graph's values."""
 
 
 class VerificationError(ConversionError):
@@ -54,7 +60,8 @@ def run_symbol(symbol, params, aux_names, data_name, data):
     """Forward ``symbol`` (inference) with ``params`` (NumPy arrays) on ``data``; list of NumPy outputs.
 
     MXNet's graph-rewriting backends (oneDNN operator fusion) are off while binding, so internal values are
-    the graph's own (a fused Convolution + BatchNorm would replace the Convolution's output).
+    the graph's own (a fused Convolution + BatchNorm would replace the Convolution's output); MXNet's log line
+    announcing that is silenced.
     """
     import mxnet as mx
 
@@ -63,16 +70,17 @@ def run_symbol(symbol, params, aux_names, data_name, data):
     args[data_name] = mx.nd.array(data)
     needed_args = {n: args[n] for n in symbol.list_arguments()}
     needed_aux = {n: aux[n] for n in symbol.list_auxiliary_states()}
-    previous = os.environ.get(_SUBGRAPH_ENV)
-    os.environ[_SUBGRAPH_ENV] = "NONE"
+    previous = {key: os.environ.get(key) for key in _SUBGRAPH_ENV}
+    os.environ.update(_SUBGRAPH_ENV)
     try:
         executor = symbol.bind(mx.cpu(), needed_args, aux_states=needed_aux, grad_req="null")
         return [o.asnumpy() for o in executor.forward(is_train=False)]
     finally:
-        if previous is None:
-            del os.environ[_SUBGRAPH_ENV]
-        else:
-            os.environ[_SUBGRAPH_ENV] = previous
+        for key, value in previous.items():
+            if value is None:
+                del os.environ[key]
+            else:
+                os.environ[key] = value
 
 
 def _internal(internals, name):
@@ -86,7 +94,10 @@ def _internal(internals, name):
 def _check_arithmetic(check, activations, converted_params):
     import mxnet as mx
 
-    x = -activations[check.input] if check.negated else activations[check.input]
+    x = activations[check.input]
+    if check.heaviside:  # 0/1 activations h = (s + 1) / 2: pack the signs s
+        x = 2 * x - 1
+    x = -x if check.negated else x
     if any(check.pre_pad):
         ph, pw = check.pre_pad
         x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=1.0)
@@ -100,6 +111,8 @@ def _check_arithmetic(check, activations, converted_params):
     op = getattr(mx.nd, check.op)
     y = op(packed, weight, mx.nd.ones(channels), mx.nd.zeros(channels), **check.attrs).asnumpy()
     expected = activations[check.output]
+    if check.heaviside:  # the original computed (y + rowsum(sign W)) / 2, exactly (integers and halves)
+        expected = 2 * expected.astype(np.float64) - check.row_sums.reshape((1, -1) + (1,) * (expected.ndim - 2))
     if y.shape != expected.shape or not np.array_equal(y.astype(np.float64), expected.astype(np.float64)):
         bad = np.count_nonzero(y.astype(np.float64) != expected) if y.shape == expected.shape else "all"
         raise VerificationError(f"Binary operator {check.name!r} differs from the original layer "
@@ -111,6 +124,8 @@ def _check_sign(check, activations):
     x = activations[check.source].astype(np.float32)
     reference = activations[check.reference]
     shape = (1, -1) + (1,) * (x.ndim - 2)
+    if check.row_sums is not None:  # the binary dot product y of a layer fed 0/1 activations (exact integers)
+        x = (2 * x.astype(np.float64) - check.row_sums.reshape(shape)).astype(np.float32)
     scale, bias = check.scale.reshape(shape), check.bias.reshape(shape)
     product = (scale * x).astype(np.float32)
     ours = (product + bias).astype(np.float32) < 0
@@ -127,11 +142,36 @@ def _check_sign(check, activations):
     return int(differ.sum())
 
 
+def _physical_memory():
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_memory(symbol, data_name, input_shape, limit=None):
+    """Raise :class:`ConversionError` before any allocation when running ``symbol`` on ``input_shape`` would
+    hold more than ``limit`` bytes (default :data:`MEMORY_SHARE` of physical memory) of values: the sum over
+    every operator output of its element count times 4 bytes, an upper bound of what verification keeps."""
+    import mxnet as mx
+
+    limit = MEMORY_SHARE * _physical_memory() if limit is None else limit
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # MXNet prints the arguments of a failed inference
+            _, shapes, _ = symbol.get_internals().infer_shape(**{data_name: tuple(input_shape)})
+    except mx.base.MXNetError as err:
+        raise ConversionError(f"The model does not accept input shape {tuple(input_shape)}: "
+                              f"{str(err).strip().splitlines()[-1]}") from err
+    needed = 4 * sum(int(np.prod(s, dtype=np.float64)) for s in shapes if s)
+    if needed > limit:
+        raise ConversionError(f"Verifying with input shape {tuple(input_shape)} needs about {needed / 2**30:.1f} GiB "
+                              f"of activations, more than the {limit / 2**30:.1f} GiB allowed: give a smaller "
+                              f"batch (--input-shape 1,{','.join(map(str, input_shape[1:]))}).")
+
+
 def verify(original_symbol, original_params, original_aux, rewritten, converted_symbol, data_name, input_shape,
            *, exact, seed=0):
     """Run the three checks of the module docstring; returns a :class:`Verification`."""
     import mxnet as mx
 
+    check_memory(original_symbol, data_name, input_shape)
     rng = np.random.default_rng(seed)
     data = rng.standard_normal(tuple(input_shape)).astype(np.float32)
     names = sorted({c.input for c in rewritten.arithmetic_checks} | {c.output for c in rewritten.arithmetic_checks}
@@ -153,6 +193,11 @@ def verify(original_symbol, original_params, original_aux, rewritten, converted_
     for ref, out in zip(reference_outputs, converted_outputs):
         if ref.shape != out.shape:
             raise VerificationError(f"Converted output shape {out.shape} differs from the original {ref.shape}.")
+        overflow = np.count_nonzero(~np.isfinite(ref))
+        if overflow:
+            raise VerificationError(f"The original model's output holds {overflow} non-finite values on random "
+                                    "inputs (float32 overflow from huge weights?): the conversion cannot be "
+                                    "verified; check the model's parameters.")
         diff = float(np.max(np.abs(ref.astype(np.float64) - out))) if ref.size else 0.0
         worst = max(worst, diff)
         limit = 0.0 if exact else OUTPUT_RTOL * max(1.0, float(np.max(np.abs(ref))))

@@ -1,7 +1,8 @@
 """``bmxnet-train`` / ``python -m tools.train``: train, or serve as a ``dist_sync`` scheduler or server node.
 
 With ``DMLC_ROLE=scheduler`` or ``server`` the process becomes that node and ignores the training flags, so
-all roles can share one command line; otherwise it trains (see :mod:`.cli`).
+all roles can share one command line; otherwise it trains (see :mod:`.cli`). Errors end in one line
+``bmxnet-train: error: ...`` (``--debug`` or ``BMX_DEBUG=1`` for the traceback).
 """
 import sys
 
@@ -10,11 +11,14 @@ from .parameter_server import node_role, serve
 
 def main(argv=None):
     if node_role():
+        # before anything imports mxnet (bmxnet_ext does): the node starts inside that import
         serve()
         return 0
+    from bmxnet_ext.cli import run
+
     from .cli import main as train_main
 
-    return train_main(argv)
+    return run("bmxnet-train", train_main, argv)
 
 
 if __name__ == "__main__":
