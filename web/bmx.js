@@ -19,6 +19,8 @@ const DTYPES = [
 ];
 // bmx_tensor_info on wasm32 (native/web/bmx_web.cc checks these offsets with static_assert).
 const INFO = { size: 88, name: 0, dtype: 4, ndim: 8, dims: 16, nbytes: 80 };
+const PROFILE = { size: 24, name: 0, op: 4, totalMs: 8, runs: 16 };
+const IMAGENET = { scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
 const IS_NODE = typeof process === "object" && typeof process.versions?.node === "string";
 
 /** A failed runtime call: `status` is the C status code, the message the runtime's explanation. */
@@ -144,19 +146,21 @@ export class Runtime {
 /**
  * A loaded model. `inputs` / `outputs` list `{ name, dtype, shape, size }` (size in elements).
  *
- * Image input convention (`options.input`), for classify() and imageToInput(): the model's first input is
- * (1, C, H, W) with C = 1 (grey, the mean of R, G, B) or 3 (R, G, B planes); the image is drawn scaled to W x H
- * and each value is `(pixel * scale - mean[c]) / std[c]` with pixel in 0..255. Defaults: scale 1, mean 0, std 1
- * (BMXNet v1's ImageNet models); MNIST digits in [0, 1] use scale 1 / 255.
+ * Image input convention (`options.input`), for classify() and imageToInput(), the same as the runtime's
+ * bmx_input_convention: the model's first input is (1, C, H, W); the image is drawn scaled to W x H and each
+ * value is `(pixel[c] * scale - mean[c]) / std[c]`, pixels 0..255 in the `color` order "rgb" or "bgr" (C = 3)
+ * or "gray" (C = 1: the luma 0.299 R + 0.587 G + 0.114 B). Defaults, as the runtime's for files that record
+ * none: ImageNet's (rgb, scale 1 / 255, mean 0.485 0.456 0.406, std 0.229 0.224 0.225; gray for C = 1).
  */
 export class Model {
   constructor(runtime, handle, { labels = null, input = {} } = {}) {
     this._rt = runtime;
     this._h = handle;
     this.labels = labels;
-    this.input = { scale: 1, mean: [0], std: [1], ...input };
     this.inputs = this._infos("input");
     this.outputs = this._infos("output");
+    const channels = this.inputs[0]?.shape[1];
+    this.input = { color: channels === 1 ? "gray" : "rgb", ...IMAGENET, ...input };
   }
 
   /**
@@ -209,13 +213,18 @@ export class Model {
     if (image instanceof ImageData) context.putImageData(image, 0, 0);  // already W x H
     else context.drawImage(image, 0, 0, w, h);
     const rgba = context.getImageData(0, 0, w, h).data;
-    const { scale, mean, std } = this.input;
+    const { color, scale, mean, std } = this.input;
+    if ((c === 1) !== (color === "gray") || !["rgb", "bgr", "gray"].includes(color)) {
+      throw new BmxError(1, `input color "${color}" does not fit ${c} channel(s): expected "gray" for 1, "rgb" ` +
+                            `or "bgr" for 3`);
+    }
+    const order = color === "bgr" ? [2, 1, 0] : [0, 1, 2];
     const out = new Float32Array(c * h * w);
     for (let p = 0; p < h * w; ++p) {
-      const r = rgba[4 * p], g = rgba[4 * p + 1], b = rgba[4 * p + 2];
-      const values = c === 1 ? [(r + g + b) / 3] : [r, g, b];
+      const rgb = rgba.subarray(4 * p, 4 * p + 3);
       for (let k = 0; k < c; ++k) {
-        out[k * h * w + p] = (values[k] * scale - mean[k % mean.length]) / std[k % std.length];
+        const pixel = c === 1 ? 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2] : rgb[order[k]];
+        out[k * h * w + p] = (pixel * scale - mean[k % mean.length]) / std[k % std.length];
       }
     }
     return out;
@@ -231,6 +240,31 @@ export class Model {
       return { arena, scratch, weights };
     } finally {
       m._free(ptr);
+    }
+  }
+
+  /** Time every node in the following runs (true; resets the totals) or stop timing (false). */
+  setProfiling(enabled) {
+    this._rt._check(this._rt._m._bmx_model_set_profiling(this._handle(), enabled ? 1 : 0));
+  }
+
+  /** Per node, summed over the profiled runs: [{ name, op, totalMs, runs }], in execution order. */
+  profile() {
+    const m = this._rt._m;
+    const count = this._rt._alloc(4);
+    const record = this._rt._alloc(PROFILE.size);
+    try {
+      this._rt._check(m._bmx_model_num_nodes(this._handle(), count));
+      return Array.from({ length: new Uint32Array(m.HEAPU8.buffer, count, 1)[0] }, (_, i) => {
+        this._rt._check(m._bmx_model_node_profile(this._h, i, record));
+        const view = new DataView(m.HEAPU8.buffer, record, PROFILE.size);
+        return { name: this._rt._string(view.getUint32(PROFILE.name, true)),
+                 op: this._rt._string(view.getUint32(PROFILE.op, true)),
+                 totalMs: view.getFloat64(PROFILE.totalMs, true), runs: Number(view.getBigInt64(PROFILE.runs, true)) };
+      });
+    } finally {
+      m._free(count);
+      m._free(record);
     }
   }
 

@@ -159,7 +159,7 @@ def _node(script, tmp_path):
 
 def test_js_api_errors_and_instruction_sets(wasm_dir, tmp_path):
     """bmx.js reports the runtime's errors as BmxError with the C status and message, lists and switches
-    instruction sets, and rejects inputs of the wrong type or size."""
+    instruction sets, rejects inputs of the wrong type or size, and profiles nodes."""
     graph, shape = _dense_graph(np.random.default_rng(1), 70, 3, "int32")
     good = tmp_path / "good.bmx"
     bmx_format.write_bmx(str(good), graph.symbol_text(), graph.params, graph.input_shapes)
@@ -176,6 +176,9 @@ const model = await rt.loadModel({json.dumps(str(good))});
 report.inputs = model.inputs.map(({{ name, dtype, shape }}) => [name, dtype, shape]);
 try {{ model.run(new Float32Array(5)); }} catch (e) {{ report.size = e.message; }}
 try {{ model.run(new Int32Array({shape[0] * shape[1]})); }} catch (e) {{ report.type = e.message; }}
+model.setProfiling(true);
+model.run(new Float32Array({shape[0] * shape[1]}));
+report.profile = model.profile().map(({{ op, runs, totalMs }}) => [op, runs, totalMs >= 0]);
 model.free();
 try {{ model.run(new Float32Array({shape[0] * shape[1]})); }} catch (e) {{ report.freed = e.message; }}
 console.log(JSON.stringify(report));
@@ -190,3 +193,4 @@ console.log(JSON.stringify(report));
     assert "expected a Float32Array of 210 elements (shape 3x70), got Float32Array of 5" in report["size"]
     assert "got Int32Array of 210" in report["type"]
     assert "the model was freed" in report["freed"]
+    assert report["profile"] == [["BmxPack", 1, True], ["BmxBinaryDense", 1, True]]
