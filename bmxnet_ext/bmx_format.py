@@ -14,10 +14,11 @@ import ast
 import json
 import os
 import struct
-import tempfile
 import zlib
 
 import numpy as np
+
+from .atomic import write_bytes
 
 __all__ = ["MAGIC", "VERSION", "OP_SCHEMAS", "write_bmx", "read_bmx", "BmxModel"]
 
@@ -274,18 +275,7 @@ def write_bmx(path, symbol, params, input_shapes):
     Returns the number of bytes written.
     """
     blob = to_bytes(symbol, params, input_shapes)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".bmx")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(blob)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; the result is an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_bytes(path, blob)
     return len(blob)
 
 
@@ -374,6 +364,15 @@ def read_bmx(data):
         raise ValueError(f"Not a version-{VERSION[0]} .bmx file (magic {magic!r}, version {major}.{minor})")
     if body_size != len(data) - HEADER.size or zlib.crc32(data[HEADER.size:]) != crc:
         raise ValueError("The .bmx body is truncated or corrupt (size or CRC-32 mismatch)")
+    try:
+        return _parse_body(data, major, minor)
+    except (struct.error, UnicodeDecodeError, KeyError, ValueError, TypeError) as err:
+        raise ValueError(f"The .bmx graph block is malformed although its CRC-32 matches (written by a broken "
+                         f"writer?): {type(err).__name__}: {err}") from None
+
+
+def _parse_body(data, major, minor):
+    """The :class:`BmxModel` in ``data``, whose header :func:`read_bmx` has checked."""
     pos = HEADER.size
 
     def take(fmt):

@@ -30,6 +30,8 @@ Usage::
     model.args["qconvolution0_weight"].shape      # (64, 64, 5, 5), values +/-1
     sym = reference_symbol(model)                  # standard MXNet ops, v1's exact inference semantics
 """
+import contextlib
+import io
 import json
 import os
 from dataclasses import dataclass, field
@@ -37,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = ["WORD_BITS", "BINARY_OPS", "V1BinaryLayer", "V1Model", "read_v1_model", "unpack_v1_words",
-           "pack_v1_words", "reference_symbol"]
+           "pack_v1_words", "reference_symbol", "check_shapes"]
 
 WORD_BITS = 64
 """Bits per packed word of the released 64-bit models."""
@@ -127,6 +129,12 @@ def _parse_tuple(text):
     return tuple(int(v) for v in text.split(",") if v.strip())
 
 
+def _mxnet_reason(err):
+    """The reason in an MXNet error: its last non-empty line (the first ones are a stack trace header)."""
+    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+    return lines[-1] if lines else type(err).__name__
+
+
 def _load_params(params_file):
     import mxnet as mx
 
@@ -136,7 +144,7 @@ def _load_params(params_file):
         loaded = mx.nd.load(params_file)
     except mx.base.MXNetError as err:
         raise ValueError(f"Cannot read BMXNet v1 params {params_file!r} (truncated or corrupt?): "
-                         f"{str(err).splitlines()[0]}") from err
+                         f"{_mxnet_reason(err)}") from err
     if not isinstance(loaded, dict):
         raise ValueError(f"Expected named arrays in {params_file!r}, got an unnamed list.")
     args, aux = {}, {}
@@ -154,9 +162,29 @@ def _load_symbol(symbol_file):
     try:
         with open(symbol_file, encoding="utf-8") as f:
             graph = json.load(f)
-        return graph["nodes"], graph["heads"]
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        nodes, heads = graph["nodes"], graph["heads"]
+        for i, node in enumerate(nodes):
+            if not isinstance(node["op"], str) or not isinstance(node["name"], str):
+                raise ValueError(f"node {i} has no operator or name")
+            if any(not 0 <= int(src) < i for src, *_ in node.get("inputs", [])):
+                raise ValueError(f"node {node['name']!r} reads a later or nonexistent node")
+        if not heads or any(not 0 <= int(src) < len(nodes) for src, *_ in heads):
+            raise ValueError(f"the outputs ('heads': {heads!r:.80}) name no node of the {len(nodes)}")
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError, IndexError) as err:
         raise ValueError(f"{symbol_file!r} is not an MXNet symbol JSON file: {err}") from err
+    return nodes, heads
+
+
+def _int_attr(layer_name, attrs, key):
+    """Attribute ``key`` of a layer as a positive integer; ``ValueError`` naming the layer otherwise."""
+    try:
+        value = int(attrs[key])
+    except (KeyError, ValueError, TypeError):
+        raise ValueError(f"{layer_name}: expected a positive integer attribute {key}, got "
+                         f"{attrs.get(key)!r}.") from None
+    if value < 1:
+        raise ValueError(f"{layer_name}: expected a positive integer attribute {key}, got {value}.")
+    return value
 
 
 def _unpacked_shape(layer_name, op, attrs, words):
@@ -164,13 +192,13 @@ def _unpacked_shape(layer_name, op, attrs, words):
     bits = words * WORD_BITS
     if op == "QConvolution":
         kernel = _parse_tuple(attrs.get("kernel"))
-        outputs = int(attrs["num_filter"])
+        outputs = _int_attr(layer_name, attrs, "num_filter")
         per_channel = outputs * int(np.prod(kernel))
         if len(kernel) != 2 or bits % per_channel:
             raise ValueError(f"{layer_name}: {words} packed words do not fit num_filter={outputs}, "
                              f"kernel={kernel}.")
         return (outputs, bits // per_channel) + kernel
-    outputs = int(attrs["num_hidden"])
+    outputs = _int_attr(layer_name, attrs, "num_hidden")
     if bits % outputs:
         raise ValueError(f"{layer_name}: {words} packed words do not fit num_hidden={outputs}.")
     return (outputs, bits // outputs)
@@ -212,6 +240,8 @@ def read_v1_model(symbol_file, params_file):
                              "looks like an unconverted v1 training checkpoint.")
         if int(attrs.get("num_group", 1)) != 1 or attrs.get("no_bias", "True") != "True":
             raise ValueError(f"{name}: grouped or biased v1 binary layers are not supported.")
+        if len(node.get("inputs", [])) < 2:
+            raise ValueError(f"{name}: expected a data and a weight input, got {node.get('inputs')}.")
         weight_name = nodes[node["inputs"][1][0]]["name"]
         if weight_name not in args:
             raise ValueError(f"{name}: weight {weight_name!r} missing from {params_file!r}.")
@@ -230,6 +260,40 @@ def read_v1_model(symbol_file, params_file):
     if not model.binary_layers:
         raise ValueError(f"{symbol_file!r} has no QConvolution / QFullyConnected layer: not a binarized v1 model.")
     return model
+
+
+def check_shapes(model, input_shape):
+    """Raise ``ValueError`` naming the layer when a parameter's shape disagrees with the symbol for
+    ``input_shape`` (e.g. a ``num_filter`` in the symbol that is not the params' filter count).
+
+    Shapes are inferred on :func:`reference_symbol`; a parameter is attributed to the node that reads it.
+    """
+    import mxnet as mx
+
+    symbol = reference_symbol(model)
+    params = {**model.args, **model.aux}
+    data = [n for n in symbol.list_arguments() if n not in params]
+    if len(data) != 1:
+        raise ValueError(f"Expected one data input in the v1 model, got {data} (parameters missing from the "
+                         "params file?).")
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # MXNet prints the arguments of a failed inference
+            arg_shapes, _, aux_shapes = symbol.infer_shape(**{data[0]: tuple(input_shape)})
+    except mx.base.MXNetError as err:
+        raise ValueError(f"The v1 model does not accept input shape {tuple(input_shape)}: "
+                         f"{_mxnet_reason(err)}") from err
+    readers = {}
+    for node in model.nodes:
+        for i, *_ in node.get("inputs", []):
+            readers.setdefault(model.nodes[i]["name"], node)
+    names = symbol.list_arguments() + symbol.list_auxiliary_states()
+    for name, shape in zip(names, arg_shapes + aux_shapes):
+        if name in params and tuple(params[name].shape) != tuple(shape):
+            node = readers.get(name, {"name": name, "op": "?"})
+            raise ValueError(f"{node['name']} ({node['op']}, attributes {model.node_attrs(node)}): parameter "
+                             f"{name!r} has shape {tuple(params[name].shape)} but the symbol expects "
+                             f"{tuple(shape)} for input shape {tuple(input_shape)}: the symbol and the params "
+                             "do not belong together.")
 
 
 def _det_sign(F, x, name):

@@ -17,11 +17,10 @@ import argparse
 import math
 import os
 import sys
-import traceback
 
-__all__ = ["ToolError", "UsageError", "ArgumentParser", "run", "debug_enabled",
+__all__ = ["ToolError", "UsageError", "ArgumentParser", "run", "debug_enabled", "format_error",
            "positive_int", "non_negative_int", "finite_float", "positive_float", "non_negative_float",
-           "fraction", "open_fraction"]
+           "fraction", "open_fraction", "int_in_range", "comma_list", "shape", "MAX_SHAPE_ELEMENTS"]
 
 USAGE_EXIT = 2
 FAILURE_EXIT = 1
@@ -169,3 +168,46 @@ def open_fraction(text):
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"expected a number from 0 up to (not including) 1, got {text!r}")
     return value
+
+
+def int_in_range(low, high):
+    """argparse type factory: an integer from ``low`` to ``high`` (both included)."""
+    def parse(text):
+        value = _number(text, int, f"an integer from {low} to {high}")
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected an integer from {low} to {high}, got {text!r}")
+        return value
+    parse.__name__ = f"integer {low}..{high}"
+    return parse
+
+
+def comma_list(item):
+    """argparse type factory: one or more comma-separated values, each parsed by the argparse type ``item``."""
+    def parse(text):
+        parts = [part.strip() for part in text.split(",")]
+        if not text.strip() or not all(parts):
+            raise argparse.ArgumentTypeError(f"expected comma-separated values like 1,2,3, got {text!r}")
+        return [item(part) for part in parts]
+    parse.__name__ = f"list of {getattr(item, '__name__', 'values')}"
+    return parse
+
+
+MAX_SHAPE_ELEMENTS = 1 << 26
+"""Largest element count :func:`shape` accepts (256 MiB of float32): a bigger batch is a typo or needs a
+dedicated tool, and refusing it here keeps a tool from trying to allocate it."""
+
+
+def shape(text):
+    """argparse type: a tensor shape such as ``1,3,224,224`` (or ``1x3x224x224``): at least two positive
+    integers with at most :data:`MAX_SHAPE_ELEMENTS` elements in total."""
+    try:
+        dims = tuple(int(v) for v in text.replace("x", ",").split(","))
+    except ValueError:
+        dims = ()
+    if len(dims) < 2 or min(dims) < 1:
+        raise argparse.ArgumentTypeError(f"expected a shape of positive integers like 1,3,224,224, got {text!r}")
+    elements = math.prod(dims)
+    if elements > MAX_SHAPE_ELEMENTS:
+        raise argparse.ArgumentTypeError(f"shape {text!r} has {elements:,} elements, more than the "
+                                         f"{MAX_SHAPE_ELEMENTS:,} allowed: use a smaller batch (1 is enough)")
+    return dims

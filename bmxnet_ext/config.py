@@ -5,7 +5,8 @@
     ...     conv = QConv2D(64, 3)          # a 2-bit layer
     >>> conv2 = QConv2D(64, 3)             # 1-bit again
 
-Layers read the defaults when they are *constructed*; arguments given explicitly always win.
+Layers read the defaults when they are *constructed*; arguments given explicitly always win, and layers
+configured Larq-style (with ``input_quantizer`` / ``kernel_quantizer``) ignore ``bits`` and ``scaling``.
 """
 import contextlib
 import threading
@@ -25,7 +26,8 @@ class BinaryLayerConfig:
     grad_cancel : float or None
         Clipping threshold :math:`t_{clip}` of the straight-through estimator (paper: 0.5 best).
     method : str or callable
-        1-bit activation method (``det_sign``, ``approx_sign`` or a callable ``f(F, x)``).
+        1-bit activation method: a name in :data:`bmxnet_ext.quantizers.ACTIVATION_METHODS` (``det_sign``,
+        ``ste_sign``, ``approx_sign``, ``swish_sign``) or a callable ``f(F, x)``.
     scaling : str
         Scaling mode of binary layers: ``none``, ``backward``, ``forward_backward`` or ``xnor``.
     """

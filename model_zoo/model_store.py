@@ -27,6 +27,9 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
+from bmxnet_ext.atomic import atomic_file, check_output_folder
+from bmxnet_ext.cli import ArgumentParser, ToolError, format_error, run
+
 __all__ = ["ModelStoreError", "StoredFile", "PRETRAINED", "DEFAULT_BASE_URL", "default_root", "base_url",
            "pretrained_models", "registered_files", "get_model_files", "add_file", "sha256_of"]
 
@@ -36,7 +39,7 @@ DEFAULT_BASE_URL = "https://bmxnet-models.invalid/models"
 CHUNK = 1 << 20
 
 
-class ModelStoreError(RuntimeError):
+class ModelStoreError(ToolError, RuntimeError):
     """A pretrained file is unknown, missing, corrupt or cannot be downloaded (the message says the fix)."""
 
 
@@ -218,29 +221,27 @@ def add_file(source, root=None):
         if os.path.exists(path):
             _verify(path, model, stored)
             return path
-        fd, tmp = tempfile.mkstemp(dir=root, prefix=".add-")
-        try:
-            with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
-                shutil.copyfileobj(src, out, CHUNK)
-            _verify(tmp, model, stored)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_file(path, "wb") as out, open(source, "rb") as src:
+            shutil.copyfileobj(src, out, CHUNK)
+            out.flush()
+            _verify(out.name, model, stored)
     return path
 
 
-def main(argv=None):
-    """``python -m model_zoo.model_store {add FILE... | list} [--root DIR]``."""
-    parser = argparse.ArgumentParser(prog="python -m model_zoo.model_store", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+PROG = "python -m model_zoo.model_store"
+
+
+def _main(argv):
+    parser = ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", default=None, help=f"store folder (default: {default_root()})")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
     add = sub.add_parser("add", help="verify files and copy them into the store")
     add.add_argument("files", nargs="+")
     sub.add_parser("list", help="show the registered pretrained files and whether they are in the store")
     args = parser.parse_args(argv)
     root = os.path.abspath(os.path.expanduser(args.root or default_root()))
+    if os.path.exists(root) and not os.path.isdir(root):
+        raise ToolError(f"--root {root!r} is a file, not a folder: choose the store folder")
     if args.command == "list":
         for model, files in sorted(PRETRAINED.items()):
             for f in files:
@@ -248,14 +249,22 @@ def main(argv=None):
                 print(f"{model:16s} {f.store_name(model):36s} {'present' if present else 'missing':8s} "
                       f"{f.source_name}")
         return 0
+    check_output_folder(root)
     status = 0
     for source in args.files:
         try:
+            if not os.path.isfile(source):
+                raise ModelStoreError(f"{source!r} is not a file: give the downloaded pretrained file")
             print(f"{source} -> {add_file(source, root)}")
-        except (ModelStoreError, OSError) as err:
-            print(f"error: {err}", file=sys.stderr)
+        except (ModelStoreError, OSError) as err:  # one line per failed file; the others are still added
+            print(format_error(PROG, err), file=sys.stderr)
             status = 1
     return status
+
+
+def main(argv=None):
+    """``python -m model_zoo.model_store {add FILE... | list} [--root DIR]``."""
+    return run(PROG, _main, argv)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,9 @@
-"""Quantized layers against plain references: float convolution / matmul of +/-1 tensors padded with -1."""
+"""Quantized layers against plain references: float convolution / matmul of quantized tensors padded with the
+pad value, Gluon's own layers fed the quantized input and weights, signatures, argument errors, the blocks of
+ReActNet and XNOR-Net++."""
+import inspect
 import json
+import logging
 import os
 
 import mxnet as mx
@@ -7,8 +11,10 @@ import numpy as np
 import pytest
 from mxnet import autograd, gluon
 
-from bmxnet_ext import (BinaryConvolution, BinaryDense, QActivation, QConv1D, QConv2D, QDense,
-                        binary_layer_config)
+from bmxnet_ext import (BinaryConvolution, BinaryDense, QActivation, QConv1D, QConv2D, QConv3D, QDense,
+                        QDepthwiseConv2D, QSeparableConv2D, RPReLU, RSign, TrainableScale, binary_layer_config,
+                        constraints, quantizers)
+from bmxnet_ext.constraints import apply_constraints
 from bmxnet_ext.layers import CONFIG_ATTR, LAYER_ATTR
 from float_reference import conv2d, sign
 
@@ -253,7 +259,8 @@ def test_hybridized_equals_imperative_and_export_round_trips(tmp_path, rng):
     conv_cfg = next(json.loads(n["attrs"][CONFIG_ATTR]) for n in nodes
                     if n.get("attrs", {}).get(LAYER_ATTR, "").startswith("QConv2D") and n["op"] == "Convolution"
                     and json.loads(n["attrs"][CONFIG_ATTR])["scaling"] == "xnor")
-    assert conv_cfg == {"bits": 1, "pad_value": -1.0, "padding": [1, 1], "scaling": "xnor"}
+    assert conv_cfg == {"bits": 1, "pad_value": -1.0, "padding": [1, 1], "scaling": "xnor", "input_scaling": None,
+                        "kernel_quantizer": {"name": "magnitude_aware_sign", "clip_value": None}}
 
 
 def test_binary_layer_config_sets_defaults_within_a_block_only():
@@ -299,3 +306,262 @@ def test_wrong_input_channel_count_is_reported(rng):
     conv.initialize()
     with pytest.raises(mx.base.MXNetError, match="weight|shape|Shape"):
         conv(mx.nd.array(rng.standard_normal((1, 5, 8, 8)))).wait_to_read()
+
+
+# ------------------------------------------------------------------------------------------ Larq-style arguments
+
+@pytest.mark.parametrize("ours, gluons", [(QConv1D, gluon.nn.Conv1D), (QConv2D, gluon.nn.Conv2D),
+                                          (QConv3D, gluon.nn.Conv3D), (QDense, gluon.nn.Dense)])
+def test_positional_arguments_match_gluons_layers(ours, gluons):
+    """Every argument of Gluon's layer, in the same order and kind, with the same default (use_bias excepted:
+    a binary layer has no bias); the quantization arguments come after, keyword-only."""
+    theirs = [p for p in inspect.signature(gluons).parameters.values() if p.kind != p.VAR_KEYWORD]
+    mine = list(inspect.signature(ours).parameters.values())
+    assert [(p.name, p.kind) for p in mine[:len(theirs)]] == [(p.name, p.kind) for p in theirs]
+    for a, b in zip(mine, theirs):
+        assert a.default == b.default or a.name == "use_bias"
+    assert all(p.kind in (p.KEYWORD_ONLY, p.VAR_KEYWORD) for p in mine[len(theirs):])
+    assert {"input_quantizer", "kernel_quantizer", "kernel_constraint"} <= {p.name for p in mine}
+
+
+def test_positional_calls_that_gluon_accepts_work():
+    conv = QConv2D(4, 3, 1, 0, 1, 1, "NCHW", None, False)
+    assert conv._kwargs["kernel"] == (3, 3) and conv.bias is None
+    dense = QDense(4, None, False, True, "float32")
+    assert dense._in_units == 0 and dense._units == 4
+    dense.initialize()
+    assert dense(mx.nd.ones((2, 5))).shape == (2, 4)
+
+
+def _set_weights(layer, rng, scale=1.0):
+    layer.initialize()
+    layer(mx.nd.zeros(layer._test_input_shape))
+    w = (rng.standard_normal(layer.weight.shape) * scale).astype(np.float32)
+    layer.weight.set_data(mx.nd.array(w))
+    return w
+
+
+QUANTIZER_CASES = [
+    ("ste_sign", "ste_sign"), ("approx_sign", "magnitude_aware_sign"), ("swish_sign", "ste_tern"),
+    ("ste_heaviside", "ste_heaviside"), ({"name": "dorefa", "k_bit": 2}, {"name": "dorefa", "k_bit": 3,
+                                                                          "mode": "weights"}),
+    (None, "ste_sign"), ("ste_sign", None),
+]
+LAYER_CASES = [  # ours, Gluon twin, args, input shape
+    (QConv1D, gluon.nn.Conv1D, dict(channels=5, kernel_size=3, strides=2, padding=1, in_channels=4), (2, 4, 9)),
+    (QConv2D, gluon.nn.Conv2D, dict(channels=6, kernel_size=3, padding=1, groups=2, in_channels=4), (2, 4, 6, 7)),
+    (QConv3D, gluon.nn.Conv3D, dict(channels=3, kernel_size=(1, 3, 3), padding=(0, 1, 1), in_channels=2),
+     (1, 2, 3, 5, 5)),
+    (QDense, gluon.nn.Dense, dict(units=7, in_units=20), (3, 20)),
+]
+
+
+@pytest.mark.parametrize("input_q, kernel_q", QUANTIZER_CASES, ids=lambda c: str(c))
+@pytest.mark.parametrize("ours, twin, args, shape", LAYER_CASES, ids=lambda c: getattr(c, "__name__", ""))
+def test_quantized_layer_equals_gluon_layer_fed_quantized_input_and_weights(ours, twin, args, shape, input_q,
+                                                                            kernel_q, rng):
+    layer = ours(input_quantizer=input_q, kernel_quantizer=kernel_q, kernel_constraint="weight_clip", **args)
+    layer._test_input_shape = shape
+    w = _set_weights(layer, rng, 0.5)
+    x = rng.standard_normal(shape).astype(np.float32)
+    x.flat[:3] = 0.0
+    iq, kq = quantizers.get(input_q), quantizers.get(kernel_q)
+    xq = iq(mx.nd, mx.nd.array(x)).asnumpy() if iq else x
+    wq = kq(mx.nd, mx.nd.array(w)).asnumpy() if kq else w
+    padding = args.get("padding", 0)
+    ref_args = dict(args, padding=0) if "padding" in args else args
+    ref = twin(use_bias=False, **ref_args)
+    ref.initialize()
+    if padding:
+        pads = (padding,) * (len(shape) - 2) if isinstance(padding, int) else padding
+        xq = np.pad(xq, ((0, 0), (0, 0)) + tuple((p, p) for p in pads), constant_values=layer.pad_value)
+    ref(mx.nd.array(xq))
+    ref.weight.set_data(mx.nd.array(wq))
+    np.testing.assert_allclose(layer(mx.nd.array(x)).asnumpy(), ref(mx.nd.array(xq)).asnumpy(), rtol=1e-5,
+                               atol=1e-5)
+
+
+def test_default_pad_value_is_the_low_level_of_the_input_quantizer():
+    assert QConv2D(4, 3, input_quantizer="ste_sign", kernel_quantizer="ste_sign").pad_value == -1.0
+    assert QConv2D(4, 3, input_quantizer="ste_heaviside", kernel_quantizer="ste_sign").pad_value == 0.0
+    assert QConv2D(4, 3, input_quantizer="dorefa", kernel_quantizer="ste_sign").pad_value == 0.0
+    assert QConv2D(4, 3, kernel_quantizer="ste_sign").pad_value == -1.0
+    assert QConv2D(4, 3, input_quantizer="ste_sign", pad_value=0.5).pad_value == 0.5
+
+
+def test_shorthands_resolve_to_quantizers():
+    assert QConv2D(4, 3).kernel_quantizer == quantizers.SteSign(clip_value=None)
+    assert QConv2D(4, 3, bits=2).kernel_quantizer == quantizers.DoReFa(2, "weights")
+    assert QConv2D(4, 3, bits=32).kernel_quantizer is None
+    assert QConv2D(4, 3, scaling="xnor").kernel_quantizer == quantizers.MagnitudeAwareSign(clip_value=None)
+    assert QDense(4, kernel_quantizer="magnitude_aware_sign").scaling == "xnor"
+    with binary_layer_config(bits=2, scaling="none"):
+        assert QConv2D(4, 3, kernel_quantizer="ste_sign").bits == 1  # config shorthands skip Larq-style layers
+    act = QActivation(gradient_cancel_threshold=0.3)
+    assert act.quantizer == quantizers.SteSign(clip_value=None) and act.threshold == 0.3
+    assert QActivation(method="approx_sign").quantizer == quantizers.ApproxSign()
+    assert QActivation(bits=4).quantizer == quantizers.DoReFa(4, "activations")
+    explicit = QActivation(quantizer={"name": "swish_sign", "beta": 2.0})
+    assert (explicit.bits, explicit.method, explicit.threshold) == (1, "swish_sign", None)
+
+
+def test_binary_kernel_with_clipping_and_no_constraint_warns(caplog):
+    with caplog.at_level(logging.WARNING, logger="bmxnet_ext"):
+        QConv2D(4, 3, kernel_quantizer="ste_sign")
+    assert "kernel_constraint" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="bmxnet_ext"):
+        QConv2D(4, 3, kernel_quantizer="ste_sign", kernel_constraint="weight_clip")
+        QConv2D(4, 3)  # shorthand: no clipping in the weight STE, so no weight can starve
+    assert caplog.text == ""
+
+
+def test_weight_clip_constraint_is_stored_and_applied_after_an_update(rng):
+    conv = QConv2D(4, 3, in_channels=2, kernel_quantizer="ste_sign",
+                   kernel_constraint={"name": "weight_clip", "clip_value": 0.5})
+    dense = QDense(3, in_units=5)
+    for layer in (conv, dense):
+        layer.initialize(mx.init.Normal(2.0))
+    assert conv.weight.constraint == constraints.WeightClip(0.5) and dense.weight.constraint is None
+    before = dense.weight.data().asnumpy()
+    params = {**conv.collect_params(), **dense.collect_params()}
+    assert apply_constraints(params) == 1
+    w = conv.weight.data().asnumpy()
+    assert np.abs(w).max() == np.float32(0.5) and (np.abs(w) == 0.5).any()
+    np.testing.assert_array_equal(dense.weight.data().asnumpy(), before)
+
+
+@pytest.mark.parametrize("make, value", [
+    (lambda: QActivation(gradient_cancel_threshold=-0.5), "-0.5"),
+    (lambda: QConv2D(4, 3, padding=-1), "-1"),
+    (lambda: QConv2D(4, 0), "0"),
+    (lambda: QConv2D(4, 3, strides=(1, 0)), r"\(1, 0\)"),
+    (lambda: QConv2D(0, 3), "0"),
+    (lambda: QConv2D(6, 3, groups=4), "groups"),
+    (lambda: QConv2D(4, 3, pad_value=float("nan")), "nan"),
+    (lambda: QConv2D(4, 3, bits=1, kernel_quantizer="ste_sign"), "bits=1"),
+    (lambda: QConv2D(4, 3, kernel_quantizer="sgn"), "'sgn'"),
+    (lambda: QConv2D(4, 3, kernel_constraint="clip"), "'clip'"),
+    (lambda: QConv2D(4, 3, input_scaling="xnor"), "input_quantizer"),
+    (lambda: QConv2D(4, 3, kernel_quantizer="ste_tern", scaling="xnor"), "1-bit"),
+    (lambda: QDense(0), "units"),
+    (lambda: QActivation(quantizer="ste_sign", bits=1), "quantizer"),
+    (lambda: QDepthwiseConv2D(3), "in_channels"),
+])
+def test_bad_arguments_raise_value_error_naming_the_value(make, value):
+    with pytest.raises(ValueError, match=value):
+        make()
+
+
+def test_depthwise_and_separable_convolutions_equal_grouped_float_convolutions(rng):
+    sep = QSeparableConv2D(5, 3, padding=1, depth_multiplier=2, in_channels=3, input_quantizer="ste_sign",
+                           depthwise_quantizer="ste_sign", pointwise_quantizer="ste_tern",
+                           depthwise_constraint="weight_clip", pointwise_constraint="weight_clip")
+    sep.initialize(mx.init.Normal(0.5))
+    x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
+    y = sep(mx.nd.array(x)).asnumpy()
+    assert sep.depthwise.weight.shape == (6, 1, 3, 3) and sep.pointwise.weight.shape == (5, 6, 1, 1)
+    wd = sign(sep.depthwise.weight.data().asnumpy())
+    wp = quantizers.SteTern()(mx.nd, sep.pointwise.weight.data()).asnumpy()
+    depthwise = conv2d(sign(x), wd, groups=3, pad=(1, 1), pad_value=-1.0)
+    np.testing.assert_allclose(y, conv2d(depthwise, wp), rtol=1e-5, atol=1e-5)
+    assert sep.pointwise.input_quantizer is None and sep.pointwise.pad_value == 0.0
+
+
+def test_input_quantizer_exports_as_a_tagged_activation_and_round_trips(tmp_path, rng):
+    net = gluon.nn.HybridSequential()
+    net.add(QConv2D(4, 3, padding=1, in_channels=3, input_quantizer="ste_sign", kernel_quantizer="ste_sign",
+                    kernel_constraint="weight_clip", prefix="conv_"))
+    net.initialize()
+    x = mx.nd.array(rng.standard_normal((1, 3, 5, 5)))
+    eager = net(x).asnumpy()
+    net.hybridize()
+    net(x)
+    prefix = os.path.join(tmp_path, "larq")
+    net.export(prefix)
+    loaded = gluon.SymbolBlock.imports(prefix + "-symbol.json", ["data"], prefix + "-0000.params")
+    np.testing.assert_array_equal(loaded(x).asnumpy(), eager)
+    nodes = json.load(open(prefix + "-symbol.json"))["nodes"]
+    tags = {n["attrs"][LAYER_ATTR]: json.loads(n["attrs"][CONFIG_ATTR]) for n in nodes
+            if LAYER_ATTR in n.get("attrs", {})}
+    assert tags["QActivation:conv_input"] == {"bits": 1, "method": "ste_sign", "threshold": None,
+                                               "quantizer": {"name": "ste_sign", "clip_value": 1.0}}
+    assert tags["QConv2D:conv"]["kernel_quantizer"] == {"name": "ste_sign", "clip_value": 1.0}
+
+
+# ------------------------------------------------------------------------------------------ ReActNet, XNOR-Net++
+def test_rsign_binarizes_around_a_learnt_per_channel_threshold(rng):
+    block = RSign(3)
+    block.initialize()
+    beta = np.float32([0.5, -0.25, 0.0])
+    block.threshold.set_data(mx.nd.array(beta))
+    x = rng.uniform(-1.5, 1.5, (2, 3, 4, 4)).astype(np.float32)
+    x[0, 0, 0, 0] = 0.5  # exactly at the threshold -> +1
+    xs = mx.nd.array(x)
+    xs.attach_grad()
+    with autograd.record():
+        y = block(xs)
+    y.backward()
+    shifted = x - beta.reshape(1, 3, 1, 1)
+    np.testing.assert_array_equal(y.asnumpy(), sign(shifted))
+    slope = np.where(np.abs(shifted) < 1, 2 - 2 * np.abs(shifted), 0)
+    np.testing.assert_allclose(xs.grad.asnumpy(), slope, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(block.threshold.grad().asnumpy(), -slope.sum(axis=(0, 2, 3)), rtol=1e-5)
+
+
+def test_rprelu_is_a_shifted_prelu_per_channel(rng):
+    block = RPReLU(3, ndim=2)
+    block.initialize()
+    gamma, beta, zeta = np.float32([0.1, -0.2, 0.0]), np.float32([0.25, 0.5, -1.0]), np.float32([1.0, 0.0, -2.0])
+    for param, value in ((block.gamma, gamma), (block.beta, beta), (block.zeta, zeta)):
+        param.set_data(mx.nd.array(value))
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    s = x - gamma
+    np.testing.assert_allclose(block(mx.nd.array(x)).asnumpy(), np.where(s > 0, s, beta * s) + zeta, rtol=1e-6)
+
+
+@pytest.mark.parametrize("spatial", [None, (4, 5)])
+def test_trainable_scale_multiplies_by_its_factors_and_learns_them(spatial, rng):
+    block = TrainableScale(3, spatial=spatial)
+    block.initialize()
+    x = rng.standard_normal((2, 3, 4, 5)).astype(np.float32)
+    xs = mx.nd.array(x)
+    with autograd.record():
+        y = block(xs)
+    y.backward()
+    np.testing.assert_array_equal(y.asnumpy(), x)  # all factors start at 1
+    np.testing.assert_allclose(block.alpha.grad().asnumpy().ravel(), x.sum(axis=(0, 2, 3)), rtol=1e-5)
+    if spatial:
+        np.testing.assert_allclose(block.gamma.grad().asnumpy().ravel(), x.sum(axis=(0, 1, 2)), rtol=1e-5)
+
+
+@pytest.mark.parametrize("stride, pad, dilation", [(1, 1, 1), (2, 1, 1), (1, 2, 2), (2, 0, 1)])
+def test_xnor_net_k_map_scales_the_binary_convolution(stride, pad, dilation, rng):
+    r"""XNOR-Net in full: :math:`y = (\mathrm{sign}(x) \circledast \mathrm{sign}(W)) \odot K \alpha`, with
+    :math:`K = A * k`, :math:`A = \mathrm{mean}_c |x|` (zero padded), :math:`k` the 3x3 box filter of weight 1/9,
+    :math:`\alpha_o = \mathrm{mean}|W_o|`; :math:`K` and :math:`\alpha` are constants to the gradient."""
+    conv = QConv2D(4, 3, stride, pad, dilation, in_channels=3, input_quantizer="ste_sign",
+                   kernel_quantizer="magnitude_aware_sign", kernel_constraint="weight_clip", input_scaling="xnor")
+    conv.initialize(mx.init.Normal(0.5))
+    x = rng.standard_normal((2, 3, 8, 9)).astype(np.float32)
+    xs = mx.nd.array(x)
+    xs.attach_grad()
+    with autograd.record():
+        y = conv(xs)
+    head = rng.standard_normal(y.shape)
+    y.backward(mx.nd.array(head))
+    w = conv.weight.data().asnumpy()
+    alpha = np.abs(w).reshape(4, -1).mean(axis=1).reshape(1, 4, 1, 1)
+    s, p, d = (stride,) * 2, (pad,) * 2, (dilation,) * 2
+    k_map = conv2d(np.abs(x).mean(axis=1, keepdims=True), np.full((1, 1, 3, 3), 1 / 9), s, p, d)
+    expected = conv2d(sign(x), sign(w), s, p, d, pad_value=-1.0) * alpha * k_map
+    np.testing.assert_allclose(y.asnumpy(), expected, rtol=1e-5, atol=1e-5)
+    # gradient w.r.t. the input: that of the binary conv scaled by the constant alpha K, clipped at |x| <= 1
+    ws = mx.nd.array(sign(w))
+    xp = mx.nd.array(np.pad(sign(x), ((0, 0), (0, 0), (pad, pad), (pad, pad)), constant_values=-1))
+    xp.attach_grad()
+    with autograd.record():
+        ref = mx.nd.Convolution(xp, ws, kernel=(3, 3), stride=s, dilate=d, num_filter=4, no_bias=True)
+    ref.backward(mx.nd.array(head * alpha * k_map))
+    inner = xp.grad.asnumpy()[:, :, pad:pad + 8, pad:pad + 9]
+    np.testing.assert_allclose(xs.grad.asnumpy(), inner * (np.abs(x) <= 1), rtol=1e-4, atol=1e-5)

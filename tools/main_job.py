@@ -30,6 +30,7 @@ import mxnet as mx  # noqa: E402  (after OMP_NUM_THREADS on purpose)
 import numpy as np
 
 from bmxnet_ext import summary
+from bmxnet_ext.manifest import import_converted
 from tools.train import train
 from tools.train.data import load_dataset
 
@@ -102,7 +103,7 @@ def main(argv=None):
     print(report.format())
     symbol_file = os.path.join(converted_dir, next(f for f in report.files if f.endswith("-symbol.json")))
     params_file = os.path.join(converted_dir, next(f for f in report.files if f.endswith(".params")))
-    native = mx.gluon.SymbolBlock.imports(symbol_file, ["data"], params_file)
+    native = import_converted(symbol_file, params_file)
     native.hybridize(static_alloc=True)  # as the trained nets: one cached graph with static memory
     with open(symbol_file) as f:
         ops = sorted({node["op"] for node in json.load(f)["nodes"] if node["op"].startswith("Bmx")})

@@ -4,35 +4,33 @@ Per layer: type, output shape, bits, parameters and MACs by precision, packed me
 (parameters, binary vs full precision, float and packed model size, compression ratio, binary MAC share).
 """
 import argparse
+import json
 import sys
 
+from bmxnet_ext.atomic import check_output_parent, write_text
+from bmxnet_ext.cli import ArgumentParser, int_in_range, positive_int, run, shape
 from bmxnet_ext.summary import summary
 from model_zoo import default_input_shape, get_model, list_models
-from tools.benchmark.__main__ import write_json_atomically
+
+PROG = "python -m tools.summary"
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m tools.summary", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model", help=f"zoo model name, one of: {', '.join(list_models())}")
-    parser.add_argument("--input-shape", type=_shape, default=None,
+    parser = ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", type=str.lower, choices=list_models(), metavar="model",
+                        help=f"zoo model name, one of: {', '.join(list_models())}")
+    parser.add_argument("--input-shape", type=shape, default=None,
                         help="input batch shape N,C,H,W (default: the model's own, e.g. 1,3,224,224)")
-    parser.add_argument("--bits", type=int, default=1, help="weight bits of the quantized layers (default: 1)")
-    parser.add_argument("--bits-a", type=int, default=None, help="activation bits (default: --bits)")
-    parser.add_argument("--classes", type=int, default=None, help="output classes (default: the model's own)")
+    parser.add_argument("--bits", type=_bits, default=1, help="weight bits of the quantized layers (default: 1)")
+    parser.add_argument("--bits-a", type=_bits, default=None, help="activation bits (default: --bits)")
+    parser.add_argument("--classes", type=positive_int, default=None,
+                        help="output classes (default: the model's own)")
     parser.add_argument("--json", metavar="FILE", default=None,
                         help="also write the totals as JSON to FILE (default: none)")
     return parser.parse_args(argv)
 
 
-def _shape(text):
-    try:
-        shape = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 1,3,224,224, got {text!r}")
-    if not shape or min(shape) <= 0:
-        raise argparse.ArgumentTypeError(f"expected positive dimensions, got {text!r}")
-    return shape
+_bits = int_in_range(1, 32)
 
 
 def totals(result):
@@ -54,19 +52,21 @@ def totals(result):
     }
 
 
-def main(argv=None):
+def _main(argv):
     args = parse_args(argv)
-    try:
-        net = get_model(args.model, classes=args.classes, bits=args.bits, bits_a=args.bits_a)
-        shape = args.input_shape or default_input_shape(args.model)
-        print(f"{args.model} (bits={args.bits}, bits_a={args.bits_a or args.bits}), input {shape}")
-        result = summary(net, shape)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
     if args.json:
-        write_json_atomically(args.json, dict(model=args.model, **totals(result)))
+        check_output_parent(args.json)
+    net = get_model(args.model, classes=args.classes, bits=args.bits, bits_a=args.bits_a)
+    input_shape = args.input_shape or default_input_shape(args.model)
+    print(f"{args.model} (bits={args.bits}, bits_a={args.bits_a or args.bits}), input {input_shape}")
+    result = summary(net, input_shape)
+    if args.json:
+        write_text(args.json, json.dumps(dict(model=args.model, **totals(result)), indent=2) + "\n")
     return 0
+
+
+def main(argv=None):
+    return run(PROG, _main, argv)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import time
 
 import numpy as np
 
+from bmxnet_ext.cli import ToolError, positive_float, positive_int
 from tools.benchmark import float_threads_before_mxnet
 
 # (name, in_channels, out_channels, height = width, kernel, stride, pad)
@@ -38,13 +39,13 @@ SHAPES = [
 
 
 def add_arguments(parser):
-    parser.add_argument("--threads", type=int, default=None,
+    parser.add_argument("--threads", type=positive_int, default=None,
                         help="threads for the binary kernels and for MXNet's fp32 Convolution (default: all hardware threads)")
-    parser.add_argument("--repeat", type=int, default=50, help="timed runs per shape and path (default: 50)")
+    parser.add_argument("--repeat", type=positive_int, default=50, help="timed runs per shape and path (default: 50)")
     parser.add_argument("--isa", default=None, help="force an instruction set, e.g. avx2 (default: the fastest)")
     parser.add_argument("--shapes", default=None,
                         help="comma-separated substrings selecting shapes by name (default: all)")
-    parser.add_argument("--peak-seconds", type=float, default=0.3,
+    parser.add_argument("--peak-seconds", type=positive_float, default=0.3,
                         help="duration of each peak measurement in seconds (default: 0.3)")
     parser.add_argument("--per-core", action="store_true",
                         help="one thread for both sides (binary kernels and MXNet's OpenMP), a comparison that "
@@ -138,8 +139,9 @@ def benchmark_shape(native, mx, shape, repeat, rng):
 
 def run(args):
     if args.per_core:
-        if "mxnet" in sys.modules:
-            raise RuntimeError("--per-core must set OMP_NUM_THREADS before MXNet is imported")
+        if "mxnet" in sys.modules and os.environ.get("OMP_NUM_THREADS") != "1":
+            raise ToolError("--per-core needs OMP_NUM_THREADS=1 before MXNet is imported; unset "
+                            "OMP_NUM_THREADS or run python -m tools.benchmark kernels --per-core")
         os.environ["OMP_NUM_THREADS"] = "1"
     threads = 1 if args.per_core else (args.threads or os.cpu_count())
     float_threads = float_threads_before_mxnet(threads)

@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from bmxnet_ext.cli import non_negative_int, positive_int
 from tools.benchmark import float_threads_before_mxnet
 
 __all__ = ["add_arguments", "run"]
@@ -21,12 +22,12 @@ __all__ = ["add_arguments", "run"]
 def add_arguments(parser):
     parser.add_argument("--model", action="append", default=None,
                         help="zoo model to measure; repeatable (default: resnet18)")
-    parser.add_argument("--batch", type=int, default=1, help="batch size (default: 1)")
-    parser.add_argument("--size", type=int, default=None,
+    parser.add_argument("--batch", type=positive_int, default=1, help="batch size (default: 1)")
+    parser.add_argument("--size", type=positive_int, default=None,
                         help="input height and width (default: the model's own, 224 for resnet18)")
-    parser.add_argument("--repeat", type=int, default=30, help="timed calls per model and variant (default: 30)")
-    parser.add_argument("--warmup", type=int, default=5, help="untimed calls first (default: 5)")
-    parser.add_argument("--threads", type=int, default=None,
+    parser.add_argument("--repeat", type=positive_int, default=30, help="timed calls per model and variant (default: 30)")
+    parser.add_argument("--warmup", type=non_negative_int, default=5, help="untimed calls first (default: 5)")
+    parser.add_argument("--threads", type=positive_int, default=None,
                         help="threads of the binary kernels (sets BMX_NUM_THREADS before their first call; "
                              "default: BMX_NUM_THREADS or all hardware threads)")
 
@@ -54,12 +55,11 @@ def _build(name, bits, shape, rng):
 
 
 def _converted(net, shape, directory):
-    import mxnet as mx
+    from bmxnet_ext.manifest import import_converted
     from tools.model_converter import convert_block
 
     report = convert_block(net, output_dir=f"{directory}/binary", input_shape=shape)
-    block = mx.gluon.SymbolBlock.imports(f"{directory}/binary/model-symbol.json", ["data"],
-                                         f"{directory}/binary/model-0000.params")
+    block = import_converted(f"{directory}/binary/model-symbol.json", f"{directory}/binary/model-0000.params")
     return block, report
 
 
@@ -77,8 +77,6 @@ def _time_alternating(variants, data, repeat, warmup):
 
 def run(args):
     if args.threads is not None:
-        if args.threads < 1:
-            raise SystemExit(f"--threads: expected a positive count, got {args.threads}")
         os.environ["BMX_NUM_THREADS"] = str(args.threads)  # read by the kernels' thread pool at first use
     threads = os.environ.get("BMX_NUM_THREADS", str(os.cpu_count()))
     float_threads = float_threads_before_mxnet(threads)

@@ -11,6 +11,7 @@ its median, and the result is the median over rounds. ``peak_rss_mb`` is the pea
 JSON rows: ``model``, ``threads``, ``float_ms``, ``binary_ms``, ``speedup``, ``peak_rss_mb`` (plus
 ``float_peak_rss_mb``, ``bmx_bytes``, ``rounds``, ``repeat``, ``mxnet_env``).
 """
+import argparse
 import json
 import os
 import shutil
@@ -20,6 +21,8 @@ import sys
 import tempfile
 
 import numpy as np
+
+from bmxnet_ext.cli import ToolError, non_negative_int, positive_int
 
 __all__ = ["add_arguments", "run"]
 
@@ -47,13 +50,13 @@ print(json.dumps({"times": times, "peak_rss_mb": resource.getrusage(resource.RUS
 def add_arguments(parser):
     parser.add_argument("--model", action="append", default=None,
                         help="zoo model; repeatable (default: resnet18 and densenet21_k140)")
-    parser.add_argument("--threads", type=int, action="append", default=None,
+    parser.add_argument("--threads", type=positive_int, action="append", default=None,
                         help="thread count; repeatable (default: 1 and 2)")
-    parser.add_argument("--size", type=int, default=224, help="input height and width (default: 224)")
-    parser.add_argument("--rounds", type=int, default=5, help="alternating float/binary rounds (default: 5)")
-    parser.add_argument("--repeat", type=int, default=20, help="timed calls per round (default: 20)")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed calls per round (default: 3)")
-    parser.add_argument("--mxnet-env", action="append", default=[], metavar="KEY=VALUE",
+    parser.add_argument("--size", type=positive_int, default=224, help="input height and width (default: 224)")
+    parser.add_argument("--rounds", type=positive_int, default=5, help="alternating float/binary rounds (default: 5)")
+    parser.add_argument("--repeat", type=positive_int, default=20, help="timed calls per round (default: 20)")
+    parser.add_argument("--warmup", type=non_negative_int, default=3, help="untimed calls per round (default: 3)")
+    parser.add_argument("--mxnet-env", type=_env_pair, action="append", default=[], metavar="KEY=VALUE",
                         help="extra environment for the MXNet process; repeatable (default: none, i.e. MXNet's "
                              "own settings; its OpenMP busy waiting is its fastest, and since each side runs in "
                              "its own process it cannot slow the runtime down)")
@@ -66,7 +69,7 @@ def _ensure_bmx_run(path):
     if os.path.exists(path):
         return path
     if path != DEFAULT_BMX_RUN or shutil.which("cmake") is None:
-        raise SystemExit(f"bmx-run not found at {path}; build it: cmake -S native/runtime -B build/runtime-host "
+        raise ToolError(f"bmx-run not found at {path}; build it: cmake -S native/runtime -B build/runtime-host "
                          "&& cmake --build build/runtime-host")
     build = os.path.dirname(path)
     print(f"building {path} with CMake ...", flush=True)
@@ -116,19 +119,17 @@ def _binary_round(bmx_run, folder, threads, repeat, warmup):
     return result["median_ms"], result["peak_rss_mb"]
 
 
-def _parse_env(pairs):
-    env = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"Expected --mxnet-env KEY=VALUE, got {pair!r}")
-        env[key] = value
-    return env
+def _env_pair(text):
+    """argparse type: ``KEY=VALUE`` -> ``(KEY, VALUE)``."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
 
 
 def run(args):
     bmx_run = _ensure_bmx_run(args.bmx_run)
-    mxnet_env = _parse_env(args.mxnet_env)
+    mxnet_env = dict(args.mxnet_env)
     rng = np.random.default_rng(0)
     rows = []
     for name in args.model or ["resnet18", "densenet21_k140"]:

@@ -10,19 +10,24 @@ import time
 import mxnet as mx
 import numpy as np
 
+from bmxnet_ext.cli import int_in_range, positive_int, shape
 from tools.train.fit import cross_entropy
 from tools.train.pipeline import create_net
 
 
+_bits = int_in_range(1, 32)
+
+
 def add_arguments(parser):
     parser.add_argument("--model", default="lenet", help="zoo model (default: lenet)")
-    parser.add_argument("--input-shape", default="1,28,28", help="C,H,W of one sample (default: 1,28,28)")
-    parser.add_argument("--classes", type=int, default=10, help="classes (default: 10)")
-    parser.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
-    parser.add_argument("--bits", type=int, default=1, help="weight bits of the quantized model (default: 1)")
-    parser.add_argument("--bits-a", type=int, default=1, help="activation bits (default: 1)")
-    parser.add_argument("--rounds", type=int, default=7, help="alternating rounds per model (default: 7)")
-    parser.add_argument("--steps", type=int, default=10, help="steps per round (default: 10)")
+    parser.add_argument("--input-shape", type=shape, default=(1, 28, 28),
+                        help="C,H,W of one sample (default: 1,28,28)")
+    parser.add_argument("--classes", type=positive_int, default=10, help="classes (default: 10)")
+    parser.add_argument("--batch-size", type=positive_int, default=64, help="batch size (default: 64)")
+    parser.add_argument("--bits", type=_bits, default=1, help="weight bits of the quantized model (default: 1)")
+    parser.add_argument("--bits-a", type=_bits, default=1, help="activation bits (default: 1)")
+    parser.add_argument("--rounds", type=positive_int, default=7, help="alternating rounds per model (default: 7)")
+    parser.add_argument("--steps", type=positive_int, default=10, help="steps per round (default: 10)")
 
 
 def _step_function(net, batch, labels):
@@ -61,7 +66,7 @@ def measure_step_times(*, model, input_shape, classes, batch_size, precisions, r
 
 
 def run(args):
-    shape = tuple(int(v) for v in args.input_shape.split(","))
+    shape = args.input_shape
     quantized, full = (args.bits, args.bits_a), (32, 32)
     medians = measure_step_times(model=args.model, input_shape=shape, classes=args.classes,
                                  batch_size=args.batch_size, precisions=[quantized, full], rounds=args.rounds,

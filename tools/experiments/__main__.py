@@ -3,10 +3,13 @@
 Each writes ``<out-dir>/NAME.md`` (protocol and table), ``NAME.png`` (plot) and ``NAME.json`` (results), and
 keeps every run's folder under ``<out-dir>/runs/NAME/``.
 """
-import argparse
 import importlib
 import sys
 
+from bmxnet_ext.atomic import check_output_folder
+from bmxnet_ext.cli import ArgumentParser, run
+
+PROG = "python -m tools.experiments"
 EXPERIMENTS = {
     "clip": "clipping threshold sweep of the STE (paper Fig. 4a)",
     "scaling": "weight scaling modes N / B / FB (paper Fig. 4b)",
@@ -17,15 +20,16 @@ EXPERIMENTS = {
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m tools.experiments", description=__doc__)
-    sub = parser.add_subparsers(dest="experiment", required=True)
+    parser = ArgumentParser(prog=PROG, description=__doc__)
+    sub = parser.add_subparsers(dest="experiment", required=True, parser_class=ArgumentParser)
     for name, help_text in EXPERIMENTS.items():
         importlib.import_module(f"tools.experiments.{name}").add_arguments(sub.add_parser(name, help=help_text))
     return parser.parse_args(argv)
 
 
-def main(argv=None):
+def _main(argv):
     args = parse_args(argv)
+    check_output_folder(args.out_dir)
     module = importlib.import_module(f"tools.experiments.{args.experiment}")
     rows = module.run(args)
     for row in rows:
@@ -33,6 +37,10 @@ def main(argv=None):
               "parameters)")
     print(f"wrote {args.out_dir}/{args.experiment}.md, .png, .json")
     return 0
+
+
+def main(argv=None):
+    return run(PROG, _main, argv)
 
 
 if __name__ == "__main__":

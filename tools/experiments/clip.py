@@ -3,6 +3,8 @@
 The straight-through estimator passes a gradient only where ``|x| <= t_clip``. The paper swept [0.1, 2.0] on
 ImageNet ResNet-18 and found the optimum between 0.5 and 0.75 (1.0, the common choice, was suboptimal).
 """
+from bmxnet_ext.cli import comma_list, positive_float
+
 from .common import add_protocol_arguments, error_bars, run_variants, write_report
 from .models import small_resnet
 
@@ -10,7 +12,7 @@ NAME = "clip"
 
 
 def add_arguments(parser):
-    parser.add_argument("--thresholds", type=lambda t: [float(v) for v in t.split(",")],
+    parser.add_argument("--thresholds", type=comma_list(positive_float),
                         default=[0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0],
                         help="t_clip values (default: 0.1,0.25,0.5,0.75,1.0,1.5,2.0)")
     add_protocol_arguments(parser, epochs=8)

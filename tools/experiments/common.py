@@ -11,9 +11,10 @@ import statistics
 
 import numpy as np
 
+from bmxnet_ext.atomic import write_text
+from bmxnet_ext.cli import comma_list, non_negative_int, positive_float, positive_int
 from tools.train import train
 from tools.train.artifacts import save_figure_atomically
-from tools.train.checkpoint import write_text_atomically
 from tools.train.data import load_dataset
 
 __all__ = ["add_protocol_arguments", "run_variants", "run_dir_for", "write_report", "error_bars", "count_parameters",
@@ -29,12 +30,12 @@ def add_protocol_arguments(parser, *, epochs, seeds=(0, 1), lr=2e-3, batch_size=
                    help="digits: offline, 1,437 train / 360 eval; mnist-test-split: the MNIST test split, "
                         "first 8,000 train / last 2,000 eval (default: digits)")
     g.add_argument("--data-dir", default=None, help="folder of the MNIST idx files (default: ../shared/...)")
-    g.add_argument("--epochs", type=int, default=epochs, help=f"epochs per run (default: {epochs})")
-    g.add_argument("--seeds", type=lambda t: [int(s) for s in t.split(",")], default=list(seeds),
+    g.add_argument("--epochs", type=positive_int, default=epochs, help=f"epochs per run (default: {epochs})")
+    g.add_argument("--seeds", type=comma_list(non_negative_int), default=list(seeds),
                    help=f"comma-separated seeds, one run each (default: {','.join(map(str, seeds))})")
-    g.add_argument("--batch-size", type=int, default=batch_size, help=f"batch size (default: {batch_size})")
-    g.add_argument("--lr", type=float, default=lr, help=f"Adam learning rate, cosine schedule (default: {lr})")
-    g.add_argument("--limit-batches", type=int, default=None,
+    g.add_argument("--batch-size", type=positive_int, default=batch_size, help=f"batch size (default: {batch_size})")
+    g.add_argument("--lr", type=positive_float, default=lr, help=f"Adam learning rate, cosine schedule (default: {lr})")
+    g.add_argument("--limit-batches", type=positive_int, default=None,
                    help="batches per epoch, for smoke tests (default: all)")
     g.add_argument("--out-dir", default="experiments", help="output folder (default: experiments)")
 
@@ -102,8 +103,8 @@ def write_report(args, name, *, title, description, rows, plot):
         lines.append(f"| {r['label']} | {r['parameters']:,} | {100 * r['mean']:.2f} +- {100 * r['std']:.2f} | "
                      f"{per_seed} | {r['seconds']:.1f} |")
     text = "\n".join(lines) + "\n"
-    write_text_atomically(os.path.join(args.out_dir, f"{name}.md"), text)
-    write_text_atomically(os.path.join(args.out_dir, f"{name}.json"), json.dumps(rows, indent=1) + "\n")
+    write_text(os.path.join(args.out_dir, f"{name}.md"), text)
+    write_text(os.path.join(args.out_dir, f"{name}.json"), json.dumps(rows, indent=1) + "\n")
     fig, ax = plt.subplots(figsize=(6, 4))
     plot(ax, rows)
     ax.set_title(title, fontsize=10)

@@ -3,18 +3,26 @@
 The paper compared DenseNet-13/21/37/69 (k = 256/128/64/32, b = 1/2/4/8) on ImageNet: more, thinner blocks
 gave a 31 % smaller model for about 1 point of accuracy. Here the same family at MNIST scale.
 """
+import argparse
+
+from bmxnet_ext.cli import comma_list, positive_int
+
 from .common import add_protocol_arguments, run_variants, write_report
 from .models import small_densenet
 
 NAME = "densenet"
 
 
-def _pairs(text):
-    return [tuple(int(v) for v in pair.split("x")) for pair in text.split(",")]
+def _pair(text):
+    """argparse type: ``KxB``, growth rate and blocks per unit, both positive."""
+    parts = text.lower().split("x")
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(f"expected growth x blocks like 16x2, got {text!r}")
+    return tuple(positive_int(v) for v in parts)
 
 
 def add_arguments(parser):
-    parser.add_argument("--configs", type=_pairs, default=[(32, 1), (16, 2), (8, 4), (4, 8)],
+    parser.add_argument("--configs", type=comma_list(_pair), default=[(32, 1), (16, 2), (8, 4), (4, 8)],
                         help="growth x blocks pairs (default: 32x1,16x2,8x4,4x8)")
     add_protocol_arguments(parser, epochs=8)
 

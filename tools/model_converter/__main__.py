@@ -2,34 +2,31 @@
 
 Converts a Gluon model exported from ``bmxnet_ext`` layers (or, with BMXNet v1 operators in the symbol, a
 BMXNet v1 released model), verifies it against the original, writes it atomically and prints the report.
-Exit status: 0 on success, 2 on a bad input or a failed verification (nothing is written then).
+Exit status: 0 on success, 2 on a bad flag, 1 on a bad input or a failed verification; nothing is written
+then, and the error is one line ``bmxnet-convert: error: ...`` (``--debug`` or ``BMX_DEBUG=1`` for the
+traceback).
 """
-import argparse
 import json
+import os
 import sys
 
-from . import WRITERS, ConversionError, convert_bmxnet_v1, convert_files
+from bmxnet_ext.atomic import check_output_parent, write_text
+from bmxnet_ext.cli import ArgumentParser, UsageError, run, shape
 
+from . import WRITERS, convert_bmxnet_v1, convert_files
 
-def _shape(text):
-    try:
-        shape = tuple(int(v) for v in text.replace("x", ",").split(",") if v.strip())
-    except ValueError:
-        shape = ()
-    if len(shape) < 2 or min(shape) < 1:
-        raise argparse.ArgumentTypeError(f"expected a shape like 1,3,224,224, got {text!r}")
-    return shape
+PROG = "bmxnet-convert"
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="bmxnet-convert",
+    parser = ArgumentParser(
+        prog=PROG,
         description="Convert a model trained with bmxnet_ext layers (or a BMXNet v1 released model) into packed "
                     "binary operators that run inside MXNet; verify it against the original; write it atomically.")
     parser.add_argument("symbol_file", help="the model's PREFIX-symbol.json")
     parser.add_argument("params_file", help="the model's PREFIX-NNNN.params")
     parser.add_argument("-o", "--output-dir", required=True, help="directory to create for the converted model")
-    parser.add_argument("--input-shape", type=_shape, default=None,
+    parser.add_argument("--input-shape", type=shape, default=None,
                         help="data shape for verification, e.g. 1,3,224,224 (default: guessed from the first "
                              "layer; required for BMXNet v1 models)")
     parser.add_argument("--exact", action="store_true",
@@ -52,22 +49,31 @@ def _is_v1(symbol_file):
     return any(n.get("op") in ("QConvolution", "QFullyConnected") for n in nodes if isinstance(n, dict))
 
 
+def _check_paths(args):
+    """Every output path is usable and distinct from the inputs, checked before any work."""
+    if args.json:
+        check_output_parent(args.json)
+        out = os.path.abspath(args.output_dir)
+        if os.path.abspath(args.json) == out or os.path.abspath(args.json).startswith(out + os.sep):
+            raise UsageError(f"--json {args.json!r} lies inside the output folder {args.output_dir!r}, which is "
+                             "replaced as a whole: write the report elsewhere")
+
+
 def main(argv=None):
+    return run(PROG, _main, argv)
+
+
+def _main(argv):
     args = parse_args(argv)
+    _check_paths(args)
     v1 = args.bmxnet_v1 == "yes" or (args.bmxnet_v1 == "auto" and _is_v1(args.symbol_file))
     convert = convert_bmxnet_v1 if v1 else convert_files
-    try:
-        report = convert(args.symbol_file, args.params_file, output_dir=args.output_dir,
-                         input_shape=args.input_shape, exact=args.exact, overwrite=args.force,
-                         output_format=args.format, prefix=args.prefix)
-    except (ConversionError, ValueError, ImportError) as err:
-        print(f"bmxnet-convert: error: {err}", file=sys.stderr)
-        return 2
+    report = convert(args.symbol_file, args.params_file, output_dir=args.output_dir,
+                     input_shape=args.input_shape, exact=args.exact, overwrite=args.force,
+                     output_format=args.format, prefix=args.prefix)
     print(report.format())
     if args.json:
-        from tools.benchmark.__main__ import write_json_atomically
-
-        write_json_atomically(args.json, report.as_dict())
+        write_text(args.json, json.dumps(report.as_dict(), indent=2) + "\n")
     return 0
 
 

@@ -13,7 +13,11 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from bmxnet_ext import bmxnet_v1, ops
+from bmxnet_ext.atomic import check_output_parent
+from bmxnet_ext.manifest import MANIFEST_NAME
 
 from .graph import ConversionError, check_param_shapes, guess_input_shape, read_mxnet_model
 from .layers import collapse_quantized_layers
@@ -84,6 +88,10 @@ def _require_shape(input_shape, what):
 def _check_options(output_dir, input_shape, exact, overwrite, output_format, prefix):
     if not isinstance(output_dir, (str, os.PathLike)) or not str(output_dir):
         raise ValueError(f"Expected `output_dir` to be a path, got {output_dir!r}.")
+    check_output_parent(output_dir, folder=True)
+    if os.path.exists(output_dir) and not overwrite:
+        raise ConversionError(f"Output directory {os.path.abspath(output_dir)!r} already exists; choose another "
+                              "or pass --force (overwrite=True) to replace it.")
     if input_shape is not None and (
             not isinstance(input_shape, (tuple, list)) or len(input_shape) < 2
             or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in input_shape)):
@@ -98,12 +106,22 @@ def _check_options(output_dir, input_shape, exact, overwrite, output_format, pre
         raise ValueError(f"Expected `prefix` to be a file name prefix, got {prefix!r}.")
 
 
+def check_finite(params, source):
+    """Raise :class:`ConversionError` naming the first parameter of ``params`` (name -> NumPy array) with NaN or
+    infinite values (as float32, the converted model's precision) and how many it holds."""
+    for name, array in params.items():
+        if not np.issubdtype(array.dtype, np.floating):
+            continue
+        bad = np.count_nonzero(~np.isfinite(array.astype(np.float32, copy=False)))
+        if bad:
+            raise ConversionError(f"Parameter {name!r} in {source} holds {bad} non-finite value"
+                                  f"{'s' if bad > 1 else ''} (NaN or beyond float32's range) of {array.size}: "
+                                  "the model cannot be converted; retrain or repair it.")
+
+
 def _convert(source, layer_graph, original_symbol, original_params, original_aux, bytes_before, *, output_dir,
              input_shape, exact, overwrite, output_format, prefix, notes=()):
     """Shared tail: rewrite, verify, write, report."""
-    if os.path.exists(output_dir) and not overwrite:
-        raise ConversionError(f"Output directory {os.path.abspath(output_dir)!r} already exists; choose another "
-                              "or pass --force (overwrite=True) to replace it.")
     rewritten = rewrite(layer_graph, exact=exact)
     converted_symbol = to_mxnet_symbol(rewritten.graph)
     data_name = [n for n in original_symbol.list_arguments() if n not in original_params][0]
@@ -112,11 +130,12 @@ def _convert(source, layer_graph, original_symbol, original_params, original_aux
     files = write_output_dir(output_dir, lambda tmp: WRITERS[output_format](rewritten.graph, tmp, prefix,
                                                                             tuple(input_shape)),
                              overwrite=overwrite)
-    bytes_after = sum(os.path.getsize(os.path.join(output_dir, f)) for f in files if f.endswith(".params"))
+    model_files = [f for f in files if f != MANIFEST_NAME]
+    bytes_after = sum(os.path.getsize(os.path.join(output_dir, f)) for f in model_files if f.endswith(".params"))
     return ConversionReport(source=source, output_dir=os.path.abspath(output_dir), files=files,
                             layers=rewritten.layers, folded_batchnorms=rewritten.folded_batchnorms,
                             bytes_before=bytes_before, bytes_after=bytes_after or sum(
-                                os.path.getsize(os.path.join(output_dir, f)) for f in files),
+                                os.path.getsize(os.path.join(output_dir, f)) for f in model_files),
                             verification=verification, exact=exact, notes=list(notes))
 
 
@@ -146,6 +165,7 @@ def convert_files(symbol_file, params_file, *, output_dir, input_shape=None, exa
     import mxnet as mx
 
     graph = read_mxnet_model(symbol_file, params_file)
+    check_finite(graph.params, repr(str(params_file)))
     symbol = mx.sym.load(symbol_file)
     notes = []
     if input_shape is None:
@@ -189,10 +209,12 @@ def convert_bmxnet_v1(symbol_file, params_file, *, output_dir, input_shape, exac
     ops.load()
     try:
         model = bmxnet_v1.read_v1_model(symbol_file, params_file)
+        params = {**model.args, **model.aux}
+        check_finite(params, repr(str(params_file)))
+        bmxnet_v1.check_shapes(model, input_shape)
     except (OSError, ValueError) as err:
         raise ConversionError(str(err)) from err
     reference = bmxnet_v1.reference_symbol(model)
-    params = {**model.args, **model.aux}
     notes = ["BMXNet v1 import: output (dot + K) / 2 and +1 padding reproduced; SoftmaxOutput dropped (logits)."]
     return _convert(f"{symbol_file} + {params_file} (BMXNet v1)", v1_layer_graph(model), reference, params,
                     set(model.aux), os.path.getsize(params_file), output_dir=output_dir, input_shape=input_shape,

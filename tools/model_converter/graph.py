@@ -2,9 +2,12 @@
 
 A :class:`Graph` is MXNet's own node list in topological order: each :class:`Node` has an operator name,
 string attributes and inputs ``(node_index, output_index)``; ``op == "null"`` marks a variable (a parameter
-when its name is in :attr:`Graph.params`, an input otherwise). Reading validates the files so that every bad
+when its name is in :attr:`Graph.params`, an input otherwise). A *layer node* (``layers.py``) carries its
+settings as a typed :class:`~tools.model_converter.layers.LayerSpec` in ``Node.layer`` instead. Reading validates the files so that every bad
 input fails here, before anything is computed or written.
 """
+import contextlib
+import io
 import json
 import os
 from dataclasses import dataclass, field
@@ -24,6 +27,7 @@ class Node:
     name: str
     attrs: dict = field(default_factory=dict)
     inputs: list = field(default_factory=list)
+    layer: object = None  # the LayerSpec of a layer node (layers.py); None for MXNet operators
 
 
 @dataclass
@@ -83,8 +87,16 @@ def _read_symbol(path):
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, IndexError, ValueError) as err:
         raise ConversionError(f"{path!r} is not an MXNet symbol JSON file: {err}") from err
     for i, node in enumerate(nodes):
-        if any(src >= i for src, _ in node.inputs):
-            raise ConversionError(f"{path!r}: node {node.name!r} reads a later node; the file is corrupt.")
+        if any(src >= i or src < 0 or out < 0 for src, out in node.inputs):
+            raise ConversionError(f"{path!r}: node {node.name!r} reads a later or nonexistent node; the file is "
+                                  "corrupt.")
+    if not heads:
+        raise ConversionError(f"{path!r} lists no outputs (empty 'heads'); the file is corrupt.")
+    for src, out in heads:
+        if not 0 <= src < len(nodes) or out < 0:
+            raise ConversionError(f"{path!r}: output entry {[src, out]} in 'heads' names no node (the graph has "
+                                  f"{len(nodes)} nodes); the file is corrupt.")
+    for node in nodes:
         if node.op != "null" and not node.op.startswith("_bmx_") and not known_operator(node.op):
             raise ConversionError(f"{path!r}: node {node.name!r} uses operator {node.op!r}, which MXNet does "
                                   "not know; the converter cannot translate it.")
@@ -137,21 +149,31 @@ def read_mxnet_model(symbol_file, params_file):
     return graph
 
 
-def check_param_shapes(graph, symbol, input_shape):
-    """Infer the symbol's argument shapes for ``input_shape`` and compare them with the params' shapes."""
+def _shape_mismatch(graph, symbol, input_shape):
+    """``None`` when every parameter fits ``input_shape``, else ``(position, message)`` of the first that does
+    not (``position``: how far into the symbol's arguments it lies; -1 when the input itself is refused)."""
     import mxnet as mx
 
     data = graph.input_names()[0]
     try:
-        arg_shapes, _, aux_shapes = symbol.infer_shape(**{data: tuple(input_shape)})
+        with contextlib.redirect_stdout(io.StringIO()):  # MXNet prints the arguments of a failed inference
+            arg_shapes, _, aux_shapes = symbol.infer_shape(**{data: tuple(input_shape)})
     except mx.base.MXNetError as err:
-        raise ConversionError(f"The model does not accept input shape {tuple(input_shape)}: "
-                              f"{str(err).strip().splitlines()[-1]}") from err
+        return -1, (f"The model does not accept input shape {tuple(input_shape)}: "
+                    f"{str(err).strip().splitlines()[-1]}")
     names = symbol.list_arguments() + symbol.list_auxiliary_states()
-    for name, shape in zip(names, arg_shapes + aux_shapes):
+    for position, (name, shape) in enumerate(zip(names, arg_shapes + aux_shapes)):
         if name in graph.params and tuple(graph.params[name].shape) != tuple(shape):
-            raise ConversionError(f"Symbol/params mismatch: parameter {name!r} has shape "
-                                  f"{graph.params[name].shape}, the symbol expects {tuple(shape)}.")
+            return position, (f"Symbol/params mismatch: parameter {name!r} has shape {graph.params[name].shape}, "
+                              f"the symbol expects {tuple(shape)} for input shape {tuple(input_shape)}.")
+    return None
+
+
+def check_param_shapes(graph, symbol, input_shape):
+    """Infer the symbol's argument shapes for ``input_shape`` and compare them with the params' shapes."""
+    mismatch = _shape_mismatch(graph, symbol, input_shape)
+    if mismatch:
+        raise ConversionError(mismatch[1])
 
 
 GUESSED_SIZES = (224, 32, 28, 64, 96, 299)
@@ -174,14 +196,15 @@ def guess_input_shape(graph, symbol):
         if weight is not None:
             channels = int(weight.shape[1]) * int(node.attrs.get("num_group", 1))
     candidates = [(1, channels, s, s) for s in GUESSED_SIZES] if channels else []
+    furthest = None
     for shape in candidates:
-        try:
-            check_param_shapes(graph, symbol, shape)
+        mismatch = _shape_mismatch(graph, symbol, shape)
+        if mismatch is None:
             return shape
-        except ConversionError:
-            continue
+        furthest = max(furthest or mismatch, mismatch, key=lambda m: m[0])
+    detail = f" No size tried fits every parameter; the closest: {furthest[1]}" if furthest else ""
     raise ConversionError("Cannot guess the model's input shape from its first layer; give it "
-                          "(--input-shape 1,3,224,224 / input_shape=(1, 3, 224, 224)).")
+                          f"(--input-shape 1,3,224,224 / input_shape=(1, 3, 224, 224)).{detail}")
 
 
 def as_float32(array):

@@ -10,21 +10,74 @@ is fully given by its settings:
 - ``_bmx_qlayer`` (``QConv2D`` / ``QDense``): ``alpha * layer(pad(x, pad_value), Q_bits(W)) (+ b)``.
 
 The training-only arithmetic (BlockGrad, gradient-cancelling masks, ``x - BlockGrad(x)``) disappears with it.
-Layer nodes keep ``attrs["origin"]``: the name of the original node whose output the layer produced, and for
-``_bmx_qlayer`` ``attrs["raw_origin"]``: the original Convolution / FullyConnected node (its output is the
-unscaled product), both used by verification.
+A layer node's settings are one typed :class:`LayerSpec` in ``Node.layer``, whatever format the model came
+from (``v1_import.py`` builds the same).
 """
+import dataclasses
 import json
+from dataclasses import dataclass
+from typing import Optional, Tuple
 
 from bmxnet_ext.layers import CONFIG_ATTR, LAYER_ATTR
-from bmxnet_ext.quantization import ACTIVATION_METHODS
+from bmxnet_ext.quantizers import ACTIVATION_METHODS
 
 from .graph import ConversionError, Graph, Node
 
-__all__ = ["collapse_quantized_layers", "LAYER_OPS"]
+__all__ = ["collapse_quantized_layers", "layer_node", "LayerSpec", "LAYER_OPS"]
 
 LAYER_OPS = ("_bmx_sign", "_bmx_act_k", "_bmx_qlayer")
 _SUPPORTED = {"QActivation", "QConv2D", "QDense"}
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """The forward meaning of one layer node.
+
+    An activation (``kind is None``) is ``det_sign(x)`` for ``bits == 1``, else the k-bit activation of the
+    module docstring. A quantized layer (``kind`` ``"conv"`` or ``"dense"``, weight parameter ``weight`` of
+    shape (O, C/num_group, KH, KW) or (O, K), optional bias parameter ``bias`` of shape (O,)) computes::
+
+        y = output_scale * (alpha[o] * (layer(pad(x, pad, pad_value), Q_bits(W)) + b[o]) + output_offset)
+
+    with ``alpha`` given by ``scaling`` (``"none"`` / ``"backward"``: 1; ``"forward_backward"``: mean |W|;
+    ``"xnor"``: mean |W[o]|). ``pad_value`` is -1 for unpadded binary layers (no padding is read), 0 when the
+    convolution pads with zeros, +1 for BMXNet v1's padding. ``origin`` names the original node whose output
+    the layer produces; ``raw_origin`` the original Convolution / FullyConnected node whose output is the
+    unscaled product (None when the original graph has no such node); both are used by verification.
+    """
+
+    bits: int
+    origin: str
+    kind: Optional[str] = None
+    weight: Optional[str] = None
+    bias: Optional[str] = None
+    raw_origin: Optional[str] = None
+    scaling: str = "none"
+    output_scale: float = 1.0
+    output_offset: float = 0.0
+    # convolution
+    kernel: Optional[Tuple[int, int]] = None
+    stride: Tuple[int, int] = (1, 1)
+    dilate: Tuple[int, int] = (1, 1)
+    pad: Tuple[int, int] = (0, 0)
+    pad_value: float = 0.0
+    num_group: int = 1
+    num_filter: Optional[int] = None
+    # dense
+    num_hidden: Optional[int] = None
+    flatten: bool = True
+
+    @property
+    def op(self):
+        """The layer node's operator: one of :data:`LAYER_OPS`."""
+        if self.kind is not None:
+            return "_bmx_qlayer"
+        return "_bmx_sign" if self.bits == 1 else "_bmx_act_k"
+
+
+def layer_node(name, spec, data_entry):
+    """The layer node ``name`` computing ``spec`` of the single input entry ``data_entry``."""
+    return Node(op=spec.op, name=name, layer=spec, inputs=[data_entry])
 
 
 def _parse_tuple(text, default):
@@ -78,8 +131,7 @@ def _layer_node(graph, tag, members, inputs, output):
         if bits == 1 and config.get("method") not in ACTIVATION_METHODS:
             raise ConversionError(f"Layer {tag!r}: unknown 1-bit activation method {config.get('method')!r}; "
                                   f"the converter knows the forward value of {sorted(ACTIVATION_METHODS)} only.")
-        op = "_bmx_sign" if bits == 1 else "_bmx_act_k"
-        return Node(op=op, name=name, attrs={"bits": bits, "origin": origin}, inputs=data)
+        return layer_node(name, LayerSpec(bits=bits, origin=origin), data[0])
     compute_op = "Convolution" if kind == "QConv2D" else "FullyConnected"
     compute = [i for i in members if graph.nodes[i].op == compute_op]
     if len(compute) != 1:
@@ -89,27 +141,27 @@ def _layer_node(graph, tag, members, inputs, output):
     weights = [e for e in params if e != bias]
     if len(weights) != 1:
         raise ConversionError(f"Layer {tag!r}: expected one weight parameter, got {len(weights)}.")
-    attrs = {"kind": "conv" if kind == "QConv2D" else "dense", "bits": int(config["bits"]),
-             "scaling": config.get("scaling", "none"), "weight": graph.nodes[weights[0][0]].name,
-             "bias": graph.nodes[bias[0]].name if bias else None, "origin": origin, "raw_origin": main.name,
-             "output_scale": 1.0, "output_offset": 0.0}
-    if kind == "QConv2D":
-        attrs.update(kernel=_parse_tuple(main.attrs.get("kernel"), None),
-                     stride=_parse_tuple(main.attrs.get("stride"), (1, 1)),
-                     dilate=_parse_tuple(main.attrs.get("dilate"), (1, 1)),
+    common = dict(bits=int(config["bits"]), origin=origin, weight=graph.nodes[weights[0][0]].name,
+                  bias=graph.nodes[bias[0]].name if bias else None, raw_origin=main.name,
+                  scaling=config.get("scaling", "none"))
+    if kind == "QDense":
+        spec = LayerSpec(kind="dense", num_hidden=int(main.attrs["num_hidden"]),
+                         flatten=main.attrs.get("flatten", "True") == "True", **common)
+        return layer_node(name, spec, data[0])
+    kernel = _parse_tuple(main.attrs.get("kernel"), None)
+    if kernel is None or len(kernel) != 2:
+        raise ConversionError(f"Layer {tag!r}: only 2-D convolutions are supported, got kernel {kernel}.")
+    pad, pad_value = tuple(config.get("padding") or (0, 0)), float(config.get("pad_value", 0.0))
+    if not any(pad):
+        pad_value = -1.0 if common["bits"] == 1 else 0.0
+    conv_pad = _parse_tuple(main.attrs.get("pad"), (0, 0))
+    if any(conv_pad):  # the convolution pads with zeros itself (pad_value 0)
+        pad, pad_value = conv_pad, 0.0
+    spec = LayerSpec(kind="conv", kernel=kernel, stride=_parse_tuple(main.attrs.get("stride"), (1, 1)),
+                     dilate=_parse_tuple(main.attrs.get("dilate"), (1, 1)), pad=pad, pad_value=pad_value,
                      num_group=int(main.attrs.get("num_group", 1)), num_filter=int(main.attrs["num_filter"]),
-                     pad=tuple(config.get("padding") or (0, 0)), pad_value=float(config.get("pad_value", 0.0)))
-        if not any(attrs["pad"]):
-            attrs["pad_value"] = -1.0 if attrs["bits"] == 1 else 0.0
-        conv_pad = _parse_tuple(main.attrs.get("pad"), (0, 0))
-        if any(conv_pad):  # the convolution pads with zeros itself (pad_value 0)
-            attrs.update(pad=conv_pad, pad_value=0.0)
-        if len(attrs["kernel"]) != 2:
-            raise ConversionError(f"Layer {tag!r}: only 2-D convolutions are supported, got kernel "
-                                  f"{attrs['kernel']}.")
-    else:
-        attrs.update(num_hidden=int(main.attrs["num_hidden"]), flatten=main.attrs.get("flatten", "True") == "True")
-    return Node(op="_bmx_qlayer", name=name, attrs=attrs, inputs=data)
+                     **common)
+    return layer_node(name, spec, data[0])
 
 
 def collapse_quantized_layers(graph):
@@ -134,6 +186,6 @@ def collapse_quantized_layers(graph):
                                       f"({graph.nodes[src].name!r}).")
             remapped.append((new_index[src], out))
         new_index[i] = len(nodes)
-        nodes.append(Node(op=node.op, name=node.name, attrs=node.attrs, inputs=remapped))
+        nodes.append(dataclasses.replace(node, inputs=remapped))
     heads = [(new_index[src], out) for src, out in graph.heads]
     return Graph(nodes=nodes, heads=heads, params=graph.params, aux_names=graph.aux_names)

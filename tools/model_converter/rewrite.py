@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .graph import ConversionError, Graph, Node, as_float32
-from .layers import LAYER_OPS
 from .packing import pack_conv_weight, pack_dense_weight
 
 __all__ = ["rewrite", "Rewritten", "SignCheck", "ArithmeticCheck", "LayerRecord"]
@@ -56,7 +55,7 @@ class BatchNormValue:
 
 @dataclass(eq=False)
 class BinaryValue:
-    layer: Node
+    node: Node  # the binary layer node (its LayerSpec in node.layer)
     sign: SignValue
     scale: np.ndarray  # float32 (O,)
     bias: np.ndarray
@@ -139,11 +138,11 @@ def _quantized_weight(weight, bits):
     """The forward value of ``Q_bits(W)`` computed by the same MXNet operators as the layer."""
     import mxnet as mx
 
-    from bmxnet_ext import quantization
+    from bmxnet_ext import quantizers
 
     if bits == 32:
         return as_float32(weight)
-    return quantization.quantize_weights(mx.nd, mx.nd.array(weight), bits).asnumpy()
+    return quantizers.from_bits(bits, "weights")(mx.nd, mx.nd.array(weight)).asnumpy()
 
 
 def _alpha(weight, scaling, channels):
@@ -238,8 +237,7 @@ class _Rewriter:
         differs from ``det_sign`` only where the value is exactly zero, a rounding-boundary case verification
         counts).
         """
-        kind = consumer.attrs["kind"]
-        groups = consumer.attrs.get("num_group", 1)
+        kind, groups = consumer.layer.kind, consumer.layer.num_group
         key = (id(sign), kind, groups, negated)
         if key in self.packed_cache:
             return self.packed_cache[key]
@@ -272,17 +270,16 @@ class _Rewriter:
     @staticmethod
     def _fusable(source, kind, groups):
         """A binary layer whose packed output can feed a ``kind`` layer with ``groups`` directly."""
-        return (isinstance(source, BinaryValue) and source.layer.attrs["kind"] == kind
+        return (isinstance(source, BinaryValue) and source.node.layer.kind == kind
                 and (kind == "dense" or groups == 1))
 
     def negatable(self, sign, consumer):
         """True if :meth:`packed` can pack ``-sign`` for ``consumer`` (never in exact mode)."""
-        groups = consumer.attrs.get("num_group", 1)
         return not self.exact and (isinstance(sign.source, BatchNormValue)
-                                   or self._fusable(sign.source, consumer.attrs["kind"], groups))
+                                   or self._fusable(sign.source, consumer.layer.kind, consumer.layer.num_group))
 
     def _check_binary_sign(self, value, negated):
-        raw = value.layer.attrs.get("raw_origin")
+        raw = value.node.layer.raw_origin
         if raw is not None:
             flip = np.float32(-1.0 if negated else 1.0)
             self.out.sign_checks.append(SignCheck(name=value.origin, source=raw, reference=value.origin,
@@ -292,7 +289,7 @@ class _Rewriter:
     def origin_name(self, entry):
         """The original graph's name for the node producing ``entry`` (layer nodes stand for their output)."""
         node = self.src.nodes[entry[0]]
-        return node.attrs.get("origin", node.name) if node.op in LAYER_OPS else node.name
+        return node.layer.origin if node.layer is not None else node.name
 
     # ---- binary and float layers ------------------------------------------------------------------------
     def binary_op(self, value, out_format, negated=False):
@@ -300,102 +297,102 @@ class _Rewriter:
         key = (id(value), out_format, negated)
         if key in self.packed_cache:
             return self.packed_cache[key]
-        layer = value.layer
-        a = layer.attrs
-        weight = self.src.params[a["weight"]]
-        name = layer.name if out_format == "float" else f"{layer.name}_{out_format}{'_neg' if negated else ''}"
+        node = value.node
+        a = node.layer
+        weight = self.src.params[a.weight]
+        name = node.name if out_format == "float" else f"{node.name}_{out_format}{'_neg' if negated else ''}"
         pre_pad, flip_input = (0, 0), False
-        if a["kind"] == "conv":
-            groups = a["num_group"]
-            pad = a["pad"]
-            if any(pad) and a["pad_value"] > 0 and self.negatable(value.sign, layer):
+        if a.kind == "conv":
+            groups = a.num_group
+            pad = a.pad
+            if any(pad) and a.pad_value > 0 and self.negatable(value.sign, node):
                 # +1 padding (BMXNet v1) = the operator's -1 padding of the negated input and weights
-                flip_input, x = True, self.packed(value.sign, layer, negated=True)
-            elif any(pad) and a["pad_value"] > 0:  # exact mode: pad the +/-1 tensor with +1, then pack
-                padded = self.emit("Pad", f"{layer.name}_pad", [self.float(value.sign)],
+                flip_input, x = True, self.packed(value.sign, node, negated=True)
+            elif any(pad) and a.pad_value > 0:  # exact mode: pad the +/-1 tensor with +1, then pack
+                padded = self.emit("Pad", f"{node.name}_pad", [self.float(value.sign)],
                                    {"mode": "constant", "constant_value": "1.0",
                                     "pad_width": _tuple_attr((0, 0, 0, 0, pad[0], pad[0], pad[1], pad[1]))})
-                x = self.emit("BmxPack", f"{layer.name}_pack", [padded], {"num_group": str(groups)})
+                x = self.emit("BmxPack", f"{node.name}_pack", [padded], {"num_group": str(groups)})
                 pre_pad, pad = pad, (0, 0)
             else:
-                x = self.packed(value.sign, layer)
+                x = self.packed(value.sign, node)
             op = "BmxBinaryConv2D"
-            attrs = {"kernel": _tuple_attr(a["kernel"]), "stride": _tuple_attr(a["stride"]),
-                     "pad": _tuple_attr(pad), "dilate": _tuple_attr(a["dilate"]),
-                     "num_filter": str(a["num_filter"]), "num_group": str(groups),
+            attrs = {"kernel": _tuple_attr(a.kernel), "stride": _tuple_attr(a.stride),
+                     "pad": _tuple_attr(pad), "dilate": _tuple_attr(a.dilate),
+                     "num_filter": str(a.num_filter), "num_group": str(groups),
                      "in_channels": str(weight.shape[1] * groups), "out_format": out_format}
             packed_weight = pack_conv_weight(-weight if flip_input else weight)
         else:
-            x = self.packed(value.sign, layer)
+            x = self.packed(value.sign, node)
             op = "BmxBinaryDense"
-            attrs = {"num_hidden": str(a["num_hidden"]), "in_units": str(weight.shape[1]), "out_format": out_format}
+            attrs = {"num_hidden": str(a.num_hidden), "in_units": str(weight.shape[1]), "out_format": out_format}
             packed_weight = pack_dense_weight(weight)
-        w = self.param(f"{layer.name}_weight", packed_weight)
+        w = self.param(f"{node.name}_weight", packed_weight)
         flip = np.float32(-1.0 if negated else 1.0)
         scale = self.param(f"{name}_scale", as_float32(flip * value.scale))
         bias = self.param(f"{name}_bias", as_float32(flip * value.bias))
         entry = self.emit(op, name, [x, w, scale, bias], attrs)
-        if a.get("raw_origin") is not None and layer.name not in self.checked_layers:
-            self.checked_layers.add(layer.name)
+        if a.raw_origin is not None and node.name not in self.checked_layers:
+            self.checked_layers.add(node.name)
             self.out.arithmetic_checks.append(ArithmeticCheck(
                 name=self.out.graph.nodes[entry[0]].name, op=op, attrs={**attrs, "out_format": "int32"},
-                weight=self.out.graph.nodes[w[0]].name, input=value.sign.origin, output=a["raw_origin"],
+                weight=self.out.graph.nodes[w[0]].name, input=value.sign.origin, output=a.raw_origin,
                 pre_pad=tuple(pre_pad), negated=flip_input))
         self.packed_cache[key] = entry
         return entry
 
     def quantized_layer(self, node, x):
-        a = node.attrs
-        weight = self.src.params[a["weight"]]
+        a = node.layer
+        weight = self.src.params[a.weight]
         channels = weight.shape[0]
-        ternary_padding = a["kind"] == "conv" and any(a["pad"]) and a["pad_value"] == 0
-        dense_ok = a["kind"] == "conv" or a["flatten"]
-        if a["bits"] == 1 and isinstance(x, SignValue) and a["bias"] is None and not ternary_padding and dense_ok:
-            scale = as_float32(_alpha(weight, a["scaling"], channels) * np.float32(a["output_scale"]))
-            bias = as_float32(np.full(channels, a["output_offset"] * a["output_scale"]))
-            words = packed_weight_bytes(weight, a["kind"])
-            self.out.layers.append(LayerRecord(node.name, a["kind"], 1, weight.shape, "binary",
+        ternary_padding = a.kind == "conv" and any(a.pad) and a.pad_value == 0
+        dense_ok = a.kind == "conv" or a.flatten
+        if a.bits == 1 and isinstance(x, SignValue) and a.bias is None and not ternary_padding and dense_ok:
+            scale = as_float32(_alpha(weight, a.scaling, channels) * np.float32(a.output_scale))
+            bias = as_float32(np.full(channels, a.output_offset * a.output_scale))
+            words = packed_weight_bytes(weight, a.kind)
+            self.out.layers.append(LayerRecord(node.name, a.kind, 1, weight.shape, "binary",
                                                weight.size * 4, words))
-            return BinaryValue(layer=node, sign=x, scale=scale, bias=bias, origin=a["origin"])
-        self.out.layers.append(LayerRecord(node.name, a["kind"], a["bits"], weight.shape, "float",
+            return BinaryValue(node=node, sign=x, scale=scale, bias=bias, origin=a.origin)
+        self.out.layers.append(LayerRecord(node.name, a.kind, a.bits, weight.shape, "float",
                                            weight.size * 4, weight.size * 4))
         return FloatValue(self.float_layer(node, x))
 
     def float_layer(self, node, x):
         """A quantized layer kept as a float operator with its quantized weights precomputed."""
-        a = node.attrs
-        weight = self.src.params[a["weight"]]
-        q = _quantized_weight(weight, a["bits"])
+        a = node.layer
+        weight = self.src.params[a.weight]
+        q = _quantized_weight(weight, a.bits)
         inputs = [self.float(x), self.param(f"{node.name}_qweight", q)]
-        if a["bias"] is not None:
-            inputs.append(self.param(a["bias"]))
-        no_bias = str(a["bias"] is None)
-        if a["kind"] == "conv":
-            pad = a["pad"]
-            if any(pad) and a["pad_value"] != 0:
+        if a.bias is not None:
+            inputs.append(self.param(a.bias))
+        no_bias = str(a.bias is None)
+        if a.kind == "conv":
+            pad = a.pad
+            if any(pad) and a.pad_value != 0:
                 inputs[0] = self.emit("Pad", f"{node.name}_pad", [inputs[0]], {
-                    "mode": "constant", "constant_value": repr(a["pad_value"]),
+                    "mode": "constant", "constant_value": repr(a.pad_value),
                     "pad_width": _tuple_attr((0, 0, 0, 0, pad[0], pad[0], pad[1], pad[1]))})
                 pad = (0, 0)
             y = self.emit("Convolution", f"{node.name}_fwd", inputs, {
-                "kernel": _tuple_attr(a["kernel"]), "stride": _tuple_attr(a["stride"]), "pad": _tuple_attr(pad),
-                "dilate": _tuple_attr(a["dilate"]), "num_filter": str(a["num_filter"]),
-                "num_group": str(a["num_group"]), "no_bias": no_bias, "layout": "NCHW"})
+                "kernel": _tuple_attr(a.kernel), "stride": _tuple_attr(a.stride), "pad": _tuple_attr(pad),
+                "dilate": _tuple_attr(a.dilate), "num_filter": str(a.num_filter),
+                "num_group": str(a.num_group), "no_bias": no_bias, "layout": "NCHW"})
             channel_shape = (1, -1, 1, 1)
         else:
             y = self.emit("FullyConnected", f"{node.name}_fwd", inputs, {
-                "num_hidden": str(a["num_hidden"]), "flatten": str(a["flatten"]), "no_bias": no_bias})
+                "num_hidden": str(a.num_hidden), "flatten": str(a.flatten), "no_bias": no_bias})
             channel_shape = (1, -1)
-        if a["bits"] == 1 and a["scaling"] in ("forward_backward", "xnor"):
-            alpha = _alpha(weight, a["scaling"], weight.shape[0]).reshape(channel_shape)
+        if a.bits == 1 and a.scaling in ("forward_backward", "xnor"):
+            alpha = _alpha(weight, a.scaling, weight.shape[0]).reshape(channel_shape)
             y = self.emit("broadcast_mul", f"{node.name}_scale", [y, self.param(f"{node.name}_alpha", alpha)])
-        if a["output_offset"] or a["output_scale"] != 1.0:
-            y = self.emit("_plus_scalar", f"{node.name}_offset", [y], {"scalar": repr(float(a["output_offset"]))})
-            y = self.emit("_mul_scalar", f"{node.name}_rescale", [y], {"scalar": repr(float(a["output_scale"]))})
+        if a.output_offset or a.output_scale != 1.0:
+            y = self.emit("_plus_scalar", f"{node.name}_offset", [y], {"scalar": repr(float(a.output_offset))})
+            y = self.emit("_mul_scalar", f"{node.name}_rescale", [y], {"scalar": repr(float(a.output_scale))})
         return y
 
     def k_bit_activation(self, node, x):
-        bits = node.attrs["bits"]
+        bits = node.layer.bits
         y = self.float(x)
         if bits == 32:
             return y
@@ -403,14 +400,14 @@ class _Rewriter:
         y = self.emit("clip", f"{node.name}_clip", [y], {"a_min": "0", "a_max": "1"})
         y = self.emit("_mul_scalar", f"{node.name}_levels", [y], {"scalar": levels})
         y = self.emit("round", f"{node.name}_round", [y])
-        return self.emit("_div_scalar", node.attrs["origin"], [y], {"scalar": levels})
+        return self.emit("_div_scalar", node.layer.origin, [y], {"scalar": levels})
 
     def batch_norm(self, node, inputs):
         a, b = _batchnorm_affine(self.src, node)
         source = inputs[0]
         if isinstance(source, BinaryValue):
             self.out.folded_batchnorms += 1
-            return BinaryValue(layer=source.layer, sign=source.sign, scale=as_float32(a * source.scale),
+            return BinaryValue(node=source.node, sign=source.sign, scale=as_float32(a * source.scale),
                                bias=as_float32(a * source.bias + b), origin=node.name)
         return BatchNormValue(source=source, node=node, scale=a, bias=b)
 
@@ -424,7 +421,7 @@ class _Rewriter:
                 else:
                     self.values[(i, 0)] = FloatValue(self.emit("null", node.name, []))
             elif node.op == "_bmx_sign":
-                self.values[(i, 0)] = SignValue(source=inputs[0], origin=node.attrs["origin"], name=node.name)
+                self.values[(i, 0)] = SignValue(source=inputs[0], origin=node.layer.origin, name=node.name)
             elif node.op == "_bmx_act_k":
                 self.values[(i, 0)] = FloatValue(self.k_bit_activation(node, inputs[0]))
             elif node.op == "_bmx_qlayer":

@@ -9,6 +9,7 @@ front. The training head ``SoftmaxOutput`` (and its label) is dropped: the conve
 from bmxnet_ext import bmxnet_v1
 
 from .graph import Graph, Node
+from .layers import LayerSpec, layer_node
 
 __all__ = ["v1_layer_graph"]
 
@@ -16,17 +17,14 @@ _DROPPED_ATTRS = ("act_bit", "weight_bit", "binarized_weights_only", "backward_o
                   "gradient_update_mode", "workspace", "cudnn_tune", "cudnn_off")
 
 
-def _layer_node(layer, data_entry):
-    attrs = {"kind": "conv" if layer.op == "QConvolution" else "dense", "bits": 1, "scaling": "none",
-             "weight": layer.weight_name, "bias": None, "origin": layer.name, "raw_origin": layer.name,
-             "output_scale": 0.5, "output_offset": float(layer.inputs_per_output)}
+def _layer_spec(layer):
+    common = dict(bits=1, origin=layer.name, weight=layer.weight_name, raw_origin=layer.name, output_scale=0.5,
+                  output_offset=float(layer.inputs_per_output))
     if layer.op == "QConvolution":
-        attrs.update(kernel=layer.kernel, stride=layer.stride or (1, 1), dilate=(1, 1), num_group=1,
-                     num_filter=layer.weight_shape[0], pad=layer.pad or (0, 0),
-                     pad_value=1.0 if any(layer.pad) else -1.0)
-    else:
-        attrs.update(num_hidden=layer.weight_shape[0], flatten=True)
-    return Node(op="_bmx_qlayer", name=layer.name, attrs=attrs, inputs=[data_entry])
+        return LayerSpec(kind="conv", kernel=layer.kernel, stride=layer.stride or (1, 1),
+                         num_filter=layer.weight_shape[0], pad=layer.pad or (0, 0),
+                         pad_value=1.0 if any(layer.pad) else -1.0, **common)
+    return LayerSpec(kind="dense", num_hidden=layer.weight_shape[0], **common)
 
 
 def v1_layer_graph(model):
@@ -46,12 +44,11 @@ def v1_layer_graph(model):
         if op in bmxnet_v1.BINARY_OPS:
             data = inputs[0]
             if nodes[data[0]].op != "_bmx_sign":
-                nodes.append(Node(op="_bmx_sign", name=f"{name}_sign", attrs={"bits": 1, "origin": f"{name}_sign"},
-                                  inputs=[data]))
+                nodes.append(layer_node(f"{name}_sign", LayerSpec(bits=1, origin=f"{name}_sign"), data))
                 data = (len(nodes) - 1, 0)
-            nodes.append(_layer_node(layers[name], data))
+            nodes.append(layer_node(name, _layer_spec(layers[name]), data))
         elif op == "QActivation":
-            nodes.append(Node(op="_bmx_sign", name=name, attrs={"bits": 1, "origin": name}, inputs=inputs))
+            nodes.append(layer_node(name, LayerSpec(bits=1, origin=name), inputs[0]))
         else:
             attrs = {k: v for k, v in model.node_attrs(raw).items() if k not in _DROPPED_ATTRS}
             nodes.append(Node(op=op, name=name, attrs=attrs, inputs=inputs))

@@ -17,6 +17,8 @@ Three checks on random inputs (``docs/converter.md`` explains the choice):
 
 :func:`verify` raises :class:`VerificationError` on failure, so no output is written.
 """
+import contextlib
+import io
 import os
 from dataclasses import dataclass
 
@@ -24,11 +26,13 @@ import numpy as np
 
 from .graph import ConversionError
 
-__all__ = ["VerificationError", "Verification", "verify", "run_symbol"]
+__all__ = ["VerificationError", "Verification", "verify", "run_symbol", "check_memory"]
 
-_SUBGRAPH_ENV = "MXNET_SUBGRAPH_BACKEND"
+_SUBGRAPH_ENV = {"MXNET_SUBGRAPH_BACKEND": "NONE", "MXNET_SUBGRAPH_VERBOSE": "0"}
 BOUNDARY_RTOL = 1e-5
 OUTPUT_RTOL = 1e-3
+MEMORY_SHARE = 0.5
+"""Verification may use at most this share of the machine's physical memory for the graph's values."""
 
 
 class VerificationError(ConversionError):
@@ -54,7 +58,8 @@ def run_symbol(symbol, params, aux_names, data_name, data):
     """Forward ``symbol`` (inference) with ``params`` (NumPy arrays) on ``data``; list of NumPy outputs.
 
     MXNet's graph-rewriting backends (oneDNN operator fusion) are off while binding, so internal values are
-    the graph's own (a fused Convolution + BatchNorm would replace the Convolution's output).
+    the graph's own (a fused Convolution + BatchNorm would replace the Convolution's output); MXNet's log line
+    announcing that is silenced.
     """
     import mxnet as mx
 
@@ -63,16 +68,17 @@ def run_symbol(symbol, params, aux_names, data_name, data):
     args[data_name] = mx.nd.array(data)
     needed_args = {n: args[n] for n in symbol.list_arguments()}
     needed_aux = {n: aux[n] for n in symbol.list_auxiliary_states()}
-    previous = os.environ.get(_SUBGRAPH_ENV)
-    os.environ[_SUBGRAPH_ENV] = "NONE"
+    previous = {key: os.environ.get(key) for key in _SUBGRAPH_ENV}
+    os.environ.update(_SUBGRAPH_ENV)
     try:
         executor = symbol.bind(mx.cpu(), needed_args, aux_states=needed_aux, grad_req="null")
         return [o.asnumpy() for o in executor.forward(is_train=False)]
     finally:
-        if previous is None:
-            del os.environ[_SUBGRAPH_ENV]
-        else:
-            os.environ[_SUBGRAPH_ENV] = previous
+        for key, value in previous.items():
+            if value is None:
+                del os.environ[key]
+            else:
+                os.environ[key] = value
 
 
 def _internal(internals, name):
@@ -127,11 +133,36 @@ def _check_sign(check, activations):
     return int(differ.sum())
 
 
+def _physical_memory():
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_memory(symbol, data_name, input_shape, limit=None):
+    """Raise :class:`ConversionError` before any allocation when running ``symbol`` on ``input_shape`` would
+    hold more than ``limit`` bytes (default :data:`MEMORY_SHARE` of physical memory) of values: the sum over
+    every operator output of its element count times 4 bytes, an upper bound of what verification keeps."""
+    import mxnet as mx
+
+    limit = MEMORY_SHARE * _physical_memory() if limit is None else limit
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # MXNet prints the arguments of a failed inference
+            _, shapes, _ = symbol.get_internals().infer_shape(**{data_name: tuple(input_shape)})
+    except mx.base.MXNetError as err:
+        raise ConversionError(f"The model does not accept input shape {tuple(input_shape)}: "
+                              f"{str(err).strip().splitlines()[-1]}") from err
+    needed = 4 * sum(int(np.prod(s, dtype=np.float64)) for s in shapes if s)
+    if needed > limit:
+        raise ConversionError(f"Verifying with input shape {tuple(input_shape)} needs about {needed / 2**30:.1f} GiB "
+                              f"of activations, more than the {limit / 2**30:.1f} GiB allowed: give a smaller "
+                              f"batch (--input-shape 1,{','.join(map(str, input_shape[1:]))}).")
+
+
 def verify(original_symbol, original_params, original_aux, rewritten, converted_symbol, data_name, input_shape,
            *, exact, seed=0):
     """Run the three checks of the module docstring; returns a :class:`Verification`."""
     import mxnet as mx
 
+    check_memory(original_symbol, data_name, input_shape)
     rng = np.random.default_rng(seed)
     data = rng.standard_normal(tuple(input_shape)).astype(np.float32)
     names = sorted({c.input for c in rewritten.arithmetic_checks} | {c.output for c in rewritten.arithmetic_checks}
@@ -153,6 +184,11 @@ def verify(original_symbol, original_params, original_aux, rewritten, converted_
     for ref, out in zip(reference_outputs, converted_outputs):
         if ref.shape != out.shape:
             raise VerificationError(f"Converted output shape {out.shape} differs from the original {ref.shape}.")
+        overflow = np.count_nonzero(~np.isfinite(ref))
+        if overflow:
+            raise VerificationError(f"The original model's output holds {overflow} non-finite values on random "
+                                    "inputs (float32 overflow from huge weights?): the conversion cannot be "
+                                    "verified; check the model's parameters.")
         diff = float(np.max(np.abs(ref.astype(np.float64) - out))) if ref.size else 0.0
         worst = max(worst, diff)
         limit = 0.0 if exact else OUTPUT_RTOL * max(1.0, float(np.max(np.abs(ref))))

@@ -7,10 +7,11 @@ next to the destination and renames it into place at the end, so a failure leave
 """
 import json
 import os
-import shutil
-import tempfile
 
 import numpy as np
+
+from bmxnet_ext.atomic import atomic_directory
+from bmxnet_ext.manifest import MANIFEST_NAME, write_manifest
 
 from .graph import ConversionError
 
@@ -89,32 +90,16 @@ def register_writer(name, writer):
 
 
 def write_output_dir(output_dir, write, *, overwrite=False):
-    """Create ``output_dir`` with the files ``write(tmp_dir)`` produces, atomically.
+    """Create ``output_dir`` with the files ``write(tmp_dir)`` produces, atomically
+    (:func:`bmxnet_ext.atomic.atomic_directory`), plus the integrity manifest of :mod:`bmxnet_ext.manifest`.
 
     An existing ``output_dir`` is an error unless ``overwrite``; then it is replaced only once the new one is
-    complete. Returns ``write``'s result.
+    complete (an existing *file* is never replaced). Returns the file names: ``write``'s, then the manifest's.
     """
-    output_dir = os.path.abspath(output_dir)
-    if os.path.exists(output_dir) and not overwrite:
-        raise ConversionError(f"Output directory {output_dir!r} already exists; choose another or pass "
-                              "--force (overwrite=True) to replace it.")
-    parent = os.path.dirname(output_dir)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}.tmp-", dir=parent)
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp creates 0700; the result is an ordinary directory
-        result = write(tmp)
-        if os.path.exists(output_dir):
-            old = tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}.old-", dir=parent)
-            os.rmdir(old)
-            os.rename(output_dir, old)
-            os.rename(tmp, output_dir)
-            shutil.rmtree(old)
-        else:
-            os.rename(tmp, output_dir)
-        return result
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        with atomic_directory(output_dir, overwrite=overwrite) as tmp:
+            files = list(write(tmp))
+            write_manifest(tmp, files)
+    except FileExistsError as err:
+        raise ConversionError(str(err)) from err
+    return files + [MANIFEST_NAME]

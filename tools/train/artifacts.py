@@ -2,6 +2,8 @@
 import os
 import tempfile
 
+from bmxnet_ext.atomic import TEMP_PREFIX, atomic_file
+
 __all__ = ["export_model", "plot_learning_curves", "save_figure_atomically", "EXPORT_PREFIX", "PLOT_NAME"]
 
 EXPORT_PREFIX = "model"
@@ -14,7 +16,7 @@ def export_model(net, run_dir, *, prefix=EXPORT_PREFIX):
     The net must be hybridized and have run forward once. Returns ``(symbol_file, params_file)``, the input of
     ``mx.gluon.SymbolBlock.imports`` and of the model converter.
     """
-    tmp_dir = tempfile.mkdtemp(dir=run_dir, prefix=".tmp-export-")
+    tmp_dir = tempfile.mkdtemp(dir=run_dir, prefix=f"{TEMP_PREFIX}export-")
     try:
         net.export(os.path.join(tmp_dir, prefix), epoch=0)
         finals = []
@@ -54,12 +56,6 @@ def plot_learning_curves(history, path, *, title=""):
 
 
 def save_figure_atomically(fig, path):
-    """``fig.savefig`` as PNG through a temporary file and a rename."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".tmp-", suffix=".png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png", dpi=100)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    """``fig.savefig`` as PNG, written atomically."""
+    with atomic_file(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=100)

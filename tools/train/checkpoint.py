@@ -21,35 +21,23 @@ import tempfile
 
 import numpy as np
 
+from bmxnet_ext.atomic import TEMP_PREFIX, remove_stale_temporaries
+from bmxnet_ext.cli import ToolError
+
 __all__ = ["CorruptCheckpointError", "save_checkpoint", "load_checkpoint", "latest_checkpoint",
-           "checkpoint_dir", "write_text_atomically", "FORMAT"]
+           "checkpoint_dir", "FORMAT"]
 
 FORMAT = "bmxnet-train-checkpoint/1"
 PARAMS, STATES, STATE, MANIFEST = "net.params", "trainer.states", "state.json", "MANIFEST.json"
 
 
-class CorruptCheckpointError(RuntimeError):
+class CorruptCheckpointError(ToolError, RuntimeError):
     """A checkpoint's files do not match its manifest (or the manifest is missing or unreadable)."""
 
 
 def checkpoint_dir(run_dir, epoch):
     """Folder of the checkpoint taken after ``epoch`` (1-based) in ``run_dir``."""
     return os.path.join(run_dir, "checkpoints", f"epoch-{epoch:04d}")
-
-
-def write_text_atomically(path, text):
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def _sha256(path):
@@ -81,8 +69,9 @@ def save_checkpoint(run_dir, *, epoch, net, trainer, state, keep=2, optimizer_st
     """
     root = os.path.join(run_dir, "checkpoints")
     os.makedirs(root, exist_ok=True)
+    remove_stale_temporaries(root)
     final = checkpoint_dir(run_dir, epoch)
-    tmp = tempfile.mkdtemp(dir=root, prefix=f".tmp-epoch-{epoch:04d}-")
+    tmp = tempfile.mkdtemp(dir=root, prefix=f"{TEMP_PREFIX}epoch-{epoch:04d}-")
     try:
         net.save_parameters(os.path.join(tmp, PARAMS))
         names = (PARAMS, STATES, STATE) if optimizer_state else (PARAMS, STATE)

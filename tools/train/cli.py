@@ -10,41 +10,75 @@ model converter reads) and ``learning_curves.png``. ``--resume`` continues bit-f
 checkpoint.
 """
 import argparse
+import difflib
 import json
 import logging
 import os
 import sys
 
+from bmxnet_ext.cli import (ArgumentParser, int_in_range, non_negative_float, non_negative_int,
+                            open_fraction, positive_float, positive_int)
 from bmxnet_ext.layers import SCALING_MODES
-from bmxnet_ext.quantization import ACTIVATION_METHODS
+from bmxnet_ext.quantizers import ACTIVATION_METHODS
 
-from .checkpoint import write_text_atomically
-from .data import AUGMENTATIONS, DATASETS
+from bmxnet_ext.atomic import check_output_folder, remove_stale_temporaries, write_text
+
+from .checkpoint import latest_checkpoint, verify_checkpoint
+from .data import AUGMENTATIONS, DATASETS, load_dataset
 from .optim import OPTIMIZERS, SCHEDULES
-from .pipeline import KVSTORES, train
+from .pipeline import KVSTORES, parse_contexts, train
 
 __all__ = ["build_parser", "parse_args", "main"]
 
 logger = logging.getLogger("bmxnet-train")
-_NOT_TRAINING_SETTINGS = ("resume", "progress", "epochs", "ctx", "limit_batches")
+_NOT_TRAINING_SETTINGS = ("resume", "progress", "epochs", "ctx", "limit_batches", "debug")
+
+
+_bits = int_in_range(1, 32)
+
+
+def _model(text):
+    """argparse type: a registered zoo model name."""
+    from model_zoo import list_models
+
+    names = list_models()
+    if text.lower() not in names:
+        close = difflib.get_close_matches(text.lower(), names, n=3)
+        hint = f"did you mean {', '.join(close)}?" if close else "see python -m tools.summary --help for the list"
+        raise argparse.ArgumentTypeError(f"unknown model {text!r}; {hint}")
+    return text.lower()
 
 
 def _threshold(text):
-    return None if text.lower() in ("none", "inf") else float(text)
+    """argparse type: ``none`` / ``inf`` (keep every gradient) or a number > 0."""
+    return None if text.lower() in ("none", "inf") else positive_float(text)
 
 
 def _epoch_list(text):
-    return [float(e) for e in text.split(",") if e.strip()]
+    """argparse type: comma-separated epochs >= 0 in increasing order, e.g. ``30,60``."""
+    epochs = [non_negative_float(e) for e in text.split(",") if e.strip()]
+    if epochs != sorted(epochs):
+        raise argparse.ArgumentTypeError(f"expected epochs in increasing order, got {text!r}")
+    return epochs
+
+
+def _contexts(text):
+    """argparse type: devices such as ``cpu(0),cpu(1)``."""
+    try:
+        parse_contexts(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
 
 
 def build_parser():
     """The ``bmxnet-train`` argument parser; every flag's help ends with its default."""
-    p = argparse.ArgumentParser(prog="bmxnet-train", description=__doc__,
+    p = ArgumentParser(prog="bmxnet-train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_argument_group("model")
-    g.add_argument("--model", default="lenet", help="zoo model name (default: lenet)")
-    g.add_argument("--bits", type=int, default=1, help="weight bits, 1..32 (default: 1)")
-    g.add_argument("--bits-a", type=int, default=1, help="activation bits, 1..32 (default: 1)")
+    g.add_argument("--model", type=_model, default="lenet", help="zoo model name (default: lenet)")
+    g.add_argument("--bits", type=_bits, default=1, help="weight bits, 1..32 (default: 1)")
+    g.add_argument("--bits-a", type=_bits, default=1, help="activation bits, 1..32 (default: 1)")
     g.add_argument("--clip-threshold", type=_threshold, default=0.5,
                    help="t_clip of the straight-through estimator; 'none' keeps all gradients (default: 0.5)")
     g.add_argument("--activation-method", default="det_sign", choices=sorted(ACTIVATION_METHODS),
@@ -58,37 +92,37 @@ def build_parser():
                         "mnist-test-split reads ../shared/data/mnist-test)")
     g.add_argument("--augment", default="none", choices=AUGMENTATIONS,
                    help="augmentation of in-memory datasets (default: none)")
-    g.add_argument("--image-size", type=int, default=224, help="imagenet crop size (default: 224)")
-    g.add_argument("--record-classes", type=int, default=1000,
+    g.add_argument("--image-size", type=positive_int, default=224, help="imagenet crop size (default: 224)")
+    g.add_argument("--record-classes", type=positive_int, default=1000,
                    help="class count of imagenet RecordIO data (default: 1000)")
     g = p.add_argument_group("optimisation")
     g.add_argument("--optimizer", default="adam", choices=OPTIMIZERS, help="optimizer (default: adam)")
-    g.add_argument("--lr", type=float, default=1e-3, help="base learning rate (default: 0.001)")
-    g.add_argument("--momentum", type=float, default=0.9, help="sgd momentum (default: 0.9)")
+    g.add_argument("--lr", type=positive_float, default=1e-3, help="base learning rate (default: 0.001)")
+    g.add_argument("--momentum", type=open_fraction, default=0.9, help="sgd momentum (default: 0.9)")
     g.add_argument("--nesterov", action="store_true", help="Nesterov momentum for sgd (default: off)")
-    g.add_argument("--wd", dest="weight_decay", type=float, default=0.0, help="weight decay (default: 0)")
+    g.add_argument("--wd", dest="weight_decay", type=non_negative_float, default=0.0, help="weight decay (default: 0)")
     g.add_argument("--decay-binary-weights", action="store_true",
                    help="also decay the latent weights of quantized layers (default: off, wd_mult = 0)")
     g.add_argument("--lr-schedule", default="cosine", choices=SCHEDULES, help="lr schedule (default: cosine)")
-    g.add_argument("--warmup-epochs", type=float, default=0.0, help="linear warm-up epochs (default: 0)")
+    g.add_argument("--warmup-epochs", type=non_negative_float, default=0.0, help="linear warm-up epochs (default: 0)")
     g.add_argument("--lr-steps", type=_epoch_list, default=[],
                    help="epochs after which the step schedule multiplies lr by --lr-factor, e.g. '30,60' "
                         "(default: none)")
-    g.add_argument("--lr-factor", type=float, default=0.1, help="step schedule factor (default: 0.1)")
-    g.add_argument("--final-lr", type=float, default=0.0, help="cosine / poly final lr (default: 0)")
-    g.add_argument("--poly-power", type=float, default=2.0, help="poly schedule power (default: 2)")
-    g.add_argument("--label-smoothing", type=float, default=0.0, help="label smoothing epsilon (default: 0)")
-    g.add_argument("--batch-size", type=int, default=64, help="batch size per worker (default: 64)")
-    g.add_argument("--epochs", type=int, default=10, help="total epochs (default: 10)")
-    g.add_argument("--seed", type=int, default=0, help="seed of initialisation and data order (default: 0)")
+    g.add_argument("--lr-factor", type=positive_float, default=0.1, help="step schedule factor (default: 0.1)")
+    g.add_argument("--final-lr", type=non_negative_float, default=0.0, help="cosine / poly final lr (default: 0)")
+    g.add_argument("--poly-power", type=positive_float, default=2.0, help="poly schedule power (default: 2)")
+    g.add_argument("--label-smoothing", type=open_fraction, default=0.0, help="label smoothing epsilon (default: 0)")
+    g.add_argument("--batch-size", type=positive_int, default=64, help="batch size per worker (default: 64)")
+    g.add_argument("--epochs", type=positive_int, default=10, help="total epochs (default: 10)")
+    g.add_argument("--seed", type=non_negative_int, default=0, help="seed of initialisation and data order (default: 0)")
     g = p.add_argument_group("run")
-    g.add_argument("--ctx", default="cpu(0)", help="devices, e.g. 'cpu(0),cpu(1)' (default: cpu(0))")
+    g.add_argument("--ctx", type=_contexts, default="cpu(0)", help="devices, e.g. 'cpu(0),cpu(1)' (default: cpu(0))")
     g.add_argument("--kvstore", default="device", choices=KVSTORES,
                    help="gradient aggregation; dist_sync uses MXNet's parameter server (default: device)")
     g.add_argument("--run-dir", default=None,
                    help="output folder (default: runs/<model>-<dataset>-w<bits>a<bits-a>)")
     g.add_argument("--resume", action="store_true", help="continue from the newest checkpoint (default: off)")
-    g.add_argument("--limit-batches", type=int, default=None,
+    g.add_argument("--limit-batches", type=positive_int, default=None,
                    help="train on at most this many batches per epoch, for smoke tests (default: all)")
     g.add_argument("--no-progress", dest="progress", action="store_false",
                    help="no progress bar (default: shown on a terminal)")
@@ -113,7 +147,7 @@ def _save_args(args):
                    if k not in _NOT_TRAINING_SETTINGS and saved.get(k) != v}
         if changed:
             logger.warning("resuming with settings that differ from %s (saved, now): %s", path, changed)
-    write_text_atomically(path, json.dumps(current, indent=2, sort_keys=True) + "\n")
+    write_text(path, json.dumps(current, indent=2, sort_keys=True) + "\n")
 
 
 def _setup_logging(run_dir):
@@ -124,17 +158,29 @@ def _setup_logging(run_dir):
     logger.setLevel(logging.INFO)
 
 
+def _check_run_dir(args):
+    """Refuse a run folder that cannot be used, and on ``--resume`` a damaged newest checkpoint, before
+    anything is written; remove temporaries a killed run left behind."""
+    check_output_folder(args.run_dir)
+    if args.resume:
+        newest = latest_checkpoint(args.run_dir)
+        if newest is not None:
+            verify_checkpoint(newest)
+    for folder in (args.run_dir, os.path.join(args.run_dir, "checkpoints")):
+        remove_stale_temporaries(folder)
+
+
 def main(argv=None):
     args = parse_args(argv)
+    _check_run_dir(args)
+    splits = load_dataset(args.dataset, data_dir=args.data_dir, augment=args.augment, image_size=args.image_size,
+                          record_classes=args.record_classes)  # a missing dataset fails before the run folder
     os.makedirs(args.run_dir, exist_ok=True)
     _setup_logging(args.run_dir)
     logger.info("arguments: %s", json.dumps(vars(args), sort_keys=True))
     _save_args(args)
-    settings = {k: v for k, v in vars(args).items() if k != "run_dir"}
-    try:
-        result = train(run_dir=args.run_dir, **settings)
-    except KeyboardInterrupt:
-        return 130
+    settings = {k: v for k, v in vars(args).items() if k not in ("run_dir", "debug")}
+    result = train(run_dir=args.run_dir, splits=splits, **settings)
     if result["history"]:
         last = result["history"][-1]
         logger.info("done: eval accuracy %.2f %% after %d epochs; run folder %s", 100 * last["eval_accuracy"],

@@ -14,7 +14,9 @@ import mxnet as mx
 import numpy as np
 from mxnet import autograd
 
-from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, write_text_atomically
+from bmxnet_ext.atomic import write_text
+
+from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .data import epoch_batches
 
 __all__ = ["fit", "evaluate", "cross_entropy", "epoch_seed", "write_log", "LOG_NAME"]
@@ -77,7 +79,7 @@ def evaluate(net, split, *, batch_size, ctx):
 
 def write_log(run_dir, history):
     """Rewrite ``<run_dir>/log.jsonl`` (one JSON object per epoch) atomically from ``history``."""
-    write_text_atomically(os.path.join(run_dir, LOG_NAME), "".join(json.dumps(h) + "\n" for h in history))
+    write_text(os.path.join(run_dir, LOG_NAME), "".join(json.dumps(h) + "\n" for h in history))
 
 
 def _progress(total, epoch, enabled):

@@ -1,0 +1,134 @@
+"""``bmxnet-train`` refuses bad flags, run folders, datasets and checkpoints with one line, before writing."""
+import json
+import os
+
+import pytest
+
+from tools.train.__main__ import main
+
+PROG = "bmxnet-train"
+
+
+@pytest.mark.parametrize("argv, fragments", [
+    (["--model", "no_such_model"], ["--model", "unknown model 'no_such_model'"]),
+    (["--model", "lenet9"], ["unknown model 'lenet9'", "did you mean lenet"]),
+    (["--model", ""], ["unknown model ''"]),
+    (["--bits", "0"], ["--bits", "from 1 to 32", "'0'"]),
+    (["--bits", "33"], ["--bits", "'33'"]),
+    (["--bits", "1.5"], ["--bits", "'1.5'"]),
+    (["--bits-a", "0"], ["--bits-a", "'0'"]),
+    (["--bits-a", "64"], ["--bits-a", "'64'"]),
+    (["--batch-size", "0"], ["--batch-size", "positive integer", "'0'"]),
+    (["--batch-size", "-8"], ["--batch-size", "'-8'"]),
+    (["--batch-size", "sixty"], ["--batch-size", "'sixty'"]),
+    (["--lr", "-0.01"], ["--lr", "> 0", "'-0.01'"]),
+    (["--lr", "nan"], ["--lr", "finite", "'nan'"]),
+    (["--lr", "inf"], ["--lr", "'inf'"]),
+    (["--lr", "0"], ["--lr", "'0'"]),
+    (["--lr", "1e-3x"], ["--lr", "'1e-3x'"]),
+    (["--epochs", "-2"], ["--epochs", "'-2'"]),
+    (["--epochs", "0"], ["--epochs", "'0'"]),
+    (["--label-smoothing", "2"], ["--label-smoothing", "'2'"]),
+    (["--label-smoothing", "-0.1"], ["--label-smoothing", "'-0.1'"]),
+    (["--label-smoothing", "1"], ["--label-smoothing", "not including"]),
+    (["--momentum", "-1"], ["--momentum", "'-1'"]),
+    (["--momentum", "1"], ["--momentum", "'1'"]),
+    (["--momentum", "nan"], ["--momentum", "'nan'"]),
+    (["--clip-threshold", "-0.5"], ["--clip-threshold", "'-0.5'"]),
+    (["--clip-threshold", "0"], ["--clip-threshold", "'0'"]),
+    (["--clip-threshold", "nan"], ["--clip-threshold", "'nan'"]),
+    (["--wd=-1e-4"], ["--wd", "'-1e-4'"]),
+    (["--wd", "nan"], ["--wd", "'nan'"]),
+    (["--warmup-epochs", "-1"], ["--warmup-epochs", "'-1'"]),
+    (["--lr-steps", "60,30"], ["--lr-steps", "increasing order"]),
+    (["--lr-steps", "a,b"], ["--lr-steps", "'a'"]),
+    (["--lr-steps", "-5"], ["--lr-steps", "'-5'"]),
+    (["--lr-factor", "0"], ["--lr-factor", "'0'"]),
+    (["--final-lr", "-1"], ["--final-lr", "'-1'"]),
+    (["--poly-power", "0"], ["--poly-power", "'0'"]),
+    (["--image-size", "0"], ["--image-size", "'0'"]),
+    (["--record-classes", "-3"], ["--record-classes", "'-3'"]),
+    (["--limit-batches", "0"], ["--limit-batches", "'0'"]),
+    (["--seed", "-1"], ["--seed", "'-1'"]),
+    (["--ctx", "cpu"], ["--ctx", "cpu(0)", "'cpu'"]),
+    (["--ctx", "cpu(0),tpu(1)"], ["--ctx", "'tpu(1)'"]),
+    (["--dataset", "imagenet21k"], ["--dataset", "invalid choice", "'imagenet21k'"]),
+    (["--optimizer", "adamw2"], ["--optimizer", "'adamw2'"]),
+    (["--lr-schedule", "linear9"], ["--lr-schedule", "'linear9'"]),
+    (["--kvstore", "dist_async"], ["--kvstore", "'dist_async'"]),
+    (["--augment", "mixup"], ["--augment", "'mixup'"]),
+    (["--activation-method", "tanh"], ["--activation-method", "'tanh'"]),
+    (["--scaling", "both"], ["--scaling", "'both'"]),
+    (["--no-such-flag"], ["unrecognized arguments: --no-such-flag"]),
+    (["--epochs"], ["--epochs", "expected one argument"]),
+])
+def test_bad_flag_values_are_usage_errors(bad, argv, fragments):
+    bad(main, argv, 2, *fragments, prog=PROG)
+
+
+def test_run_folder_that_is_a_file(bad, tmp_path):
+    (tmp_path / "run").write_text("not a folder")
+    bad(main, ["--run-dir", "run", "--epochs", "1"], 1, "run", "is a file", prog=PROG)
+
+
+def test_run_folder_below_a_file(bad, tmp_path):
+    (tmp_path / "blocker").write_text("")
+    bad(main, ["--run-dir", "blocker/run", "--epochs", "1"], 1, "blocker", "is a file", prog=PROG)
+
+
+def _checkpoint(tmp_path, files, manifest):
+    folder = tmp_path / "run" / "checkpoints" / "epoch-0001"
+    folder.mkdir(parents=True)
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    if manifest is not None:
+        (folder / "MANIFEST.json").write_text(manifest if isinstance(manifest, str) else json.dumps(manifest))
+    return folder
+
+
+def test_corrupt_checkpoint_is_one_line(bad, tmp_path):
+    from tools.train.checkpoint import FORMAT
+
+    entry = {"bytes": 5, "sha256": "0" * 64}
+    _checkpoint(tmp_path, {"net.params": b"bytes", "state.json": b"{}"},
+                {"format": FORMAT, "epoch": 1, "files": {"net.params": entry, "state.json": entry}})
+    bad(main, ["--run-dir", "run", "--resume", "--epochs", "2"], 1, "net.params", "is corrupt", "SHA-256",
+        prog=PROG)
+
+
+def test_checkpoint_without_manifest_is_one_line(bad, tmp_path):
+    _checkpoint(tmp_path, {"net.params": b"x"}, None)
+    bad(main, ["--run-dir", "run", "--resume", "--epochs", "2"], 1, "no readable MANIFEST.json", prog=PROG)
+
+
+def test_checkpoint_with_garbage_manifest_is_one_line(bad, tmp_path):
+    _checkpoint(tmp_path, {"net.params": b"x"}, "{not json")
+    bad(main, ["--run-dir", "run", "--resume", "--epochs", "2"], 1, "MANIFEST.json", prog=PROG)
+
+
+def test_checkpoint_with_missing_file_is_one_line(bad, tmp_path):
+    from tools.train.checkpoint import FORMAT
+
+    entry = {"bytes": 1, "sha256": "0" * 64}
+    _checkpoint(tmp_path, {"state.json": b"{}"},
+                {"format": FORMAT, "epoch": 1, "files": {"net.params": entry, "state.json": entry}})
+    bad(main, ["--run-dir", "run", "--resume", "--epochs", "2"], 1, "lacks 'net.params'", prog=PROG)
+
+
+def test_missing_mnist_folder(bad, tmp_path):
+    bad(main, ["--dataset", "mnist-test-split", "--data-dir", tmp_path / "absent", "--run-dir", "run"], 1,
+        "absent", prog=PROG)
+
+
+def test_imagenet_without_data_dir(bad):
+    bad(main, ["--dataset", "imagenet", "--run-dir", "run"], 1, "needs --data-dir", prog=PROG)
+
+
+def test_imagenet_folder_without_data(bad, tmp_path):
+    (tmp_path / "images").mkdir()
+    bad(main, ["--dataset", "imagenet", "--data-dir", "images", "--run-dir", "run"], 1, "train.rec", prog=PROG)
+
+
+def test_default_run_folder_is_not_created_on_a_bad_flag(bad, tmp_path):
+    bad(main, ["--lr", "-1"], 2, "--lr", prog=PROG)
+    assert not os.path.exists(tmp_path / "runs")
