@@ -18,6 +18,7 @@ import tempfile
 
 import numpy as np
 
+from bmxnet_ext.cli import non_negative_int, positive_int
 from tools.benchmark.runtime import DEFAULT_BMX_RUN, _ensure_bmx_run
 
 __all__ = ["add_arguments", "run"]
@@ -30,9 +31,9 @@ def add_arguments(parser):
     from tools.web import models
     parser.add_argument("--model", action="append", choices=sorted(models.DEMO_MODELS), default=None,
                         help="demo model; repeatable (default: lenet and resnet18)")
-    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds (default: 5)")
-    parser.add_argument("--repeat", type=int, default=20, help="timed runs per round (default: 20)")
-    parser.add_argument("--warmup", type=int, default=5, help="untimed runs per round (default: 5)")
+    parser.add_argument("--rounds", type=positive_int, default=5, help="alternating rounds (default: 5)")
+    parser.add_argument("--repeat", type=positive_int, default=20, help="timed runs per round (default: 20)")
+    parser.add_argument("--warmup", type=non_negative_int, default=5, help="untimed runs per round (default: 5)")
     parser.add_argument("--models-source", default=models.DEFAULT_SOURCE,
                         help="folder of BMXNet v1's released models (default: $BMXNET_SHARED_DIR/models/bmxnet-v1)")
     parser.add_argument("--bmx-run", default=DEFAULT_BMX_RUN,
