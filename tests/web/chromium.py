@@ -5,6 +5,7 @@ screenshot, with no WebSocket library."""
 import base64
 import json
 import os
+import select
 import shutil
 import subprocess
 import tempfile
@@ -28,6 +29,8 @@ class Browser:
     def __init__(self, executable, width=1000, height=760, timeout=60.0):
         self.timeout = timeout
         self._log = tempfile.TemporaryFile()  # Chromium's stderr, quoted when it dies
+        # A profile of its own: with a shared one, a second Chromium hands its URL to the first and exits.
+        self._profile = tempfile.mkdtemp(prefix="bmx-chromium-")
         to_child, self._write = os.pipe()
         self._read, from_child = os.pipe()
 
@@ -37,15 +40,20 @@ class Browser:
 
         self._proc = subprocess.Popen(
             [executable, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
-             "--remote-debugging-pipe", f"--window-size={width},{height}", "about:blank"],
+             "--remote-debugging-pipe", f"--user-data-dir={self._profile}", f"--window-size={width},{height}",
+             "about:blank"],
             stdout=subprocess.DEVNULL, stderr=self._log, close_fds=False, preexec_fn=wire_pipes)
         os.close(to_child)
         os.close(from_child)
         self._buffer, self._next_id, self._session = b"", 0, None
-        target = self.send("Target.createTarget", url="about:blank")["targetId"]
-        self._session = self.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
-        self.send("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1,
-                  mobile=False)
+        try:
+            target = self.send("Target.createTarget", url="about:blank")["targetId"]
+            self._session = self.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+            self.send("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1,
+                      mobile=False)
+        except BaseException:
+            self.close()
+            raise
 
     def send(self, method, **params):
         """Send one command (to the page once attached) and return its result; raises RuntimeError on an error."""
@@ -53,7 +61,10 @@ class Browser:
         message = {"id": self._next_id, "method": method, "params": params}
         if self._session and not method.startswith(("Target.", "Browser.")):
             message["sessionId"] = self._session
-        os.write(self._write, json.dumps(message).encode() + b"\0")
+        try:
+            os.write(self._write, json.dumps(message).encode() + b"\0")
+        except BrokenPipeError:
+            raise RuntimeError(f"Chromium exited: {self._stderr()}") from None
         deadline = time.monotonic() + self.timeout
         while True:
             reply = self._receive(deadline)
@@ -64,14 +75,21 @@ class Browser:
 
     def _receive(self, deadline):
         while b"\0" not in self._buffer:
-            if time.monotonic() > deadline or self._proc.poll() is not None:
-                raise TimeoutError("Chromium did not answer (exited or timed out)")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self._proc.poll() is not None:
+                raise TimeoutError(f"Chromium did not answer (exited or timed out): {self._stderr()}")
+            if not select.select([self._read], [], [], min(remaining, 1.0))[0]:
+                continue
             chunk = os.read(self._read, 1 << 16)
             if not chunk:
                 raise RuntimeError("Chromium closed the DevTools pipe")
             self._buffer += chunk
         message, self._buffer = self._buffer.split(b"\0", 1)
         return json.loads(message)
+
+    def _stderr(self):
+        self._log.seek(0)
+        return self._log.read()[-2000:].decode("utf-8", "replace")
 
     def evaluate(self, expression):
         """The JSON value of a JavaScript expression in the page (promises are awaited)."""
@@ -107,6 +125,8 @@ class Browser:
                 self._proc.wait()
         for fd in (self._read, self._write):
             os.close(fd)
+        self._log.close()
+        shutil.rmtree(self._profile, ignore_errors=True)
 
     def __enter__(self):
         return self
