@@ -3,10 +3,12 @@
 //
 // Convolution: a vector holds the words of 2 adjacent output pixels for one kernel tap (planes = 1); a block is
 // up to 4 vectors x 2 output channels (8 byte accumulators, within the 16 registers a host engine maps v128 to).
-// Packing uses the portable code.
+// Packing of activations (NCHW) takes 4 pixels per vector; packing of rows uses the portable code.
 #if defined(__wasm_simd128__)
 
 #include <wasm_simd128.h>
+
+#include <algorithm>
 
 #include "../common/kernels.h"
 
@@ -124,11 +126,43 @@ double peak_loop(std::int64_t iters) {
   return double(iters) * kVectors * 2 * 128;
 }
 
+/// pack_nchw 4 pixels at a time: for each packed word (up to 64 channels of a group), two i64x2 accumulators
+/// hold the words of pixels p, p + 1 and p + 2, p + 3; channel k of the word sets bit k in the pixels where
+/// scale * x + bias < 0 (f32x4 multiply, then add: WebAssembly never fuses them). Remaining pixels: portable.
+void pack_nchw(const float* x, std::int64_t c, std::int64_t hw, std::int64_t groups, const float* scale,
+               const float* bias, std::int64_t p0, std::int64_t p1, word_t* out) {
+  const std::int64_t cg = c / groups, cwg = words_for(cg), wpp = groups * cwg;
+  const v128_t zero = wasm_f32x4_splat(0.f);
+  std::int64_t p = p0;
+  for (; p + 4 <= p1; p += 4) {
+    for (std::int64_t g = 0; g < groups; ++g)
+      for (std::int64_t word = 0; word < cwg; ++word) {
+        const std::int64_t c0 = g * cg + word * 64, n = std::min<std::int64_t>(64, cg - word * 64);
+        v128_t lo = wasm_i64x2_splat(0), hi = lo;
+        for (std::int64_t k = 0; k < n; ++k) {
+          v128_t v = wasm_v128_load(x + (c0 + k) * hw + p);
+          if (scale != nullptr)
+            v = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_splat(scale[c0 + k]), v), wasm_f32x4_splat(bias[c0 + k]));
+          const v128_t negative = wasm_f32x4_lt(v, zero);  // all ones per set lane
+          const v128_t bit = wasm_i64x2_splat(static_cast<std::int64_t>(word_t(1) << k));
+          lo = wasm_v128_or(lo, wasm_v128_and(wasm_i64x2_extend_low_i32x4(negative), bit));
+          hi = wasm_v128_or(hi, wasm_v128_and(wasm_i64x2_extend_high_i32x4(negative), bit));
+        }
+        word_t* o = out + p * wpp + g * cwg + word;
+        o[0] |= static_cast<word_t>(wasm_i64x2_extract_lane(lo, 0));
+        o[wpp] |= static_cast<word_t>(wasm_i64x2_extract_lane(lo, 1));
+        o[2 * wpp] |= static_cast<word_t>(wasm_i64x2_extract_lane(hi, 0));
+        o[3 * wpp] |= static_cast<word_t>(wasm_i64x2_extract_lane(hi, 1));
+      }
+  }
+  if (p < p1) pack_nchw_portable(x, c, hw, groups, scale, bias, p, p1, out);
+}
+
 }  // namespace
 
 const IsaKernels& wasm_simd_kernels() {
   static const IsaKernels kernels{Isa::wasm_simd, kLanes, kPlanes, kMaxVecs, conv_counts, gemm_counts,
-                                  pack_nchw_portable, pack_rows_portable, peak_loop};
+                                  pack_nchw, pack_rows_portable, peak_loop};
   return kernels;
 }
 
