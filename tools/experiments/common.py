@@ -18,6 +18,7 @@ from bmxnet_ext.cli import comma_list, non_negative_int, positive_float, positiv
 from tools.train import train
 from tools.train.artifacts import save_figure_atomically
 from tools.train.data import load_dataset
+from tools.train.run_dir import holds_run
 
 __all__ = ["add_protocol_arguments", "apply_quick", "Progress", "run_variants", "run_dir_for", "write_report",
            "error_bars", "count_parameters", "protocol_text"]
@@ -76,6 +77,9 @@ def protocol_text(args):
 def run_variants(args, name, variants):
     """Train every ``(label, settings)`` of ``variants`` once per seed; returns one row per variant.
 
+    A run folder that already holds a run is resumed (a finished one is reused as it is), so an interrupted
+    study continues where it stopped.
+
     A row has ``label``, ``settings``-derived ``parameters``, ``accuracies`` (per seed), ``mean``, ``std``
     and ``seconds`` (mean training time per run).
     """
@@ -85,9 +89,10 @@ def run_variants(args, name, variants):
         accuracies, seconds, parameters = [], [], None
         for seed in args.seeds:
             progress.start(f"{label}, seed {seed}")
-            run = train(run_dir=run_dir_for(args.out_dir, name, label, seed), dataset=args.dataset, splits=splits,
-                        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=seed,
-                        limit_batches=args.limit_batches, progress=True, resume=True, **settings)
+            run_dir = run_dir_for(args.out_dir, name, label, seed)
+            run = train(run_dir=run_dir, dataset=args.dataset, splits=splits, epochs=args.epochs,
+                        batch_size=args.batch_size, lr=args.lr, seed=seed, limit_batches=args.limit_batches,
+                        progress=True, resume=holds_run(run_dir), **settings)
             accuracies.append(run["history"][-1]["eval_accuracy"])
             seconds.append(sum(h["epoch_seconds"] for h in run["history"]))
             parameters = count_parameters(run["net"])
