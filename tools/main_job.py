@@ -113,7 +113,8 @@ def _train(label, out_dir, splits, args, bits):
     print(f"\n== training {label} (W{bits}A{bits}) for {args.epochs} epochs", flush=True)
     return train(model="lenet", dataset="digits", splits=splits, run_dir=os.path.join(out_dir, label), bits=bits,
                  bits_a=bits, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                 limit_batches=args.limit_batches, progress=sys.stderr.isatty())
+                 limit_batches=args.limit_batches, progress=sys.stderr.isatty(),
+                 force=True)  # the main job retrains from scratch each time it runs
 
 
 def main(argv=None):
