@@ -54,7 +54,8 @@ def test_summary_json_onto_a_folder(bad, tmp_path):
     (["training", "--batch-size", "0"], ["--batch-size", "'0'"]),
     (["training", "--steps", "-10"], ["--steps", "'-10'"]),
 ])
-def test_benchmark_flags(bad, argv, fragments):
+def test_benchmark_flags(bad, monkeypatch, argv, fragments):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # kernels / models preset it; keep the session's environment
     bad(benchmark.main, argv, 2, *fragments, prog=BENCHMARK + (f" {argv[0]}" if len(argv) > 1 else ""))
 
 
