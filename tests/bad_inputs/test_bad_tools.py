@@ -129,3 +129,16 @@ def test_main_job(bad, tmp_path, argv, code, fragments):
 
     (tmp_path / "results").write_text("")
     bad(main_job.main, argv, code, *fragments, prog="python -m tools.main_job")
+
+
+@pytest.mark.parametrize("tool, argv, code, fragments", [
+    ("fuzz_readers", ["--seconds", "0"], 2, ["--seconds", "'0'"]),
+    ("fuzz_readers", ["--target", "bmx"], 2, ["--target", "'bmx'"]),
+    ("fuzz_runtime", ["--jobs", "-1"], 2, ["--jobs", "'-1'"]),
+    ("fuzz_runtime", ["--clang", "no-such-clang++", "--build-dir", "fuzz"], 1, ["no-such-clang++ not found"]),
+])
+def test_fuzzers(bad, tool, argv, code, fragments):
+    import importlib
+
+    module = importlib.import_module(f"tools.{tool}")
+    bad(module.main, argv, code, *fragments, prog=f"python tools/{tool}.py")
