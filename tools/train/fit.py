@@ -6,6 +6,7 @@ checkpoint of epoch ``e`` replays epoch ``e + 1`` exactly as an uninterrupted ru
 """
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -15,6 +16,7 @@ import numpy as np
 from mxnet import autograd
 
 from bmxnet_ext.atomic import write_text
+from bmxnet_ext.cli import ToolError
 
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .data import epoch_batches
@@ -166,6 +168,10 @@ def fit(*, net, trainer, train_split, eval_split, run_dir, epochs, batch_size, c
         finally:
             bar.close()
         loss_sum, correct = float(loss_sum.asscalar()), int(correct.asscalar())
+        if not math.isfinite(loss_sum):
+            raise ToolError(f"training diverged: the training loss of epoch {epoch} is {loss_sum / seen} (lr "
+                            f"{trainer.learning_rate:g}); epoch {epoch} was not checkpointed. Lower --lr, or "
+                            "check the data and --clip-threshold.")
         seconds = time.time() - start
         eval_loss, eval_accuracy = evaluate(net, eval_split, batch_size=batch_size, ctx=ctx)
         record = {"epoch": epoch, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
