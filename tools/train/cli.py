@@ -150,6 +150,9 @@ def _save_args(args):
 
 
 def _setup_logging(run_dir):
+    for handler in list(logger.handlers):  # a previous main() in this process: its run's log is finished
+        logger.removeHandler(handler)
+        handler.close()
     handlers = [logging.StreamHandler(sys.stderr), logging.FileHandler(os.path.join(run_dir, "train.log"))]
     for handler in handlers:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
