@@ -38,11 +38,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .words import WORD_BITS  # the released 64-bit models use our word size
+
 __all__ = ["WORD_BITS", "BINARY_OPS", "V1BinaryLayer", "V1Model", "read_v1_model", "unpack_v1_words",
            "pack_v1_words", "reference_symbol", "check_shapes"]
-
-WORD_BITS = 64
-"""Bits per packed word of the released 64-bit models."""
 
 BINARY_OPS = ("QConvolution", "QFullyConnected")
 """v1 operators whose weights are stored packed."""

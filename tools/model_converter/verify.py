@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .graph import ConversionError
+from .graph import ConversionError, mxnet_quiet
 
 __all__ = ["VerificationError", "Verification", "verify", "run_symbol", "check_memory"]
 
@@ -72,7 +72,8 @@ def run_symbol(symbol, params, aux_names, data_name, data):
     previous = os.environ.get(_SUBGRAPH_ENV)
     os.environ[_SUBGRAPH_ENV] = "NONE"
     try:
-        executor = symbol.bind(mx.cpu(), needed_args, aux_states=needed_aux, grad_req="null")
+        with mxnet_quiet():  # binding logs "MXNET_SUBGRAPH_BACKEND=NONE is detected" on stderr
+            executor = symbol.bind(mx.cpu(), needed_args, aux_states=needed_aux, grad_req="null")
         return [o.asnumpy() for o in executor.forward(is_train=False)]
     finally:
         if previous is None:
