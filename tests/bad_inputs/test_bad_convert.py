@@ -142,6 +142,8 @@ def _edit_symbol(lenet_files, tmp_path, edit):
     (lambda g: g["nodes"][-1].update(inputs=[[len(g["nodes"]) + 5, 0, 0]]), ["reads a later or nonexistent node"]),
     (lambda g: g["nodes"][-1].update(op="NoSuchOperator"), ["NoSuchOperator", "does not know"]),
     (lambda g: g["nodes"][-1].pop("op"), ["not an MXNet symbol JSON", "'op'"]),
+    (lambda g: next(n for n in g["nodes"] if n["op"] == "Convolution")["attrs"].update(kernel="(x, y)"),
+     ["MXNet cannot load the symbol", "lenet-symbol.json"]),
 ])
 def test_corrupt_symbol_graph(bad, lenet_files, tmp_path, edit, fragments):
     symbol, params = _edit_symbol(lenet_files, tmp_path, edit)
