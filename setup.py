@@ -79,7 +79,7 @@ def image_libraries():
 class BuildNative(build_ext):
     """Build the core library before the extensions that link it (also for ``build_ext --inplace``), and the
     standalone runtime's command-line tool ``bmx-run`` as package data (``bmxnet_ext/bin/bmx-run``, run by
-    the ``bmx-run`` console script, ``bmxnet_ext/runtime_cli.py``)."""
+    the ``bmx-run`` console script, ``tools/bmx_run.py``)."""
 
     def run(self):
         if self.distribution.has_c_libraries():
@@ -123,7 +123,7 @@ setup(
     cmdclass={"build_ext": BuildNative},
     entry_points={"console_scripts": ["bmxnet-train = tools.train.__main__:main",
                                       "bmxnet-convert = tools.model_converter.__main__:main",
-                                      "bmx-run = bmxnet_ext.runtime_cli:main"]},
+                                      "bmx-run = tools.bmx_run:main"]},
     install_requires=[
         "mxnet==1.9.1",
         "numpy>=1.17,<1.24",

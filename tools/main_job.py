@@ -37,7 +37,7 @@ import numpy as np
 from bmxnet_ext import model_metadata, summary
 from bmxnet_ext import runtime as standalone
 from bmxnet_ext.manifest import import_converted
-from bmxnet_ext.runtime_cli import executable as bmx_run_executable
+from tools.bmx_run import executable as bmx_run_executable
 from tools.train import train
 from tools.train.data import load_dataset
 
