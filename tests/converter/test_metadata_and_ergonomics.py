@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import mxnet as mx
-import numpy as np
 import pytest
 
 from bmxnet_ext import bmx_format, model_metadata
