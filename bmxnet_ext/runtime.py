@@ -64,6 +64,7 @@ def load_library(path=None):
         signatures = {
             "bmx_last_error": ([], ctypes.c_char_p),
             "bmx_version": ([], ctypes.c_char_p),
+            "bmx_isa": ([], ctypes.c_char_p),
             "bmx_model_load_file": ([ctypes.c_char_p, ctypes.POINTER(p)], i32),
             "bmx_model_load_memory": ([p, size, ctypes.POINTER(p)], i32),
             "bmx_model_free": ([p], None),

@@ -14,14 +14,19 @@ IMAGENET_INPUT = (3, 224, 224)
 
 _MODELS = {}
 _INPUT_SHAPES = {}
+_ACTIVATION_BITS = {}
 
 
-def register_model(constructor=None, *, input_shape=IMAGENET_INPUT):
+def register_model(constructor=None, *, input_shape=IMAGENET_INPUT, activation_bits=None):
     """Register a model constructor under its function name (lower case); returns it unchanged.
 
     Use as ``@register_model`` or ``@register_model(input_shape=(C, H, W))`` (default ImageNet's
-    ``(3, 224, 224)``): the input the model is built for. The constructor takes keyword arguments
-    ``classes``, ``bits``, ``bits_a`` (and family-specific ones) and returns an uninitialized ``HybridBlock``.
+    ``(3, 224, 224)``): the input the model is built for. ``activation_bits`` is the activation width of a
+    model whose quantized activations are not as wide as its weights by design (DoReFa-Net's 2 bits):
+    :func:`get_model` then uses it for ``bits_a`` unless the model is built full precision. The constructor
+    takes keyword arguments ``classes``, ``bits``, ``bits_a``, ``in_channels`` (default the ``C`` of
+    ``input_shape``) and family-specific ones, and returns an uninitialized ``HybridBlock``. Which input sizes
+    it takes besides its own: :mod:`model_zoo.input_size`.
     """
     def register(function):
         name = function.__name__.lower()
@@ -30,6 +35,8 @@ def register_model(constructor=None, *, input_shape=IMAGENET_INPUT):
                              f"{function.__module__}).")
         _MODELS[name] = function
         _INPUT_SHAPES[name] = tuple(input_shape)
+        if activation_bits is not None:
+            _ACTIVATION_BITS[name] = activation_bits
         return function
     return register if constructor is None else register(constructor)
 
@@ -70,7 +77,8 @@ def get_model(name, pretrained=False, root=None, classes=None, bits=1, bits_a=No
         Weight bits of the quantized layers (1 = binary, 2..31 = DoReFa k-bit, 32 = full precision).
         First and last layers are always full precision.
     bits_a : int, optional
-        Activation bits; default ``bits``, so ``bits=32`` alone builds the full-precision twin.
+        Activation bits; default ``bits``, so ``bits=32`` alone builds the full-precision twin (a model
+        registered with ``activation_bits``, DoReFa-Net, defaults to those unless ``bits=32``).
     **kwargs
         Passed to the architecture (e.g. ``pad_value`` of the residual networks).
 
@@ -83,7 +91,8 @@ def get_model(name, pretrained=False, root=None, classes=None, bits=1, bits_a=No
     key = _checked_name(name)
     if classes is not None:
         kwargs["classes"] = classes
-    bits_a = bits if bits_a is None else bits_a
+    if bits_a is None:
+        bits_a = bits if bits == 32 else _ACTIVATION_BITS.get(key, bits)
     if pretrained:
         from . import pretrained as released  # imports the store and the v1 reader only when needed
         kwargs = released.pretrained_kwargs(key, bits, bits_a, kwargs)

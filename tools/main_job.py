@@ -36,26 +36,29 @@ import numpy as np
 
 from bmxnet_ext import model_metadata, summary
 from bmxnet_ext import runtime as standalone
+from bmxnet_ext.atomic import check_output_folder
+from bmxnet_ext.cli import ArgumentParser, non_negative_int, positive_float, positive_int, run
 from bmxnet_ext.manifest import import_converted
 from tools.bmx_run import executable as bmx_run_executable
 from tools.train import train
 from tools.train.data import load_dataset
 
 INPUT_SHAPE = (1, 1, 28, 28)
+PROG = "python -m tools.main_job"
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m tools.main_job", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--epochs", type=int, default=15, help="training epochs of each model (default: 15)")
-    p.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
-    p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate, cosine schedule (default: 0.002)")
-    p.add_argument("--seed", type=int, default=0, help="seed of both trainings (default: 0)")
-    p.add_argument("--latency-runs", type=int, default=200,
+    p = ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--epochs", type=positive_int, default=15, help="training epochs of each model (default: 15)")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="batch size (default: 64)")
+    p.add_argument("--lr", type=positive_float, default=2e-3,
+                   help="Adam learning rate, cosine schedule (default: 0.002)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of both trainings (default: 0)")
+    p.add_argument("--latency-runs", type=positive_int, default=200,
                    help="timed single-image forward passes per model (default: 200)")
     p.add_argument("--out-dir", default=os.path.join("runs", "main_job"), help="output folder (default: "
                    "runs/main_job)")
-    p.add_argument("--limit-batches", type=int, default=None, help="batches per epoch, for smoke tests "
+    p.add_argument("--limit-batches", type=positive_int, default=None, help="batches per epoch, for smoke tests "
                    "(default: all)")
     return p.parse_args(argv)
 
@@ -114,7 +117,12 @@ def _train(label, out_dir, splits, args, bits):
 
 
 def main(argv=None):
+    return run(PROG, _main, argv)
+
+
+def _main(argv):
     args = parse_args(argv)
+    check_output_folder(args.out_dir)
     from tools.model_converter import convert_files  # also registers the native operators
 
     start = time.time()

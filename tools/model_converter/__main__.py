@@ -74,11 +74,11 @@ def _is_v1(symbol_file):
 def _check_paths(args):
     """Every output path is usable and distinct from the inputs, checked before any work."""
     if args.json:
-        check_output_parent(args.json)
         out = os.path.abspath(args.output_dir)
         if os.path.abspath(args.json) == out or os.path.abspath(args.json).startswith(out + os.sep):
             raise UsageError(f"--json {args.json!r} lies inside the output folder {args.output_dir!r}, which is "
                              "replaced as a whole: write the report elsewhere")
+        check_output_parent(args.json)
 
 
 def main(argv=None):

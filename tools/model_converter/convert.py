@@ -159,17 +159,29 @@ def _resolve_metadata(detected, source, metadata, notes):
     return result
 
 
-def check_finite(params, source):
+HUGE_PARAMETER = 1e10
+"""Parameters beyond this magnitude are reported: no trained layer needs them; a diverged training makes them."""
+
+
+def check_values(params, source):
     """Raise :class:`ConversionError` naming the first parameter of ``params`` (name -> NumPy array) with NaN or
-    infinite values (as float32, the converted model's precision) and how many it holds."""
+    infinite values (as float32, the converted model's precision) and how many it holds. Returns notes for the
+    report naming parameters with values beyond :data:`HUGE_PARAMETER` (converted, but suspicious)."""
+    notes = []
     for name, array in params.items():
-        if not np.issubdtype(array.dtype, np.floating):
+        if not np.issubdtype(array.dtype, np.floating) or not array.size:
             continue
-        bad = np.count_nonzero(~np.isfinite(array.astype(np.float32, copy=False)))
+        magnitude = np.abs(array.astype(np.float32, copy=False))
+        bad = np.count_nonzero(~np.isfinite(magnitude))
         if bad:
             raise ConversionError(f"Parameter {name!r} in {source} holds {bad} non-finite value"
                                   f"{'s' if bad > 1 else ''} (NaN or beyond float32's range) of {array.size}: "
                                   "the model cannot be converted; retrain or repair it.")
+        huge = np.count_nonzero(magnitude > HUGE_PARAMETER)
+        if huge:
+            notes.append(f"warning: parameter {name!r} holds {huge} values beyond {HUGE_PARAMETER:g} in magnitude "
+                         f"(largest {float(magnitude.max()):.3g}): the training may have diverged.")
+    return notes
 
 
 def _convert(source, layer_graph, original_symbol, original_params, original_aux, bytes_before, *, output_dir,
@@ -220,9 +232,8 @@ def convert_files(symbol_file, params_file, *, output_dir, input_shape=None, exa
     import mxnet as mx
 
     graph = read_mxnet_model(symbol_file, params_file)
-    check_finite(graph.params, repr(str(params_file)))
+    notes = check_values(graph.params, repr(str(params_file)))
     symbol = mx.sym.load(symbol_file)
-    notes = []
     if input_shape is None:
         input_shape, how = guess_input_shape(graph, symbol)
         notes.append(f"input shape {input_shape} {how} (give input_shape to choose).")
@@ -267,12 +278,13 @@ def convert_bmxnet_v1(symbol_file, params_file, *, output_dir, input_shape, exac
     try:
         model = bmxnet_v1.read_v1_model(symbol_file, params_file)
         params = {**model.args, **model.aux}
-        check_finite(params, repr(str(params_file)))
+        value_notes = check_values(params, repr(str(params_file)))
         bmxnet_v1.check_shapes(model, input_shape)
     except (OSError, ValueError) as err:
         raise ConversionError(str(err)) from err
     reference = bmxnet_v1.reference_symbol(model)
-    notes = ["BMXNet v1 import: output (dot + K) / 2 and +1 padding reproduced; SoftmaxOutput dropped (logits)."]
+    notes = ["BMXNet v1 import: output (dot + K) / 2 and +1 padding reproduced; SoftmaxOutput dropped (logits).",
+             *value_notes]
     detected = detect_metadata(symbol_file, v1=True, input_shape=input_shape, classes=_v1_classes(model))
     metadata = _resolve_metadata(*detected, metadata, notes)
     return _convert(f"{symbol_file} + {params_file} (BMXNet v1)", v1_layer_graph(model), reference, params,

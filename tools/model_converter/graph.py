@@ -76,9 +76,13 @@ def known_operator(op):
     return op in _registered_ops
 
 
+def _not_a_file(path):
+    return "is a folder, not a file" if os.path.isdir(path) else "not found"
+
+
 def _read_symbol(path):
     if not os.path.isfile(path):
-        raise ConversionError(f"Symbol file {path!r} not found.")
+        raise ConversionError(f"Symbol file {path!r} {_not_a_file(path)}.")
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
@@ -108,7 +112,7 @@ def _read_params(path):
     import mxnet as mx
 
     if not os.path.isfile(path):
-        raise ConversionError(f"Params file {path!r} not found.")
+        raise ConversionError(f"Params file {path!r} {_not_a_file(path)}.")
     try:
         loaded = mx.nd.load(path)
     except mx.base.MXNetError as err:
@@ -179,6 +183,9 @@ def _shape_mismatch(graph, symbol, input_shape):
     except mx.base.MXNetError as err:
         return -1, (f"The model does not accept input shape {tuple(input_shape)}: "
                     f"{str(err).strip().splitlines()[-1]}")
+    if arg_shapes is None:
+        return -1, (f"The model's shapes cannot be inferred from input shape {tuple(input_shape)} (some outputs "
+                    "do not depend on the input?): the symbol is not a usable model.")
     names = symbol.list_arguments() + symbol.list_auxiliary_states()
     for position, (name, shape) in enumerate(zip(names, arg_shapes + aux_shapes)):
         if name in graph.params and tuple(graph.params[name].shape) != tuple(shape):

@@ -65,6 +65,10 @@ BMX_API const char* bmx_last_error(void);
 BMX_API const char* bmx_status_string(int status);
 /* Runtime version as "major.minor.patch" and the newest model-format version it reads. */
 BMX_API const char* bmx_version(void);
+/* The instruction set the binary kernels run on ("portable", "avx2", "avx512", "neon"): the fastest the CPU
+ * supports unless BMX_ISA says otherwise (inside a Python process also bmxnet_ext.native.use_isa, since all
+ * front ends share one native core); "" if BMX_ISA names an unusable one (runs then fail with that message). */
+BMX_API const char* bmx_isa(void);
 
 /* Load a model from a file or from memory (the bytes are copied; the caller keeps ownership). */
 BMX_API int bmx_model_load_file(const char* path, bmx_model** out_model);

@@ -4,6 +4,7 @@
 #include <new>
 #include <string>
 
+#include "bmx/isa.h"
 #include "bmx_runtime.h"
 #include "error.h"
 #include "model.h"
@@ -72,6 +73,14 @@ const char* bmx_status_string(int status) {
 }
 
 const char* bmx_version(void) { return "0.2.0 (model format 1.1)"; }
+
+const char* bmx_isa(void) {
+  try {
+    return bmx::isa_name(bmx::current_isa());
+  } catch (const std::exception&) {
+    return "";
+  }
+}
 
 int bmx_model_load_memory(const void* data, size_t size, bmx_model** out_model) {
   if (!out_model) return null_argument("bmx_model_load_memory", "out_model");

@@ -246,7 +246,13 @@ void Model::set_profiling(bool enabled) {
 }
 
 void Model::run() {
-  if (bmx::get_num_threads() != pool_->size()) bmx::set_num_threads(pool_->size());
+  // The thread count is a setting of the process's one native core, shared with the other front ends of a
+  // Python process: a run uses the model's count and gives the previous one back.
+  struct ThreadCount {
+    int saved = bmx::get_num_threads();
+    ~ThreadCount() { bmx::set_num_threads(saved); }
+  } restore;
+  if (restore.saved != pool_->size()) bmx::set_num_threads(pool_->size());
   RunContext ctx{pool_.get(), scratch_.data()};
   for (size_t s = 0; s < ops_.size(); ++s) {
     if (fused_[s]) continue;
