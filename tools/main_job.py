@@ -39,7 +39,7 @@ from bmxnet_ext import runtime as standalone
 from bmxnet_ext.atomic import check_output_folder
 from bmxnet_ext.cli import ArgumentParser, non_negative_int, positive_float, positive_int, run
 from bmxnet_ext.manifest import import_converted
-from bmxnet_ext.runtime_cli import executable as bmx_run_executable
+from tools.bmx_run import executable as bmx_run_executable
 from tools.train import train
 from tools.train.data import load_dataset
 
