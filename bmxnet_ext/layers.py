@@ -199,11 +199,10 @@ class _QuantizedWeights(_Tagged):
         if self.scaling not in SCALING_MODES:
             raise ValueError(f"Expected `scaling` to be one of {list(SCALING_MODES)}, got {self.scaling!r}.")
         self.bits = quantizers.precision(kernel)
-        if self.scaling != "none" and not (self.bits == 1 and (isinstance(kernel, quantizers.SteSign) or
-                                                                isinstance(kernel, quantizers.MagnitudeAwareSign))):
+        if self.scaling != "none" and not isinstance(kernel, (quantizers.SteSign, quantizers.MagnitudeAwareSign)):
             raise ValueError(f"Scaling mode {self.scaling!r} applies to 1-bit layers only (sign kernels), got "
                              f"bits={self.bits}, kernel_quantizer={kernel!r}.")
-        if self.scaling == "xnor" and isinstance(kernel, quantizers.SteSign):
+        if self.scaling == "xnor" and isinstance(kernel, quantizers.SteSign):  # the shorthand of XNOR-Net's alpha
             kernel = quantizers.MagnitudeAwareSign(clip_value=kernel.clip_value)
         if isinstance(kernel, quantizers.MagnitudeAwareSign):
             if self.scaling not in ("none", "xnor"):

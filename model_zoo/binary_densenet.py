@@ -89,26 +89,29 @@ def binary_densenet(units, reduction, classes=1000, bits=1, bits_a=1, **kwargs):
 
 
 @register_model
-def binary_densenet28(classes=1000, bits=1, bits_a=1, **kwargs):
+def binary_densenet28(classes=1000, bits=1, bits_a=1, in_channels=3, **kwargs):
     """BinaryDenseNet28: units [6, 6, 6, 5], reduction [2.7, 2.7, 2.2]; 5,131,496 parameters."""
-    return binary_densenet([6, 6, 6, 5], [2.7, 2.7, 2.2], classes=classes, bits=bits, bits_a=bits_a, **kwargs)
+    return binary_densenet([6, 6, 6, 5], [2.7, 2.7, 2.2], classes=classes, bits=bits, bits_a=bits_a,
+                           in_channels=in_channels, **kwargs)
 
 
 @register_model
-def binary_densenet37(classes=1000, bits=1, bits_a=1, **kwargs):
+def binary_densenet37(classes=1000, bits=1, bits_a=1, in_channels=3, **kwargs):
     """BinaryDenseNet37: units [6, 8, 12, 6], reduction [3.3, 3.3, 4]; 8,702,248 parameters."""
-    return binary_densenet([6, 8, 12, 6], [3.3, 3.3, 4], classes=classes, bits=bits, bits_a=bits_a, **kwargs)
+    return binary_densenet([6, 8, 12, 6], [3.3, 3.3, 4], classes=classes, bits=bits, bits_a=bits_a,
+                           in_channels=in_channels, **kwargs)
 
 
 @register_model
-def binary_densenet37_dilated(classes=1000, bits=1, bits_a=1, **kwargs):
+def binary_densenet37_dilated(classes=1000, bits=1, bits_a=1, in_channels=3, **kwargs):
     """BinaryDenseNet37 with dilation 1, 1, 2, 4 and no downsampling into stages 3 and 4: 8,702,248
     parameters (Larq Zoo: 64.34 % top-1)."""
     return binary_densenet([6, 8, 12, 6], [3.3, 3.3, 4], classes=classes, bits=bits, bits_a=bits_a,
-                           dilation=[1, 1, 2, 4], **kwargs)
+                           dilation=[1, 1, 2, 4], in_channels=in_channels, **kwargs)
 
 
 @register_model
-def binary_densenet45(classes=1000, bits=1, bits_a=1, **kwargs):
+def binary_densenet45(classes=1000, bits=1, bits_a=1, in_channels=3, **kwargs):
     """BinaryDenseNet45: units [6, 12, 14, 8], reduction [2.7, 3.3, 4]; 13,889,512 parameters."""
-    return binary_densenet([6, 12, 14, 8], [2.7, 3.3, 4], classes=classes, bits=bits, bits_a=bits_a, **kwargs)
+    return binary_densenet([6, 12, 14, 8], [2.7, 3.3, 4], classes=classes, bits=bits, bits_a=bits_a,
+                           in_channels=in_channels, **kwargs)

@@ -4,6 +4,9 @@ Each architecture module decorates its named variants with :func:`register_model
 :mod:`model_zoo` imports every family, so the registry is complete once the package is imported.
 """
 import fnmatch
+import json
+
+from bmxnet_ext.atomic import write_text
 
 __all__ = ["register_model", "get_model", "list_models", "default_input_shape"]
 
@@ -21,8 +24,9 @@ def register_model(constructor=None, *, input_shape=IMAGENET_INPUT, activation_b
     ``(3, 224, 224)``): the input the model is built for. ``activation_bits`` is the activation width of a
     model whose quantized activations are not as wide as its weights by design (DoReFa-Net's 2 bits):
     :func:`get_model` then uses it for ``bits_a`` unless the model is built full precision. The constructor
-    takes keyword arguments ``classes``, ``bits``, ``bits_a`` (and family-specific ones) and returns an
-    uninitialized ``HybridBlock``.
+    takes keyword arguments ``classes``, ``bits``, ``bits_a``, ``in_channels`` (default the ``C`` of
+    ``input_shape``) and family-specific ones, and returns an uninitialized ``HybridBlock``. Which input sizes
+    it takes besides its own: :mod:`model_zoo.input_size`.
     """
     def register(function):
         name = function.__name__.lower()
@@ -81,7 +85,8 @@ def get_model(name, pretrained=False, root=None, classes=None, bits=1, bits_a=No
     Returns
     -------
     mxnet.gluon.HybridBlock
-        Uninitialized unless ``pretrained``.
+        Uninitialized unless ``pretrained``. Its ``export`` records the input shape (batch 1) as the data
+        variable's ``__shape__``, so the converter needs no input shape.
     """
     key = _checked_name(name)
     if classes is not None:
@@ -94,4 +99,24 @@ def get_model(name, pretrained=False, root=None, classes=None, bits=1, bits_a=No
     net = _MODELS[key](bits=bits, bits_a=bits_a, **kwargs)
     if pretrained:
         released.load_pretrained(net, key, pretrained, root=root)
+    _record_input_shape_on_export(net, default_input_shape(key))
     return net
+
+
+def _record_input_shape_on_export(net, shape):
+    """Make ``net.export`` write ``shape`` as the ``__shape__`` attribute of the symbol's data variable."""
+    export = net.export
+
+    def export_recording_shape(path, epoch=0, **kwargs):
+        result = export(path, epoch, **kwargs)
+        symbol_file = f"{path}-symbol.json"
+        with open(symbol_file, encoding="utf-8") as f:
+            graph = json.load(f)
+        for node in graph["nodes"]:
+            if node["op"] == "null" and node["name"] == "data":
+                node.setdefault("attrs", {})["__shape__"] = str(tuple(shape))
+        write_text(symbol_file, json.dumps(graph, indent=2))
+        return result
+
+    export_recording_shape.__doc__ = export.__doc__
+    net.export = export_recording_shape

@@ -51,6 +51,7 @@ def test_flip_ratio_of_uninitialized_parameters_starts_at_the_first_update():
     net(mx.nd.ones((1, 5)))
     flips.update()  # records the signs only
     assert flips.num_inst == 0
-    net[0].weight.set_data(-net[0].weight.data() - 1e-3)
+    w = net[0].weight.data()
+    net[0].weight.set_data(1 - 2 * (w >= 0))  # every sign changes
     flips.update()
     assert flips.get()[1] == 1.0

@@ -3,7 +3,6 @@
 threshold, XNOR-Net's K map), RPReLU becomes standard operators, and ternary / k-bit / heaviside kernels stay
 float operators with the reason in the report."""
 import mxnet as mx
-import numpy as np
 import pytest
 from mxnet.gluon import nn
 
@@ -123,3 +122,20 @@ def test_activations_and_kernels_the_converter_cannot_express_are_refused(tmp_pa
     initialized(net, (1, 3, 6, 6), rng)
     with pytest.raises(ConversionError, match=match):
         convert_block(net, output_dir=str(tmp_path / "out"), input_shape=(1, 3, 6, 6))
+
+
+def test_depthwise_and_separable_convolutions_convert(tmp_path, rng):
+    """A binary depthwise convolution is a grouped binary convolution (one group per channel); a separable
+    convolution's pointwise layer reads the float depthwise output and stays float, saying so."""
+    net = nn.HybridSequential()
+    net.add(nn.Conv2D(8, 3, padding=1), nn.BatchNorm(),
+            bx.QDepthwiseConv2D(3, padding=1, depth_multiplier=2, in_channels=8, input_quantizer="ste_sign",
+                                kernel_quantizer="ste_sign", **CLIP), nn.BatchNorm(),
+            bx.QSeparableConv2D(6, 3, padding=1, in_channels=16, input_quantizer="ste_sign",
+                                depthwise_quantizer="ste_sign", pointwise_quantizer="ste_sign",
+                                depthwise_constraint="weight_clip", pointwise_constraint="weight_clip"))
+    initialized(net, (2, 3, 7, 7), rng)
+    report = assert_converted_matches(net, (2, 3, 7, 7), tmp_path, rng)
+    assert [(r.converted_as, r.reason) for r in report.layers] == [
+        ("binary", ""), ("binary", ""), ("float", "input is not a 1-bit activation")]
+    assert report.verification.binary_ops_checked == 2
