@@ -34,7 +34,7 @@ Attrs::Attrs(const char* op, const char* const* keys, const char* const* vals, i
 
 const char* Attrs::find(const std::string& key) const {
   for (int i = num_ - 1; i >= 0; --i)  // the last of repeated keys wins
-    if (key == keys_[i]) return vals_[i];
+    if (std::strcmp(keys_[i], key.c_str()) == 0) return vals_[i];
   return nullptr;
 }
 
