@@ -61,10 +61,19 @@ def extensions():
     return exts
 
 
+def image_libraries():
+    """``(macros, libraries)`` for the JPEG / PNG decoders of ``bmx-run`` whose headers this system has."""
+    found = [(macro, lib) for header, macro, lib in (("jpeglib.h", "BMX_WITH_JPEG", "jpeg"),
+                                                      ("png.h", "BMX_WITH_PNG", "png"))
+             if any(os.path.exists(os.path.join(d, header)) for d in ("/usr/include", "/usr/local/include"))]
+    return [(macro, None) for macro, _ in found], [lib for _, lib in found]
+
+
 class BuildNative(build_ext):
     """Build the core as ``libbmxcore.so`` first, then the front ends that link it (also for
     ``build_ext --inplace`` and editable installs, which copy every output, the core included, into the
-    source tree)."""
+    source tree), then the standalone runtime's command-line tool ``bmx-run`` as package data
+    (``bmxnet_ext/bin/bmx-run``, run by the ``bmx-run`` console script, ``bmxnet_ext/runtime_cli.py``)."""
 
     def get_ext_filename(self, fullname):
         # asked with the dotted name and with its last part alone (distutils' get_ext_fullpath)
@@ -76,6 +85,33 @@ class BuildNative(build_ext):
         if ext.name != CORE:  # link against the core just built (in build_lib: inplace copies come afterwards)
             ext.library_dirs = [os.path.dirname(self.get_ext_fullpath(CORE))]
         super().build_extension(ext)
+
+    def run(self):
+        super().run()
+        if native_sources("runtime") and native_sources(os.path.join("core", "src")):
+            self.build_runtime_cli()
+
+    def build_runtime_cli(self):
+        """Compile ``bmx-run`` beside the package's ``libbmxcore.so`` (found through ``$ORIGIN/..``)."""
+        sources = native_sources(os.path.join("runtime", "src")) + native_sources(os.path.join("runtime", "cli"))
+        folder = os.path.join("bmxnet_ext", "bin")
+        in_source_tree = self.inplace or getattr(self, "editable_mode", False)
+        target = os.path.join(folder if in_source_tree else os.path.join(self.build_lib, folder), "bmx-run")
+        depends = sources + core_headers() + native_sources(os.path.join("core", "src")) + glob.glob(
+            os.path.join("native", "runtime", "**", "*.h"), recursive=True)
+        if not self.force and os.path.exists(target) and \
+                os.path.getmtime(target) >= max(os.path.getmtime(f) for f in depends):
+            return
+        macros, image_libs = image_libraries()
+        objects = self.compiler.compile(
+            sources, output_dir=os.path.join(self.build_temp, "bmx-run"), macros=macros,
+            include_dirs=[CORE_INCLUDE, RUNTIME_INCLUDE, os.path.join("native", "runtime", "src")],
+            extra_postargs=CXX_FLAGS)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        self.compiler.link_executable(
+            objects, "bmx-run", output_dir=os.path.dirname(target), libraries=["bmxcore", *image_libs],
+            library_dirs=[os.path.dirname(self.get_ext_fullpath(CORE))],
+            extra_postargs=["-pthread", "-Wl,-rpath,$ORIGIN/.."], target_lang="c++")
 
 
 setup(
@@ -90,16 +126,18 @@ setup(
     ext_modules=extensions(),
     cmdclass={"build_ext": BuildNative},
     entry_points={"console_scripts": ["bmxnet-train = tools.train.__main__:main",
-                                      "bmxnet-convert = tools.model_converter.__main__:main"]},
+                                      "bmxnet-convert = tools.model_converter.__main__:main",
+                                      "bmx-run = bmxnet_ext.runtime_cli:main",
+                                      "bmxnet-visualize = tools.visualize.__main__:console_main"]},
     install_requires=[
         "mxnet==1.9.1",
         "numpy>=1.17,<1.24",
-        "gluoncv",
-        "opencv-python-headless",
+        "gluoncv",  # image-data presets and the distillation loss of bmxnet-train
+        "opencv-python",  # the one OpenCV: gluoncv requires this package, a second (headless) one would clash
     ],
     extras_require={
-        "test": ["pytest>=7", "scikit-learn"],
-        "train": ["scikit-learn", "matplotlib", "tqdm"],
+        "test": ["pytest>=7", "scikit-learn", "tensorboardX", "atheris"],  # atheris: tools/fuzz_readers.py
+        "train": ["scikit-learn", "matplotlib", "tqdm", "tensorboardX"],
     },
     zip_safe=False,
 )

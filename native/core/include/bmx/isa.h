@@ -1,10 +1,11 @@
 // Instruction sets of the native core and their run-time selection.
 //
 // Every kernel exists for every instruction set (ISA) compiled for the target: `portable` (plain C++,
-// everywhere), `avx2` and `avx512` (x86-64; avx512 needs AVX-512F/BW/VL + VPOPCNTDQ), `neon` (aarch64).
+// everywhere), `avx2` and `avx512` (x86-64; avx512 needs AVX-512F/BW/VL + VPOPCNTDQ), `neon` (aarch64),
+// `wasm_simd` (WebAssembly built with -msimd128: 128-bit xor + i8x16.popcnt).
 // By default the best ISA the CPU supports is used. The environment variable BMX_ISA
-// (portable|avx2|avx512|neon), read once at first use, or force_isa() override the choice; forcing an ISA
-// the CPU or the build lacks throws bmx::Error. The choice is process-wide: the Python binding, the MXNet
+// (portable|avx2|avx512|neon|wasm_simd), read once at first use, or force_isa() override the choice; forcing
+// an ISA the CPU or the build lacks throws bmx::Error. The choice is process-wide: the Python binding, the MXNet
 // operators and the runtime share one core library and so one switch.
 #pragma once
 
@@ -16,9 +17,9 @@
 
 namespace bmx {
 
-enum class Isa { portable = 0, avx2 = 1, avx512 = 2, neon = 3 };
+enum class Isa { portable = 0, avx2 = 1, avx512 = 2, neon = 3, wasm_simd = 4 };
 
-/// Lower-case name: "portable", "avx2", "avx512", "neon".
+/// Lower-case name: "portable", "avx2", "avx512", "neon", "wasm_simd".
 BMX_API const char* isa_name(Isa isa);
 
 /// Parse a name as printed by isa_name(); throws bmx::Error naming the valid choices otherwise.

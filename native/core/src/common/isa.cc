@@ -13,7 +13,7 @@
 namespace bmx {
 namespace {
 
-constexpr Isa kAllIsas[] = {Isa::portable, Isa::avx2, Isa::avx512, Isa::neon};
+constexpr Isa kAllIsas[] = {Isa::portable, Isa::avx2, Isa::avx512, Isa::neon, Isa::wasm_simd};
 
 bool cpu_has(Isa isa) {
   switch (isa) {
@@ -29,6 +29,10 @@ bool cpu_has(Isa isa) {
 #if defined(__aarch64__)
     case Isa::neon:
       return true;  // Advanced SIMD is mandatory on AArch64
+#endif
+#if defined(__wasm_simd128__)
+    case Isa::wasm_simd:
+      return true;  // a module built with -msimd128 only instantiates where SIMD128 is supported
 #endif
     default:
       return false;
@@ -58,6 +62,7 @@ const char* isa_name(Isa isa) {
     case Isa::avx2: return "avx2";
     case Isa::avx512: return "avx512";
     case Isa::neon: return "neon";
+    case Isa::wasm_simd: return "wasm_simd";
   }
   return "unknown";
 }
@@ -65,7 +70,7 @@ const char* isa_name(Isa isa) {
 Isa parse_isa(const std::string& name) {
   for (Isa isa : kAllIsas)
     if (name == isa_name(isa)) return isa;
-  throw Error("Expected an instruction set name portable, avx2, avx512 or neon, got '" + name + "'");
+  throw Error("Expected an instruction set name portable, avx2, avx512, neon or wasm_simd, got '" + name + "'");
 }
 
 bool isa_supported(Isa isa) { return cpu_has(isa); }
@@ -121,6 +126,9 @@ const IsaKernels& kernels_for(Isa isa) {
 #endif
 #if defined(__aarch64__)
     case Isa::neon: return neon_kernels();
+#endif
+#if defined(__wasm_simd128__)
+    case Isa::wasm_simd: return wasm_simd_kernels();
 #endif
     default: return portable_kernels();
   }

@@ -98,6 +98,9 @@ bool cpu_has_gfni_vbmi();
 #if defined(__aarch64__)
 const IsaKernels& neon_kernels();
 #endif
+#if defined(__wasm_simd128__)
+const IsaKernels& wasm_simd_kernels();
+#endif
 
 /// Plain C++ building blocks shared by the portable kernels and the ISA kernels' tails.
 void pack_nchw_portable(const float* x, std::int64_t c, std::int64_t hw, std::int64_t groups, const float* scale,
