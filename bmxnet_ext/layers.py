@@ -199,11 +199,10 @@ class _QuantizedWeights(_Tagged):
         if self.scaling not in SCALING_MODES:
             raise ValueError(f"Expected `scaling` to be one of {list(SCALING_MODES)}, got {self.scaling!r}.")
         self.bits = quantizers.precision(kernel)
-        if self.scaling != "none" and not (self.bits == 1 and (isinstance(kernel, quantizers.SteSign) or
-                                                                isinstance(kernel, quantizers.MagnitudeAwareSign))):
+        if self.scaling != "none" and not isinstance(kernel, (quantizers.SteSign, quantizers.MagnitudeAwareSign)):
             raise ValueError(f"Scaling mode {self.scaling!r} applies to 1-bit layers only (sign kernels), got "
                              f"bits={self.bits}, kernel_quantizer={kernel!r}.")
-        if self.scaling == "xnor" and isinstance(kernel, quantizers.SteSign):
+        if self.scaling == "xnor" and isinstance(kernel, quantizers.SteSign):  # the shorthand of XNOR-Net's alpha
             kernel = quantizers.MagnitudeAwareSign(clip_value=kernel.clip_value)
         if isinstance(kernel, quantizers.MagnitudeAwareSign):
             if self.scaling not in ("none", "xnor"):
@@ -609,7 +608,7 @@ class RSign(_Tagged, HybridBlock):
             self.threshold = self.params.get("threshold", shape=(in_channels,), init="zeros")
 
     def hybrid_forward(self, F, x, threshold):
-        with self._tag(quantizer=quantizer_config(self.quantizer)):
+        with self._tag(bits=1, quantizer=quantizer_config(self.quantizer), ndim=self._ndim):
             return self.quantizer(F, F.broadcast_sub(x, F.reshape(threshold, shape=_channel_shape(self._ndim))))
 
 
@@ -635,7 +634,7 @@ class RPReLU(_Tagged, HybridBlock):
 
     def hybrid_forward(self, F, x, gamma, beta, zeta):
         shape = _channel_shape(self._ndim)
-        with self._tag():
+        with self._tag(ndim=self._ndim):
             shifted = F.broadcast_sub(x, F.reshape(gamma, shape=shape))
             return F.broadcast_add(F.LeakyReLU(shifted, gamma=beta, act_type="prelu"), F.reshape(zeta, shape=shape))
 

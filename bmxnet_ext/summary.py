@@ -17,9 +17,12 @@ Conventions
   or input units of a dense layer). Everything else (full-precision and k-bit weights, biases, BatchNorm
   parameters and state) stays float32. File headers are not counted: BMXNet v1's ResNet-18 file is
   3,553,824 B, this gives 3,548,368 B (3.4 MiB either way, Table 3 of the paper).
-- **MACs** per sample, for convolutions and dense layers. A MAC is *binary* when the layer's weights are
-  1-bit and its input comes straight from a 1-bit ``QActivation``; otherwise it counts at
-  ``max(weight bits, activation bits)``.
+- **Bits** come from the quantizers: a layer's weight bits are its kernel quantizer's ``precision`` (32 without
+  one), its activation bits those of its own ``input_quantizer``, else of the 1-bit block (``QActivation``,
+  ``RSign``) whose output it reads directly, else 32.
+- **MACs** per sample, for convolutions and dense layers. A MAC is *binary* when the layer's weights and input
+  are both 1-bit; otherwise it counts at ``max(weight bits, activation bits)``.
+- A network without weights or without convolutions gets the same table, with zeros.
 
 The summary traces the network symbolically (no memory for weights or activations is allocated), so it
 works on uninitialized and huge models alike.
@@ -31,13 +34,13 @@ from dataclasses import dataclass, field
 import mxnet as mx
 from mxnet.gluon import nn
 
-from .layers import CONFIG_ATTR, LAYER_ATTR, QActivation
+from . import quantizers
+from .layers import CONFIG_ATTR, LAYER_ATTR, QActivation, RSign
+from .words import WORD_BYTES, words_for
 
 __all__ = ["summary", "ModelSummary", "LayerSummary"]
 
 FLOAT_BYTES = 4
-WORD_BYTES = 8
-WORD_BITS = 64
 MIB = 2 ** 20
 STATE_SUFFIXES = ("running_mean", "running_var")
 
@@ -100,8 +103,8 @@ class ModelSummary:
 
     @property
     def compression_ratio(self):
-        """Float size over packed size."""
-        return self.float_bytes / self.packed_bytes
+        """Float size over packed size (1.0 for a network that stores nothing)."""
+        return self.float_bytes / self.packed_bytes if self.packed_bytes else 1.0
 
     @property
     def total_macs(self):
@@ -109,10 +112,10 @@ class ModelSummary:
 
     @property
     def binary_mac_share(self):
-        """Fraction of the MACs that are binary (xnor/popcount), or None without an input shape."""
-        if not self.total_macs:
+        """Fraction of the MACs that are binary (xnor/popcount): 0.0 without MACs, None without an input shape."""
+        if self.total_macs is None:
             return None
-        return self.macs_by_bits.get(1, 0) / self.total_macs
+        return self.macs_by_bits.get(1, 0) / self.total_macs if self.total_macs else 0.0
 
     def table(self):
         """The per-layer table and the totals as text."""
@@ -139,7 +142,7 @@ class ModelSummary:
     def _totals(self):
         by_bits = ", ".join(f"{bits}-bit {count:,}" for bits, count in sorted(self.params_by_bits.items()))
         lines = [
-            f"Total params            {self.total_params:,} ({by_bits})",
+            f"Total params            {self.total_params:,}" + (f" ({by_bits})" if by_bits else ""),
             f"Binary / other params   {self.binary_params:,} / {self.fp_params:,}",
             f"BatchNorm state         {self.state_params:,} (running mean/var, stored in the params file)",
             f"Model size float32      {self.float_bytes:,} B = {self.float_mib:.2f} MiB",
@@ -148,7 +151,7 @@ class ModelSummary:
         ]
         if self.total_macs is not None:
             by_bits = ", ".join(f"{bits}-bit {count:,}" for bits, count in sorted(self.macs_by_bits.items()))
-            lines += [f"MACs per sample         {self.total_macs:,} ({by_bits})",
+            lines += [f"MACs per sample         {self.total_macs:,}" + (f" ({by_bits})" if by_bits else ""),
                       f"Binary share of MACs    {self.binary_mac_share:.4f}"]
         return lines
 
@@ -223,11 +226,11 @@ def _leaves(block):
 
 
 def _activation_bits(symbol):
-    """Bits of ``symbol`` if a ``QActivation`` produced it (from the graph node's tags), else 32."""
+    """Bits of ``symbol`` if a ``QActivation`` or ``RSign`` produced it (from the graph node's tags), else 32."""
     if not isinstance(symbol, mx.sym.Symbol):
         return 32
     layer = symbol.attr(LAYER_ATTR)
-    if layer is None or not layer.startswith(QActivation.__name__ + ":"):
+    if layer is None or layer.split(":")[0] not in (QActivation.__name__, RSign.__name__):
         return 32
     return int(json.loads(symbol.attr(CONFIG_ATTR))["bits"])
 
@@ -262,9 +265,11 @@ def _layer_summary(net, block, in_bits, output_shape, arg_shapes, batch, first_c
     name = block.name[len(net.prefix):] if block.name.startswith(net.prefix) else block.name
     layer = LayerSummary(name=name or block.name, type=type(block).__name__,
                          output_shape=None if output_shape is None else tuple(output_shape))
-    if isinstance(block, QActivation):
-        layer.activation_bits = block.bits
-    weight_bits = getattr(block, "bits", 32) if not isinstance(block, QActivation) else None
+    if isinstance(block, (QActivation, RSign)):
+        layer.activation_bits = quantizers.precision(block.quantizer)
+    weight_bits = quantizers.precision(getattr(block, "kernel_quantizer", None))
+    if getattr(block, "input_quantizer", None) is not None:
+        in_bits = quantizers.precision(block.input_quantizer)
     for param in block._reg_params.values():
         shape = arg_shapes.get(param.name, param.shape)
         count = int(math.prod(shape)) if first_call else 0
@@ -290,7 +295,7 @@ def _weight_bytes(shape, bits):
     if bits != 1:
         return FLOAT_BYTES * int(math.prod(shape))
     outputs, inputs, kernel = shape[0], shape[1], shape[2:]
-    return WORD_BYTES * outputs * int(math.prod(kernel)) * math.ceil(inputs / WORD_BITS)
+    return WORD_BYTES * outputs * int(math.prod(kernel)) * words_for(inputs)
 
 
 def _macs(block, weight_shape, output_shape, batch):

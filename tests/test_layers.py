@@ -565,3 +565,25 @@ def test_xnor_net_k_map_scales_the_binary_convolution(stride, pad, dilation, rng
     ref.backward(mx.nd.array(head * alpha * k_map))
     inner = xp.grad.asnumpy()[:, :, pad:pad + 8, pad:pad + 9]
     np.testing.assert_allclose(xs.grad.asnumpy(), inner * (np.abs(x) <= 1), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("make, shape", [
+    (lambda: QConv1D(4, 3, padding=1, in_channels=3, input_quantizer="ste_sign", kernel_quantizer="ste_sign",
+                     kernel_constraint="weight_clip"), (2, 3, 7)),
+    (lambda: QConv3D(4, 3, padding=1, in_channels=2, input_quantizer="ste_heaviside", kernel_quantizer="ste_sign",
+                     kernel_constraint="weight_clip"), (1, 2, 4, 5, 5)),
+    (lambda: QSeparableConv2D(6, 3, padding=1, in_channels=3, input_quantizer="ste_sign",
+                              depthwise_quantizer="magnitude_aware_sign", pointwise_quantizer="ste_tern"),
+     (2, 3, 6, 6)),
+    (lambda: QConv2D(4, 3, 2, 1, input_quantizer="ste_sign", kernel_quantizer="magnitude_aware_sign",
+                     kernel_constraint="weight_clip", input_scaling="xnor"), (2, 3, 7, 7)),
+    (lambda: RSign(3), (2, 3, 4, 4)), (lambda: RPReLU(3), (2, 3, 4, 4)),
+    (lambda: TrainableScale(3, spatial=(4, 4)), (2, 3, 4, 4)),
+])
+def test_new_blocks_hybridize_to_the_same_values(make, shape, rng):
+    block = make()
+    block.initialize(mx.init.Normal(0.5))
+    x = mx.nd.array(rng.standard_normal(shape))
+    eager = block(x).asnumpy()
+    block.hybridize()
+    np.testing.assert_array_equal(block(x).asnumpy(), eager)

@@ -2,7 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
-#include <sstream>
+#include <charconv>
+#include <system_error>
 
 #include "op_registry.h"
 
@@ -15,13 +16,14 @@ std::string lower(std::string s) {
   return s;
 }
 
-/// Parse a whole string as an integer; false if it is not one.
-bool parse_int(const std::string& text, std::int64_t* value) {
-  std::istringstream in(text);
-  in >> *value;
-  if (in.fail()) return false;
-  in >> std::ws;
-  return in.eof();
+/// Parse `[first, last)` (blanks around it allowed) as an integer; false if it is not one. No streams: this
+/// runs for every attribute of every operator call.
+bool parse_int(const char* first, const char* last, std::int64_t* value) {
+  while (first < last && std::isspace(static_cast<unsigned char>(*first))) ++first;
+  while (last > first && std::isspace(static_cast<unsigned char>(last[-1]))) --last;
+  if (last - first > 1 && *first == '+' && std::isdigit(static_cast<unsigned char>(first[1]))) ++first;
+  const auto result = std::from_chars(first, last, *value);
+  return first < last && result.ec == std::errc() && result.ptr == last;
 }
 
 }  // namespace
@@ -38,13 +40,14 @@ void Attrs::fail(const std::string& key, const std::string& expected) const {
 
 std::int64_t Attrs::integer(const std::string& key, std::int64_t fallback, std::int64_t min, bool required) const {
   auto it = values_.find(key);
-  std::string expected = "an integer >= " + std::to_string(min);
+  auto bad = [&] { fail(key, "an integer >= " + std::to_string(min)); };  // the message only when needed
   if (it == values_.end()) {
-    if (required) fail(key, expected);
+    if (required) bad();
     return fallback;
   }
   std::int64_t value = 0;
-  if (!parse_int(it->second, &value) || value < min) fail(key, expected);
+  const std::string& text = it->second;
+  if (!parse_int(text.data(), text.data() + text.size(), &value) || value < min) bad();
   return value;
 }
 
@@ -61,23 +64,28 @@ std::pair<std::int64_t, std::int64_t> Attrs::pair(const std::string& key,
                                                   std::pair<std::int64_t, std::int64_t> fallback,
                                                   std::int64_t min, bool required) const {
   auto it = values_.find(key);
-  std::string expected = "a pair (a, b) of integers >= " + std::to_string(min);
+  auto bad = [&] { fail(key, "a pair (a, b) of integers >= " + std::to_string(min)); };
   if (it == values_.end()) {
-    if (required) fail(key, expected);
+    if (required) bad();
     return fallback;
   }
-  std::string text = it->second;
-  for (char& c : text) {
-    if (c == '(' || c == ')' || c == '[' || c == ']' || c == ',') c = ' ';
+  // "(a, b)", "[a, b]", "(a,)" or "a": integers separated by brackets, commas and blanks
+  std::int64_t values[2] = {0, 0};
+  int count = 0;
+  const std::string& text = it->second;
+  const char* end = text.data() + text.size();
+  for (const char* p = text.data(); p < end;) {
+    if (*p == '(' || *p == ')' || *p == '[' || *p == ']' || *p == ',' || std::isspace(static_cast<unsigned char>(*p))) {
+      ++p;
+      continue;
+    }
+    const char* token = p;
+    while (p < end && *p != ')' && *p != ']' && *p != ',' && !std::isspace(static_cast<unsigned char>(*p))) ++p;
+    if (count == 2 || !parse_int(token, p, &values[count++])) bad();
   }
-  std::istringstream in(text);
-  std::vector<std::int64_t> values;
-  std::int64_t v = 0;
-  while (in >> v) values.push_back(v);
-  in >> std::ws;
-  if (!in.eof() || values.empty() || values.size() > 2) fail(key, expected);
-  if (values.size() == 1) values.push_back(values[0]);
-  if (values[0] < min || values[1] < min) fail(key, expected);
+  if (count == 0) bad();
+  if (count == 1) values[1] = values[0];
+  if (values[0] < min || values[1] < min) bad();
   return {values[0], values[1]};
 }
 

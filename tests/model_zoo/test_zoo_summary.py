@@ -99,7 +99,9 @@ def test_cli_prints_and_writes_json(tmp_path, capsys):
 
 
 def test_cli_rejects_unknown_models(capsys):
-    assert summary_cli.main(["resnet19"]) == 2
+    with pytest.raises(SystemExit) as stop:
+        summary_cli.main(["resnet19"])
+    assert stop.value.code == 2
     assert "resnet18" in capsys.readouterr().err
 
 

@@ -16,6 +16,7 @@ EXPERIMENTS = {
     "densenet": "DenseNet growth rate vs blocks per unit (paper Fig. 3)",
     "bottleneck": "ResNet basic vs bottleneck units (paper Table 3)",
     "precision": "LeNet binary vs k-bit vs full precision",
+    "visualization": "deep dream and VisualBackProp of float vs binary twins (paper Fig. 5, 6)",
 }
 
 

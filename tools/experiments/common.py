@@ -69,7 +69,7 @@ def run_variants(args, name, variants):
         for seed in args.seeds:
             run = train(run_dir=run_dir_for(args.out_dir, name, label, seed), dataset=args.dataset, splits=splits,
                         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=seed,
-                        limit_batches=args.limit_batches, progress=False, **settings)
+                        limit_batches=args.limit_batches, progress=False, resume=True, **settings)
             accuracies.append(run["history"][-1]["eval_accuracy"])
             seconds.append(sum(h["epoch_seconds"] for h in run["history"]))
             parameters = count_parameters(run["net"])

@@ -5,7 +5,8 @@ operators for everything else. The rewriter walks the nodes in order and gives e
 says what it is, without deciding yet how it will be computed:
 
 - :class:`FloatValue` - an ordinary float tensor of the converted graph;
-- :class:`SignValue` - ``det_sign(source)``, the output of a 1-bit ``QActivation``;
+- :class:`SignValue` - ``det_sign(source - shift)`` on the levels -1 / +1 or 0 / 1, the output of a 1-bit
+  ``QActivation`` or ``RSign`` (0 / 1: ``ste_heaviside``, whose packed bits are those of the sign);
 - :class:`BatchNormValue` - an inference BatchNorm of ``source`` not yet emitted;
 - :class:`BinaryValue` - ``scale[o] * y + bias[o]`` of a binary layer, ``y`` its integer dot product.
 
@@ -18,9 +19,12 @@ MXNet's own operator), so the converted model computes every float exactly as th
 Every sign decision that folding moves into a different float evaluation order is recorded as a
 :class:`SignCheck`, and every binary operator as an :class:`ArithmeticCheck`, for ``verify.py``.
 """
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from bmxnet_ext.words import WORD_BYTES, words_for
 
 from .graph import ConversionError, Graph, Node, as_float32
 from .packing import pack_conv_weight, pack_dense_weight
@@ -41,8 +45,16 @@ class ParamValue:
 @dataclass(eq=False)
 class SignValue:
     source: object
-    origin: str  # original node whose output is this +/-1 tensor
+    origin: str  # original node whose output is this +/-1 (or 0/1) tensor
     name: str  # the QActivation layer's name, for the nodes emitted for it
+    levels: tuple = (-1.0, 1.0)  # (0.0, 1.0): ste_heaviside, (det_sign + 1) / 2
+    shift: object = None  # RSign: per-channel threshold subtracted before the sign, float32 (C,)
+    reference: str = None  # RSign: the original node holding source - shift
+    ndim: int = 4
+
+    @property
+    def heaviside(self):
+        return self.levels == (0.0, 1.0)
 
 
 @dataclass(eq=False)
@@ -76,6 +88,7 @@ class SignCheck:
     scale: np.ndarray
     bias: np.ndarray
     negated: bool = False  # the converted bits are those of -det_sign (see `_Rewriter.packed`)
+    row_sums: object = None  # a binary layer fed 0/1 activations: x = (y + row_sums) / 2, the sign is of y's affine
 
 
 @dataclass
@@ -91,6 +104,8 @@ class ArithmeticCheck:
     output: str
     pre_pad: tuple = (0, 0)  # +1 padding applied to `input` before packing (BMXNet v1 style layers)
     negated: bool = False  # input and weights enter the operator negated
+    heaviside: bool = False  # `input` holds 0/1 (= (s + 1) / 2); `output` is then (y + rowsum(sign W)) / 2
+    row_sums: object = None  # heaviside: rowsum(sign W) per output channel, float64 (O,)
 
 
 @dataclass
@@ -104,6 +119,7 @@ class LayerRecord:
     converted_as: str
     bytes_before: int
     bytes_after: int
+    reason: str = ""  # why a quantized layer stays a float operator
 
 
 @dataclass
@@ -134,15 +150,54 @@ def _batchnorm_affine(graph, node):
     return as_float32(a), as_float32(beta - mean * a)
 
 
-def _quantized_weight(weight, bits):
-    """The forward value of ``Q_bits(W)`` computed by the same MXNet operators as the layer."""
+def _kernel_quantizer(spec, name):
+    """The layer's kernel quantizer (``bmxnet_ext.quantizers``; None: full precision)."""
+    from bmxnet_ext import quantizers
+
+    if spec.kernel_quantizer is None:
+        return quantizers.from_bits(spec.bits, "weights")
+    config = json.loads(spec.kernel_quantizer)
+    if config.get("custom"):
+        raise ConversionError(f"Layer {name!r}: custom kernel quantizer {config.get('name')!r}: the converter "
+                              "cannot compute its forward value; use a registered quantizer.")
+    return quantizers.get(config)
+
+
+def _quantized_weight(weight, spec, name):
+    """The forward value of the kernel quantizer ``Q(W)`` computed by the same MXNet operators as the layer
+    (for ``magnitude_aware_sign`` its +/-1 part: the scale is the layer's ``xnor`` scaling)."""
     import mxnet as mx
 
     from bmxnet_ext import quantizers
 
-    if bits == 32:
+    q = _kernel_quantizer(spec, name)
+    if q is None:
         return as_float32(weight)
-    return quantizers.from_bits(bits, "weights")(mx.nd, mx.nd.array(weight)).asnumpy()
+    if isinstance(q, quantizers.MagnitudeAwareSign):
+        return q.unit(mx.nd, mx.nd.array(weight)).asnumpy()
+    return q(mx.nd, mx.nd.array(weight)).asnumpy()
+
+
+def _float_reason(spec, name, x):
+    """Why a quantized layer of ``spec`` fed ``x`` stays a float operator, or "" when it packs."""
+    from bmxnet_ext import quantizers
+
+    q = _kernel_quantizer(spec, name)
+    if quantizers.precision(q) != 1:
+        return f"{quantizers.precision(q)}-bit kernel ({getattr(q, 'name', 'none')})" if q else "full precision"
+    if getattr(q, "levels", (-1.0, 1.0)) != (-1.0, 1.0) and not isinstance(q, quantizers.MagnitudeAwareSign):
+        return f"kernel quantizer {q.name} is not a sign"
+    if not isinstance(x, SignValue):
+        return "input is not a 1-bit activation"
+    if spec.bias is not None:
+        return "has a bias"
+    if spec.kind == "dense" and not spec.flatten:
+        return "dense layer with flatten=False"
+    if spec.kind == "conv" and any(spec.pad):
+        allowed = (0.0,) if x.heaviside else (-1.0, 1.0)
+        if spec.pad_value not in allowed:
+            return f"pads with {spec.pad_value:g}, not a level of its binary input"
+    return ""
 
 
 def _alpha(weight, scaling, channels):
@@ -218,7 +273,9 @@ class _Rewriter:
 
     def _materialize(self, value):
         if isinstance(value, SignValue):
-            x = self.float(value.source)
+            x = self.shifted_float(value)
+            if value.heaviside:
+                return self.emit("_greater_equal_scalar", value.name, [x], {"scalar": "0"})
             ge = self.emit("_greater_equal_scalar", f"{value.name}_ge", [x], {"scalar": "0"})
             twice = self.emit("_mul_scalar", f"{value.name}_twice", [ge], {"scalar": "2"})
             return self.emit("_minus_scalar", value.name, [twice], {"scalar": "1"})
@@ -227,6 +284,35 @@ class _Rewriter:
             inputs = [self.float(value.source)] + [self.param(self.src.nodes[s].name) for s, _ in node.inputs[1:]]
             return self.emit("BatchNorm", node.name, inputs, node.attrs)
         return self.binary_op(value, "float")
+
+    def shifted_float(self, sign):
+        """``source - shift`` of ``sign`` as a float entry (``source`` when there is no shift); ``x + (-t)`` is
+        exactly the ``x - t`` the original computed."""
+        x = self.float(sign.source)
+        if sign.shift is None:
+            return x
+        shape = (1, -1) + (1,) * (sign.ndim - 2)
+        minus = self.param(f"{sign.name}_minus_threshold", as_float32(-sign.shift).reshape(shape))
+        return self.emit("broadcast_add", f"{sign.name}_shift", [x, minus])
+
+    def shifted_source(self, sign):
+        """The source of ``sign`` with its RSign shift folded in: a BatchNorm affine or a binary layer's bias
+        minus the threshold (None when the source cannot absorb it)."""
+        source = sign.source
+        if sign.shift is None:
+            return source
+        key = ("shifted", id(sign))
+        if key not in self.packed_cache:
+            if isinstance(source, BatchNormValue):
+                folded = BatchNormValue(source=source.source, node=source.node, scale=source.scale,
+                                        bias=as_float32(source.bias - sign.shift))
+            elif isinstance(source, BinaryValue):
+                folded = BinaryValue(node=source.node, sign=source.sign, scale=source.scale,
+                                     bias=as_float32(source.bias - sign.shift), origin=sign.reference)
+            else:
+                folded = None
+            self.packed_cache[key] = folded
+        return self.packed_cache[key]
 
     def packed(self, sign, consumer, negated=False):
         """``sign`` packed for the binary layer node ``consumer`` (conv: per pixel and group; dense: rows).
@@ -241,13 +327,14 @@ class _Rewriter:
         key = (id(sign), kind, groups, negated)
         if key in self.packed_cache:
             return self.packed_cache[key]
-        source = sign.source
+        # an RSign threshold folds into a BatchNorm affine or a binary layer's bias, except in exact mode
+        source = sign.source if sign.shift is None else (None if self.exact else self.shifted_source(sign))
         flip = np.float32(-1.0 if negated else 1.0)
         if not self.exact and kind == "conv" and isinstance(source, BatchNormValue):
             scale, bias = as_float32(flip * source.scale), as_float32(flip * source.bias)
             self.out.sign_checks.append(SignCheck(
-                name=sign.name, source=self.origin_name(source.node.inputs[0]), reference=source.node.name,
-                scale=scale, bias=bias, negated=negated))
+                name=sign.name, source=self.origin_name(source.node.inputs[0]),
+                reference=sign.reference or source.node.name, scale=scale, bias=bias, negated=negated))
             suffix = "_pack_neg" if negated else "_pack"
             inputs = [self.float(source.source), self.param(f"{sign.name}{suffix}_scale", scale),
                       self.param(f"{sign.name}{suffix}_bias", bias)]
@@ -258,9 +345,9 @@ class _Rewriter:
         elif negated:
             raise ConversionError(f"{consumer.name}: cannot negate the packed input {sign.name!r}.")
         else:
-            if isinstance(source, BinaryValue):
-                self._check_binary_sign(source, False)
-            x = self.float(source)
+            if isinstance(sign.source, BinaryValue) and sign.shift is None:
+                self._check_binary_sign(sign.source, False)
+            x = self.shifted_float(sign)
             if kind == "dense" and self.out.graph.nodes[x[0]].op not in _TWO_D_OPS:
                 x = self.emit("Flatten", f"{sign.name}_flatten", [x])
             entry = self.emit("BmxPack", f"{sign.name}_pack", [x], {"num_group": str(groups)})
@@ -282,9 +369,11 @@ class _Rewriter:
         raw = value.node.layer.raw_origin
         if raw is not None:
             flip = np.float32(-1.0 if negated else 1.0)
+            row_sums = _row_sums(self.src.params[value.node.layer.weight]) if value.sign.heaviside else None
             self.out.sign_checks.append(SignCheck(name=value.origin, source=raw, reference=value.origin,
                                                   scale=as_float32(flip * value.scale),
-                                                  bias=as_float32(flip * value.bias), negated=negated))
+                                                  bias=as_float32(flip * value.bias), negated=negated,
+                                                  row_sums=row_sums))
 
     def origin_name(self, entry):
         """The original graph's name for the node producing ``entry`` (layer nodes stand for their output)."""
@@ -337,32 +426,72 @@ class _Rewriter:
             self.out.arithmetic_checks.append(ArithmeticCheck(
                 name=self.out.graph.nodes[entry[0]].name, op=op, attrs={**attrs, "out_format": "int32"},
                 weight=self.out.graph.nodes[w[0]].name, input=value.sign.origin, output=a.raw_origin,
-                pre_pad=tuple(pre_pad), negated=flip_input))
+                pre_pad=tuple(pre_pad), negated=flip_input, heaviside=value.sign.heaviside,
+                row_sums=_row_sums(weight) if value.sign.heaviside else None))
         self.packed_cache[key] = entry
         return entry
 
-    def quantized_layer(self, node, x):
+    def quantized_layer(self, node, x, raw=None):
+        """The value of a quantized layer: binary when it packs (see :func:`_float_reason`), else float.
+
+        A 0/1 (``ste_heaviside``) input ``h = (s + 1) / 2`` gives ``alpha * (y + r) / 2``, ``y`` the binary dot
+        product of the signs ``s``, ``r[o]`` the sum of the +/-1 weights of output ``o``: a per-channel affine
+        of ``y``. XNOR-Net's K map (``raw``: the unquantized input) multiplies the float output afterwards.
+        """
         a = node.layer
         weight = self.src.params[a.weight]
         channels = weight.shape[0]
-        ternary_padding = a.kind == "conv" and any(a.pad) and a.pad_value == 0
-        dense_ok = a.kind == "conv" or a.flatten
-        if a.bits == 1 and isinstance(x, SignValue) and a.bias is None and not ternary_padding and dense_ok:
-            scale = as_float32(_alpha(weight, a.scaling, channels) * np.float32(a.output_scale))
-            bias = as_float32(np.full(channels, a.output_offset * a.output_scale))
+        reason = _float_reason(a, node.name, x)
+        if not reason:
+            alpha = _alpha(weight, a.scaling, channels).astype(np.float64)
+            offset = np.zeros(channels)
+            if x.heaviside:
+                alpha, offset = alpha / 2, alpha / 2 * _row_sums(weight)
+            scale = as_float32(alpha * a.output_scale)
+            bias = as_float32((offset + a.output_offset) * a.output_scale)
             words = packed_weight_bytes(weight, a.kind)
             self.out.layers.append(LayerRecord(node.name, a.kind, 1, weight.shape, "binary",
                                                weight.size * 4, words))
-            return BinaryValue(node=node, sign=x, scale=scale, bias=bias, origin=a.origin)
-        self.out.layers.append(LayerRecord(node.name, a.kind, a.bits, weight.shape, "float",
-                                           weight.size * 4, weight.size * 4))
-        return FloatValue(self.float_layer(node, x))
+            value = BinaryValue(node=node, sign=x, scale=scale, bias=bias, origin=a.origin)
+            if raw is None:
+                return value
+            y = self.binary_op(value, "float")
+        else:
+            self.out.layers.append(LayerRecord(node.name, a.kind, a.bits, weight.shape, "float",
+                                               weight.size * 4, weight.size * 4, reason))
+            y = self.float_layer(node, x)
+        if raw is not None:
+            y = self.emit("broadcast_mul", f"{node.name}_k_scaled", [y, self.k_map(node, raw)])
+        return FloatValue(y)
+
+    def k_map(self, node, raw):
+        """XNOR-Net's ``K = mean_c |x| * box``: one Convolution of ``|x|`` with weights ``1 / (C KH KW)``,
+        zero padding and the layer's stride and dilation; shape (N, 1, OH, OW)."""
+        a = node.layer
+        channels = self.src.params[a.weight].shape[1] * a.num_group
+        box = np.full((1, channels) + tuple(a.kernel), 1.0 / (channels * a.kernel[0] * a.kernel[1]), np.float32)
+        magnitude = self.emit("abs", f"{node.name}_k_abs", [self.float(raw)])
+        return self.emit("Convolution", f"{node.name}_k_map", [magnitude, self.param(f"{node.name}_k_box", box)], {
+            "kernel": _tuple_attr(a.kernel), "stride": _tuple_attr(a.stride), "pad": _tuple_attr(a.pad),
+            "dilate": _tuple_attr(a.dilate), "num_filter": "1", "num_group": "1", "no_bias": "True",
+            "layout": "NCHW"})
+
+    def rprelu(self, node, x):
+        """ReActNet's RPReLU as standard operators: ``broadcast_add(x, -gamma)``, ``LeakyReLU`` (prelu, slope
+        ``beta``), ``broadcast_add(., zeta)``."""
+        a = node.layer
+        gamma, beta, zeta = (self.src.params[p] for p in a.params)
+        shape = (1, -1) + (1,) * (a.ndim - 2)
+        y = self.emit("broadcast_add", f"{node.name}_shift_in",
+                      [self.float(x), self.param(f"{node.name}_minus_gamma", as_float32(-gamma).reshape(shape))])
+        y = self.emit("LeakyReLU", f"{node.name}_prelu", [y, self.param(a.params[1])], {"act_type": "prelu"})
+        return self.emit("broadcast_add", node.name, [y, self.param(f"{node.name}_zeta", as_float32(zeta).reshape(shape))])
 
     def float_layer(self, node, x):
         """A quantized layer kept as a float operator with its quantized weights precomputed."""
         a = node.layer
         weight = self.src.params[a.weight]
-        q = _quantized_weight(weight, a.bits)
+        q = _quantized_weight(weight, a, node.name)
         inputs = [self.float(x), self.param(f"{node.name}_qweight", q)]
         if a.bias is not None:
             inputs.append(self.param(a.bias))
@@ -421,11 +550,16 @@ class _Rewriter:
                 else:
                     self.values[(i, 0)] = FloatValue(self.emit("null", node.name, []))
             elif node.op == "_bmx_sign":
-                self.values[(i, 0)] = SignValue(source=inputs[0], origin=node.layer.origin, name=node.name)
+                a = node.layer
+                shift = None if a.threshold is None else as_float32(self.src.params[a.threshold])
+                self.values[(i, 0)] = SignValue(source=inputs[0], origin=a.origin, name=node.name, levels=a.levels,
+                                                shift=shift, reference=a.pre_sign, ndim=a.ndim)
             elif node.op == "_bmx_act_k":
                 self.values[(i, 0)] = FloatValue(self.k_bit_activation(node, inputs[0]))
             elif node.op == "_bmx_qlayer":
-                self.values[(i, 0)] = self.quantized_layer(node, inputs[0])
+                self.values[(i, 0)] = self.quantized_layer(node, *inputs)
+            elif node.op == "_bmx_rprelu":
+                self.values[(i, 0)] = FloatValue(self.rprelu(node, inputs[0]))
             elif node.op == "BatchNorm" and not self.exact:
                 self.values[(i, 0)] = self.batch_norm(node, inputs)
             else:
@@ -435,10 +569,15 @@ class _Rewriter:
         return self.out
 
 
+def _row_sums(weight):
+    """Sum of the +/-1 weights (det_sign) of each output channel, float64 (O,)."""
+    return np.where(weight >= 0, 1.0, -1.0).reshape(weight.shape[0], -1).sum(axis=1)
+
+
 def packed_weight_bytes(weight, kind):
     """Bytes of the packed words of a binary weight."""
     shape = weight.shape
-    per_row = -(-shape[1] // 64) * 8
+    per_row = words_for(shape[1]) * WORD_BYTES
     return shape[0] * per_row * (shape[2] * shape[3] if kind == "conv" else 1)
 
 

@@ -5,7 +5,9 @@ Three checks on random inputs (``docs/converter.md`` explains the choice):
 1. **Binary arithmetic, bit-exact.** For every binary operator, the original model's own +/-1 input activations
    are packed and run through the operator (``out_format=int32``) with the converted packed weights; the
    integers must equal the original layer's unscaled Convolution / FullyConnected output exactly. This covers
-   weight packing, bit order, layout, padding and the kernels.
+   weight packing, bit order, layout, padding and the kernels. (0/1 ``ste_heaviside`` activations are packed
+   as their signs ``2 h - 1``, and the original's output ``(y + rowsum(sign W)) / 2`` is compared as
+   ``2 output - rowsum``.)
 2. **Folded sign decisions.** Where folding moved a sign into a different float evaluation order (BatchNorm +
    sign as ``BmxPack``'s affine, or a binary layer's packed output), the converted decision
    ``scale * x + bias < 0`` is recomputed (float32, multiply then add, as the kernels do) on the original's own
@@ -24,11 +26,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .graph import ConversionError
+from .graph import ConversionError, mxnet_quiet
 
 __all__ = ["VerificationError", "Verification", "verify", "run_symbol", "check_memory"]
 
-_SUBGRAPH_ENV = {"MXNET_SUBGRAPH_BACKEND": "NONE", "MXNET_SUBGRAPH_VERBOSE": "0"}
+_SUBGRAPH_ENV = "MXNET_SUBGRAPH_BACKEND"
 BOUNDARY_RTOL = 1e-5
 OUTPUT_RTOL = 1e-3
 MEMORY_SHARE = 0.5
@@ -58,8 +60,7 @@ def run_symbol(symbol, params, aux_names, data_name, data):
     """Forward ``symbol`` (inference) with ``params`` (NumPy arrays) on ``data``; list of NumPy outputs.
 
     MXNet's graph-rewriting backends (oneDNN operator fusion) are off while binding, so internal values are
-    the graph's own (a fused Convolution + BatchNorm would replace the Convolution's output); MXNet's log line
-    announcing that is silenced.
+    the graph's own (a fused Convolution + BatchNorm would replace the Convolution's output).
     """
     import mxnet as mx
 
@@ -68,17 +69,17 @@ def run_symbol(symbol, params, aux_names, data_name, data):
     args[data_name] = mx.nd.array(data)
     needed_args = {n: args[n] for n in symbol.list_arguments()}
     needed_aux = {n: aux[n] for n in symbol.list_auxiliary_states()}
-    previous = {key: os.environ.get(key) for key in _SUBGRAPH_ENV}
-    os.environ.update(_SUBGRAPH_ENV)
+    previous = os.environ.get(_SUBGRAPH_ENV)
+    os.environ[_SUBGRAPH_ENV] = "NONE"
     try:
-        executor = symbol.bind(mx.cpu(), needed_args, aux_states=needed_aux, grad_req="null")
+        with mxnet_quiet():  # binding logs "MXNET_SUBGRAPH_BACKEND=NONE is detected" on stderr
+            executor = symbol.bind(mx.cpu(), needed_args, aux_states=needed_aux, grad_req="null")
         return [o.asnumpy() for o in executor.forward(is_train=False)]
     finally:
-        for key, value in previous.items():
-            if value is None:
-                del os.environ[key]
-            else:
-                os.environ[key] = value
+        if previous is None:
+            del os.environ[_SUBGRAPH_ENV]
+        else:
+            os.environ[_SUBGRAPH_ENV] = previous
 
 
 def _internal(internals, name):
@@ -92,7 +93,10 @@ def _internal(internals, name):
 def _check_arithmetic(check, activations, converted_params):
     import mxnet as mx
 
-    x = -activations[check.input] if check.negated else activations[check.input]
+    x = activations[check.input]
+    if check.heaviside:  # 0/1 activations h = (s + 1) / 2: pack the signs s
+        x = 2 * x - 1
+    x = -x if check.negated else x
     if any(check.pre_pad):
         ph, pw = check.pre_pad
         x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=1.0)
@@ -106,6 +110,8 @@ def _check_arithmetic(check, activations, converted_params):
     op = getattr(mx.nd, check.op)
     y = op(packed, weight, mx.nd.ones(channels), mx.nd.zeros(channels), **check.attrs).asnumpy()
     expected = activations[check.output]
+    if check.heaviside:  # the original computed (y + rowsum(sign W)) / 2, exactly (integers and halves)
+        expected = 2 * expected.astype(np.float64) - check.row_sums.reshape((1, -1) + (1,) * (expected.ndim - 2))
     if y.shape != expected.shape or not np.array_equal(y.astype(np.float64), expected.astype(np.float64)):
         bad = np.count_nonzero(y.astype(np.float64) != expected) if y.shape == expected.shape else "all"
         raise VerificationError(f"Binary operator {check.name!r} differs from the original layer "
@@ -117,6 +123,8 @@ def _check_sign(check, activations):
     x = activations[check.source].astype(np.float32)
     reference = activations[check.reference]
     shape = (1, -1) + (1,) * (x.ndim - 2)
+    if check.row_sums is not None:  # the binary dot product y of a layer fed 0/1 activations (exact integers)
+        x = (2 * x.astype(np.float64) - check.row_sums.reshape(shape)).astype(np.float32)
     scale, bias = check.scale.reshape(shape), check.bias.reshape(shape)
     product = (scale * x).astype(np.float32)
     ours = (product + bias).astype(np.float32) < 0
@@ -150,7 +158,7 @@ def check_memory(symbol, data_name, input_shape, limit=None):
     except mx.base.MXNetError as err:
         raise ConversionError(f"The model does not accept input shape {tuple(input_shape)}: "
                               f"{str(err).strip().splitlines()[-1]}") from err
-    needed = 4 * sum(int(np.prod(s, dtype=np.float64)) for s in shapes if s)
+    needed = 4 * sum(int(np.prod(s, dtype=np.float64)) for s in shapes or () if s)
     if needed > limit:
         raise ConversionError(f"Verifying with input shape {tuple(input_shape)} needs about {needed / 2**30:.1f} GiB "
                               f"of activations, more than the {limit / 2**30:.1f} GiB allowed: give a smaller "

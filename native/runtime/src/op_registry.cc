@@ -21,7 +21,8 @@ std::unique_ptr<Op> make_op(const NodeDesc& node) {
       {"Flatten", make_flatten},       {"Concat", make_concat},      {"softmax", make_softmax},
       {"FullyConnected", make_fully_connected}, {"Convolution", make_convolution},
       {"BmxPack", make_binary_pack},   {"BmxBinaryConv2D", make_binary_conv},
-      {"BmxBinaryDense", make_binary_dense},
+      {"BmxBinaryDense", make_binary_dense}, {"abs", make_unary},
+      {"broadcast_mul", make_add},     {"LeakyReLU", make_leaky_relu},
   };
   for (const auto& entry : table) {
     if (node.op == entry.name) return entry.make(node);

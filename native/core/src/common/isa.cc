@@ -2,7 +2,9 @@
 #include "bmx/isa.h"
 
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
+#include <iterator>
 #include <string>
 
 #include "bmx/types.h"
@@ -39,6 +41,9 @@ bool cpu_has(Isa isa) {
 
 // -1: not forced; otherwise the forced Isa's value.
 std::atomic<int> g_forced{-1};
+
+// Kernel calls per ISA (indexed by the enum's value), for kernel_calls().
+std::atomic<std::int64_t> g_calls[std::size(kAllIsas)];
 
 Isa isa_from_environment_or_best() {
   const char* env = std::getenv("BMX_ISA");
@@ -87,15 +92,23 @@ Isa current_isa() {
 }
 
 void force_isa(Isa isa) {
-  if (!isa_supported(isa))
+  if (!isa_supported(isa)) {
+    std::string available;
+    for (Isa a : available_isas()) available += std::string(available.empty() ? "" : ", ") + isa_name(a);
     throw Error(std::string("force_isa: instruction set '") + isa_name(isa) +
-                "' is not supported by this CPU or build");
+                "' is not supported by this CPU or build (available: " + available + ")");
+  }
   g_forced.store(static_cast<int>(isa), std::memory_order_relaxed);
 }
 
 void reset_isa() { g_forced.store(-1, std::memory_order_relaxed); }
 
-Isa kernels_isa() { return detail::current_kernels().isa; }
+Isa kernels_isa() { return detail::kernels_for(current_isa()).isa; }
+
+std::int64_t kernel_calls(Isa isa) {
+  const auto i = static_cast<std::size_t>(isa);
+  return i < std::size(g_calls) ? g_calls[i].load(std::memory_order_relaxed) : 0;
+}
 
 namespace detail {
 
@@ -119,6 +132,12 @@ const IsaKernels& kernels_for(Isa isa) {
 #endif
     default: return portable_kernels();
   }
+}
+
+const IsaKernels& current_kernels() {
+  const IsaKernels& kernels = kernels_for(current_isa());
+  g_calls[static_cast<std::size_t>(kernels.isa)].fetch_add(1, std::memory_order_relaxed);
+  return kernels;
 }
 
 }  // namespace detail

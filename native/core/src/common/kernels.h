@@ -77,9 +77,10 @@ struct IsaKernels {
   ConvFloatFn conv_float = nullptr;
 };
 
-/// The kernels of a supported ISA (throws bmx::Error otherwise) and of the current one.
+/// The kernels of a supported ISA (throws bmx::Error otherwise).
 const IsaKernels& kernels_for(Isa isa);
-inline const IsaKernels& current_kernels() { return kernels_for(current_isa()); }
+/// The kernels of the current ISA for one kernel call (counted for kernel_calls()).
+const IsaKernels& current_kernels();
 
 const IsaKernels& portable_kernels();
 #if defined(__x86_64__)

@@ -1,4 +1,5 @@
-// Element-wise operators: activations, scalar arithmetic, clip/round/sign, and additions with broadcasting.
+// Element-wise operators: activations, scalar arithmetic, clip/round/sign/abs, additions and products with
+// broadcasting, and LeakyReLU (leaky, or prelu with a slope per channel).
 #include <cmath>
 
 #include "ops/ops.h"
@@ -10,7 +11,8 @@ namespace {
 // y = f(x) for a float32 tensor of any shape.
 class Unary : public Op {
  public:
-  enum Kind { kRelu, kSigmoid, kTanh, kSoftrelu, kSoftsign, kClip, kRound, kSign, kMul, kDiv, kPlus, kMinus, kGreaterEqual };
+  enum Kind { kRelu, kSigmoid, kTanh, kSoftrelu, kSoftsign, kClip, kRound, kSign, kAbs, kMul, kDiv, kPlus, kMinus,
+              kGreaterEqual };
 
   Unary(const NodeDesc& node, Kind kind, float a = 0.f, float b = 0.f) : Op(node), kind_(kind), a_(a), b_(b) {}
 
@@ -40,6 +42,7 @@ class Unary : public Op {
       case kClip: for (int64_t i = 0; i < n; ++i) y[i] = x[i] < a_ ? a_ : (x[i] > b_ ? b_ : x[i]); break;
       case kRound: for (int64_t i = 0; i < n; ++i) y[i] = std::round(x[i]); break;
       case kSign: for (int64_t i = 0; i < n; ++i) y[i] = float((x[i] > 0.f) - (x[i] < 0.f)); break;
+      case kAbs: for (int64_t i = 0; i < n; ++i) y[i] = std::fabs(x[i]); break;
       case kMul: for (int64_t i = 0; i < n; ++i) y[i] = x[i] * a_; break;
       case kDiv: for (int64_t i = 0; i < n; ++i) y[i] = x[i] / a_; break;
       case kPlus: for (int64_t i = 0; i < n; ++i) y[i] = x[i] + a_; break;
@@ -53,10 +56,11 @@ class Unary : public Op {
   int64_t count_ = 0;
 };
 
-// y = a + b with NumPy broadcasting (elemwise_add requires equal shapes).
+// y = a + b (or a * b) with NumPy broadcasting (elemwise_add requires equal shapes).
 class Add : public Op {
  public:
-  Add(const NodeDesc& node, bool broadcast) : Op(node), broadcast_(broadcast) {}
+  Add(const NodeDesc& node, bool broadcast, bool multiply = false)
+      : Op(node), broadcast_(broadcast), multiply_(multiply) {}
 
   TensorInfo prepare(const std::vector<TensorArg>& inputs) override {
     require_inputs(inputs, 2, 2);
@@ -84,7 +88,7 @@ class Add : public Op {
     return TensorInfo{DType::kFloat32, out_};
   }
 
-  bool is_same_shape_add() const override { return same_; }
+  bool is_same_shape_add() const override { return same_ && !multiply_; }
 
   void run(const RunContext& ctx, const std::vector<const void*>& inputs, void* output) override {
     const float *a = fin(inputs, 0), *b = fin(inputs, 1);
@@ -92,7 +96,11 @@ class Add : public Op {
     int64_t n = num_elements(out_);
     if (same_) {
       parallel_range(ctx, n, 1 << 15, [&](int64_t begin, int64_t end) {
-        for (int64_t i = begin; i < end; ++i) y[i] = a[i] + b[i];
+        if (multiply_) {
+          for (int64_t i = begin; i < end; ++i) y[i] = a[i] * b[i];
+        } else {
+          for (int64_t i = begin; i < end; ++i) y[i] = a[i] + b[i];
+        }
       });
       return;
     }
@@ -106,19 +114,75 @@ class Add : public Op {
           ia += coord * a_strides_[k];
           ib += coord * b_strides_[k];
         }
-        y[i] = a[ia] + b[ib];
+        y[i] = multiply_ ? a[ia] * b[ib] : a[ia] + b[ib];
       }
     });
   }
 
  private:
-  bool broadcast_;
+  bool broadcast_, multiply_;
   bool same_ = true;
   Shape out_;
   std::vector<int64_t> a_strides_, b_strides_;
 };
 
+// LeakyReLU: y = x for x > 0, else slope * x; act_type "leaky" (one `slope` attribute) or "prelu" (a constant
+// `gamma` input of C values, one per channel of axis 1, or of one value for all).
+class LeakyRelu : public Op {
+ public:
+  explicit LeakyRelu(const NodeDesc& node) : Op(node) {
+    Attrs a(node);
+    type_ = a.text("act_type");
+    slope_ = float(a.number("slope"));
+  }
+
+  TensorInfo prepare(const std::vector<TensorArg>& in) override {
+    require_supported(type_ == "leaky" || type_ == "prelu", "expected act_type leaky or prelu, got '", type_, "'");
+    bool prelu = type_ == "prelu";
+    require_inputs(in, prelu ? 2 : 1, prelu ? 2 : 1);
+    require_dtype(in[0], DType::kFloat32, "data");
+    const Shape& s = in[0].info.shape;
+    count_ = num_elements(s);
+    if (!prelu) {
+      slopes_.assign(1, slope_);
+      channels_ = inner_ = 1;
+      return in[0].info;
+    }
+    require(s.size() >= 2, "expected data of at least 2 dimensions, got ", shape_string(s));
+    require_dtype(in[1], DType::kFloat32, "gamma");
+    require_constant(in[1], "gamma");
+    int64_t n = num_elements(in[1].info.shape);
+    require(n == s[1] || n == 1, "expected gamma of ", s[1], " or 1 values, got ", shape_string(in[1].info.shape));
+    const float* gamma = static_cast<const float*>(in[1].data);
+    slopes_.assign(gamma, gamma + n);
+    channels_ = n;
+    inner_ = n == 1 ? 1 : count_ / std::max<int64_t>(1, s[0] * s[1]);
+    return in[0].info;
+  }
+
+  size_t owned_weight_bytes() const override { return sizeof(float) * slopes_.size(); }
+
+  void run(const RunContext& ctx, const std::vector<const void*>& inputs, void* output) override {
+    const float* x = fin(inputs, 0);
+    float* y = static_cast<float*>(output);
+    parallel_range(ctx, count_, 1 << 15, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        float v = x[i], slope = slopes_[(i / inner_) % channels_];
+        y[i] = v > 0.f ? v : v * slope;
+      }
+    });
+  }
+
+ private:
+  std::string type_;
+  float slope_;
+  std::vector<float> slopes_;
+  int64_t count_ = 0, channels_ = 1, inner_ = 1;
+};
+
 }  // namespace
+
+std::unique_ptr<Op> make_leaky_relu(const NodeDesc& node) { return std::make_unique<LeakyRelu>(node); }
 
 std::unique_ptr<Op> make_activation(const NodeDesc& node) {
   std::string type = node.op == "Activation" ? Attrs(node).text("act_type") : node.op;
@@ -139,6 +203,7 @@ std::unique_ptr<Op> make_unary(const NodeDesc& node) {
   }
   if (node.op == "round") return std::make_unique<Unary>(node, Unary::kRound);
   if (node.op == "sign") return std::make_unique<Unary>(node, Unary::kSign);
+  if (node.op == "abs") return std::make_unique<Unary>(node, Unary::kAbs);
   float s = float(attrs.number("scalar"));
   Unary::Kind kind = node.op == "_mul_scalar" ? Unary::kMul
                      : node.op == "_div_scalar" ? Unary::kDiv
@@ -148,7 +213,7 @@ std::unique_ptr<Op> make_unary(const NodeDesc& node) {
 }
 
 std::unique_ptr<Op> make_add(const NodeDesc& node) {
-  return std::make_unique<Add>(node, node.op == "broadcast_add");
+  return std::make_unique<Add>(node, node.op != "elemwise_add", node.op == "broadcast_mul");
 }
 
 }  // namespace rt

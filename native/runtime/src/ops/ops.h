@@ -12,9 +12,10 @@ namespace bmx {
 namespace rt {
 
 std::unique_ptr<Op> make_activation(const NodeDesc& node);     // Activation, relu, sigmoid, tanh
-std::unique_ptr<Op> make_unary(const NodeDesc& node);          // clip, round, sign, _*_scalar
+std::unique_ptr<Op> make_unary(const NodeDesc& node);          // clip, round, sign, abs, _*_scalar
 std::unique_ptr<Op> make_pad(const NodeDesc& node);            // Pad (constant mode)
-std::unique_ptr<Op> make_add(const NodeDesc& node);            // elemwise_add, broadcast_add
+std::unique_ptr<Op> make_add(const NodeDesc& node);            // elemwise_add, broadcast_add, broadcast_mul
+std::unique_ptr<Op> make_leaky_relu(const NodeDesc& node);     // LeakyReLU (leaky, prelu)
 std::unique_ptr<Op> make_batch_norm(const NodeDesc& node);     // BatchNorm (inference)
 std::unique_ptr<Op> make_pooling(const NodeDesc& node);        // Pooling
 std::unique_ptr<Op> make_flatten(const NodeDesc& node);        // Flatten
