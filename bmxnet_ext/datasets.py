@@ -7,13 +7,13 @@ import os
 
 import numpy as np
 
-__all__ = ["DEFAULT_MNIST_DIR", "read_idx", "load_mnist_idx", "mnist_split", "load_sklearn_digits"]
+__all__ = ["default_mnist_dir", "read_idx", "load_mnist_idx", "mnist_split", "load_sklearn_digits"]
 
-DEFAULT_MNIST_DIR = os.environ.get(
-    "BMXNET_MNIST_DIR",
-    os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data",
-                 "mnist-test"))
-"""Where the official MNIST test split lives in this project's layout (overridable by ``BMXNET_MNIST_DIR``)."""
+
+def default_mnist_dir():
+    """Where the official MNIST test split lives: ``$BMXNET_MNIST_DIR``, else ``../shared/data/mnist-test``
+    (the project's layout, seen from the repository root), resolved from the current folder."""
+    return os.path.abspath(os.environ.get("BMXNET_MNIST_DIR", os.path.join("..", "shared", "data", "mnist-test")))
 
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
@@ -39,17 +39,18 @@ def read_idx(path):
     return np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
 
 
-def load_mnist_idx(directory=DEFAULT_MNIST_DIR, prefix="t10k"):
+def load_mnist_idx(directory=None, prefix="t10k"):
     """Images ``(N, 1, 28, 28)`` float32 in [0, 1] and labels ``(N,)`` int32 from ``directory``.
 
-    Raises ``FileNotFoundError`` naming the missing file.
+    ``directory`` defaults to :func:`default_mnist_dir`. Raises ``FileNotFoundError`` naming the missing file.
     """
+    directory = default_mnist_dir() if directory is None else directory
     paths = [os.path.join(directory, f"{prefix}-{kind}-idx{nd}-ubyte.gz") for kind, nd in (("images", 3),
                                                                                        ("labels", 1))]
     for path in paths:
         if not os.path.exists(path):
-            raise FileNotFoundError(f"MNIST file {path!r} not found; set BMXNET_MNIST_DIR to the folder that "
-                                    "holds the idx files.")
+            raise FileNotFoundError(f"MNIST file {path} not found (no {os.path.basename(path)} in "
+                                    f"{os.path.abspath(directory)})")
     images = read_idx(paths[0]).astype(np.float32)[:, None, :, :] / 255.0
     labels = read_idx(paths[1]).astype(np.int32)
     if len(images) != len(labels):
@@ -57,7 +58,7 @@ def load_mnist_idx(directory=DEFAULT_MNIST_DIR, prefix="t10k"):
     return images, labels
 
 
-def mnist_split(directory=DEFAULT_MNIST_DIR, train_count=8000):
+def mnist_split(directory=None, train_count=8000):
     """The project's protocol on the official test split: first ``train_count`` digits train, the rest evaluate.
 
     Returns ``(train_images, train_labels), (eval_images, eval_labels)``.

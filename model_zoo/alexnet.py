@@ -64,6 +64,6 @@ class AlexNet(HybridBlock):
 
 
 @register_model
-def alexnet(classes=1000, bits=1, bits_a=1, **kwargs):
+def alexnet(classes=1000, bits=1, bits_a=1, in_channels=3, **kwargs):
     """Binary AlexNet: 50,853,672 parameters (paper Table 3: 22 MB binary)."""
-    return AlexNet(classes=classes, bits=bits, bits_a=bits_a, **kwargs)
+    return AlexNet(classes=classes, bits=bits, bits_a=bits_a, in_channels=in_channels, **kwargs)

@@ -25,15 +25,17 @@ __all__ = ["DenseNet", "DenseBlock", "densenet", "densenet13", "densenet21", "de
 class DenseBlock(HybridBlock):
     """BN, activation, quantized 3x3 convolution to ``growth_rate`` channels, concatenated to the input.
 
+    ``dilation`` dilates the convolution (padded by as much, so the size is kept).
     ``(N, in_channels, H, W) -> (N, in_channels + growth_rate, H, W)``.
     """
 
-    def __init__(self, growth_rate, in_channels, bits, bits_a, pad_value=None, **kwargs):
+    def __init__(self, growth_rate, in_channels, bits, bits_a, pad_value=None, dilation=1, **kwargs):
         super().__init__(**kwargs)
         with self.name_scope():
             self.bn = batch_norm(in_channels, prefix="bn_")
             self.act = activation(bits_a)
-            self.conv = qconv(growth_rate, 3, in_channels, bits, padding=1, pad_value=pad_value, prefix="conv_")
+            self.conv = qconv(growth_rate, 3, in_channels, bits, padding=dilation, pad_value=pad_value,
+                              prefix="conv_", dilation=dilation)
 
     def hybrid_forward(self, F, x):
         return F.concat(x, self.conv(self.act(self.bn(x))), dim=1)
@@ -108,44 +110,45 @@ def densenet(k, units, stem_channels=None, thumbnail=False, classes=1000, bits=1
 
 
 @register_model
-def densenet13(classes=1000, bits=1, bits_a=1, **kwargs):
+def densenet13(classes=1000, bits=1, bits_a=1, in_channels=3, **kwargs):
     """DenseNet-13, k = 256, b = 1: 13,164,014 parameters (paper Fig. 3)."""
-    return densenet(256, 1, classes=classes, bits=bits, bits_a=bits_a, **kwargs)
+    return densenet(256, 1, classes=classes, bits=bits, bits_a=bits_a, in_channels=in_channels, **kwargs)
 
 
 @register_model
-def densenet21(classes=1000, bits=1, bits_a=1, **kwargs):
+def densenet21(classes=1000, bits=1, bits_a=1, in_channels=3, **kwargs):
     """DenseNet-21, k = 128, b = 2: 9,726,190 parameters (paper Fig. 3)."""
-    return densenet(128, 2, classes=classes, bits=bits, bits_a=bits_a, **kwargs)
+    return densenet(128, 2, classes=classes, bits=bits, bits_a=bits_a, in_channels=in_channels, **kwargs)
 
 
 @register_model
-def densenet37(classes=1000, bits=1, bits_a=1, **kwargs):
+def densenet37(classes=1000, bits=1, bits_a=1, in_channels=3, **kwargs):
     """DenseNet-37, k = 64, b = 4: 8,160,878 parameters (paper Fig. 3)."""
-    return densenet(64, 4, classes=classes, bits=bits, bits_a=bits_a, **kwargs)
+    return densenet(64, 4, classes=classes, bits=bits, bits_a=bits_a, in_channels=in_channels, **kwargs)
 
 
 @register_model
-def densenet69(classes=1000, bits=1, bits_a=1, **kwargs):
+def densenet69(classes=1000, bits=1, bits_a=1, in_channels=3, **kwargs):
     """DenseNet-69, k = 32, b = 8: 7,427,374 parameters (paper Fig. 3)."""
-    return densenet(32, 8, classes=classes, bits=bits, bits_a=bits_a, **kwargs)
+    return densenet(32, 8, classes=classes, bits=bits, bits_a=bits_a, in_channels=in_channels, **kwargs)
 
 
 @register_model
-def densenet21_k140(classes=1000, bits=1, bits_a=1, **kwargs):
+def densenet21_k140(classes=1000, bits=1, bits_a=1, in_channels=3, **kwargs):
     """DenseNet-21 of the paper's Table 4, k = 140, b = 2: 11,498,086 parameters (50.0 % top-1)."""
-    return densenet(140, 2, classes=classes, bits=bits, bits_a=bits_a, **kwargs)
+    return densenet(140, 2, classes=classes, bits=bits, bits_a=bits_a, in_channels=in_channels, **kwargs)
 
 
 @register_model
-def densenet45(classes=1000, bits=1, bits_a=1, **kwargs):
+def densenet45(classes=1000, bits=1, bits_a=1, in_channels=3, **kwargs):
     """DenseNet-45, k = 160, units [2, 4, 8, 6]: 65,251,886 parameters (paper Table 4 states 62,611,886)."""
-    return densenet(160, [2, 4, 8, 6], classes=classes, bits=bits, bits_a=bits_a, **kwargs)
+    return densenet(160, [2, 4, 8, 6], classes=classes, bits=bits, bits_a=bits_a, in_channels=in_channels, **kwargs)
 
 
 @register_model(input_shape=(3, 32, 32))
-def densenet21_cifar(classes=10, bits=1, bits_a=1, **kwargs):
+def densenet21_cifar(classes=10, bits=1, bits_a=1, in_channels=3, **kwargs):
     """DenseNet-21 for 32x32 CIFAR-10 (paper Table 2: 87.1 %, 1.9 MB / 51 MB): k = 160, b = 2, thumbnail
     stem; 13,154,896 parameters. The paper gives only the sizes; k = 160 is the growth rate that
     reproduces both (see ``docs/model_zoo.md``)."""
-    return densenet(160, 2, thumbnail=True, classes=classes, bits=bits, bits_a=bits_a, **kwargs)
+    return densenet(160, 2, thumbnail=True, classes=classes, bits=bits, bits_a=bits_a, in_channels=in_channels,
+                    **kwargs)

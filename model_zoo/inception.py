@@ -107,6 +107,6 @@ class InceptionBN(HybridBlock):
 
 
 @register_model
-def inception_bn(classes=1000, bits=1, bits_a=1, **kwargs):
+def inception_bn(classes=1000, bits=1, bits_a=1, in_channels=3, **kwargs):
     """Binary Inception-BN: 11,286,408 parameters (paper Table 3: 8 MB binary / 44 MB float)."""
-    return InceptionBN(classes=classes, bits=bits, bits_a=bits_a, **kwargs)
+    return InceptionBN(classes=classes, bits=bits, bits_a=bits_a, in_channels=in_channels, **kwargs)

@@ -57,6 +57,6 @@ class LeNet(HybridBlock):
 
 
 @register_model(input_shape=(1, 28, 28))
-def lenet(classes=10, bits=1, bits_a=1, **kwargs):
+def lenet(classes=10, bits=1, bits_a=1, in_channels=1, **kwargs):
     """Binary LeNet for 28x28 MNIST digits (paper Table 2: 99.3 %, 202 KB binary / 4.4 MB float)."""
-    return LeNet(classes=classes, bits=bits, bits_a=bits_a, **kwargs)
+    return LeNet(classes=classes, bits=bits, bits_a=bits_a, in_channels=in_channels, **kwargs)

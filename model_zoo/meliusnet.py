@@ -102,12 +102,14 @@ def meliusnet(units, transitions, classes=1000, bits=1, bits_a=1, **kwargs):
 
 
 @register_model
-def meliusnet22(classes=1000, bits=1, bits_a=1, **kwargs):
+def meliusnet22(classes=1000, bits=1, bits_a=1, in_channels=3, **kwargs):
     """MeliusNet22: units [4, 5, 4, 4], transitions 160, 224, 256; 6,944,584 parameters."""
-    return meliusnet([4, 5, 4, 4], [160, 224, 256], classes=classes, bits=bits, bits_a=bits_a, **kwargs)
+    return meliusnet([4, 5, 4, 4], [160, 224, 256], classes=classes, bits=bits, bits_a=bits_a, in_channels=in_channels,
+                     **kwargs)
 
 
 @register_model
-def meliusnet29(classes=1000, bits=1, bits_a=1, **kwargs):
+def meliusnet29(classes=1000, bits=1, bits_a=1, in_channels=3, **kwargs):
     """MeliusNet29: units [4, 6, 8, 6], transitions 128, 192, 256; 11,328,328 parameters."""
-    return meliusnet([4, 6, 8, 6], [128, 192, 256], classes=classes, bits=bits, bits_a=bits_a, **kwargs)
+    return meliusnet([4, 6, 8, 6], [128, 192, 256], classes=classes, bits=bits, bits_a=bits_a, in_channels=in_channels,
+                     **kwargs)

@@ -141,40 +141,44 @@ def resnet(units, filters=THIN_FILTERS, bottleneck=False, thumbnail=False, class
 
 
 @register_model
-def resnet18(classes=1000, bits=1, bits_a=1, **kwargs):
+def resnet18(classes=1000, bits=1, bits_a=1, in_channels=3, **kwargs):
     """ResNet-18, units [2, 2, 2, 2], filters 64..512: 11,691,950 parameters (paper Tables 3 and 4)."""
-    return resnet([2, 2, 2, 2], THIN_FILTERS, classes=classes, bits=bits, bits_a=bits_a, **kwargs)
+    return resnet([2, 2, 2, 2], THIN_FILTERS, classes=classes, bits=bits, bits_a=bits_a, in_channels=in_channels,
+                  **kwargs)
 
 
 @register_model
-def resnet34_thin(classes=1000, bits=1, bits_a=1, **kwargs):
+def resnet34_thin(classes=1000, bits=1, bits_a=1, in_channels=3, **kwargs):
     """ResNet-34-thin, units [3, 4, 6, 3], filters 64..512: 21,800,110 parameters (paper Table 3)."""
-    return resnet([3, 4, 6, 3], THIN_FILTERS, classes=classes, bits=bits, bits_a=bits_a, **kwargs)
+    return resnet([3, 4, 6, 3], THIN_FILTERS, classes=classes, bits=bits, bits_a=bits_a, in_channels=in_channels,
+                  **kwargs)
 
 
 @register_model
-def resnet34_wide(classes=1000, bits=1, bits_a=1, **kwargs):
+def resnet34_wide(classes=1000, bits=1, bits_a=1, in_channels=3, **kwargs):
     """ResNet-34-wide, units [3, 4, 6, 3], filters 64..1024: 86,032,302 parameters (paper: 86,049,198)."""
-    return resnet([3, 4, 6, 3], WIDE_FILTERS, classes=classes, bits=bits, bits_a=bits_a, **kwargs)
+    return resnet([3, 4, 6, 3], WIDE_FILTERS, classes=classes, bits=bits, bits_a=bits_a, in_channels=in_channels,
+                  **kwargs)
 
 
 @register_model
-def resnet68_wide(classes=1000, bits=1, bits_a=1, **kwargs):
+def resnet68_wide(classes=1000, bits=1, bits_a=1, in_channels=3, **kwargs):
     """ResNet-68-wide, units [3, 4, 23, 3], filters 64..1024: 166,283,182 parameters (paper Table 4)."""
-    return resnet([3, 4, 23, 3], WIDE_FILTERS, classes=classes, bits=bits, bits_a=bits_a, **kwargs)
+    return resnet([3, 4, 23, 3], WIDE_FILTERS, classes=classes, bits=bits, bits_a=bits_a, in_channels=in_channels,
+                  **kwargs)
 
 
 @register_model
-def resnet26_bottleneck(classes=1000, bits=1, bits_a=1, **kwargs):
+def resnet26_bottleneck(classes=1000, bits=1, bits_a=1, in_channels=3, **kwargs):
     """ResNet-26 bottleneck, units [2, 2, 2, 2] of bottleneck units, filters 64, 256..2048 (MXNet's
     bottleneck widths): 15,987,630 parameters. The paper gives no count or size; see ``docs/model_zoo.md``."""
     return resnet([2, 2, 2, 2], BOTTLENECK_FILTERS, bottleneck=True, classes=classes, bits=bits, bits_a=bits_a,
-                  **kwargs)
+                  in_channels=in_channels, **kwargs)
 
 
 @register_model(input_shape=(3, 32, 32))
-def resnet18_cifar(classes=10, bits=1, bits_a=1, **kwargs):
+def resnet18_cifar(classes=10, bits=1, bits_a=1, in_channels=3, **kwargs):
     """ResNet-18 for 32x32 CIFAR-10, BMXNet v1's released ``binarized_cifar10-resnet18`` network: the 3x3
     thumbnail stem, then ResNet-18's stages (32 -> 4 before the global pool)."""
     return resnet([2, 2, 2, 2], THIN_FILTERS, thumbnail=True, classes=classes, bits=bits, bits_a=bits_a,
-                  **kwargs)
+                  in_channels=in_channels, **kwargs)

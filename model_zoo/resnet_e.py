@@ -96,12 +96,12 @@ def resnet_e(units, filters=(64, 64, 128, 256, 512), thumbnail=False, classes=10
 
 
 @register_model
-def resnet_e18(classes=1000, bits=1, bits_a=1, **kwargs):
+def resnet_e18(classes=1000, bits=1, bits_a=1, in_channels=3, **kwargs):
     """ResNet-E 18, units [2, 2, 2, 2]: 11,689,640 parameters (58.1 % top-1 in the paper)."""
-    return resnet_e([2, 2, 2, 2], classes=classes, bits=bits, bits_a=bits_a, **kwargs)
+    return resnet_e([2, 2, 2, 2], classes=classes, bits=bits, bits_a=bits_a, in_channels=in_channels, **kwargs)
 
 
 @register_model
-def resnet_e34(classes=1000, bits=1, bits_a=1, **kwargs):
+def resnet_e34(classes=1000, bits=1, bits_a=1, in_channels=3, **kwargs):
     """ResNet-E 34, units [3, 4, 6, 3]: 21,797,800 parameters (no published count to compare)."""
-    return resnet_e([3, 4, 6, 3], classes=classes, bits=bits, bits_a=bits_a, **kwargs)
+    return resnet_e([3, 4, 6, 3], classes=classes, bits=bits, bits_a=bits_a, in_channels=in_channels, **kwargs)

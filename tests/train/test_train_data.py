@@ -1,5 +1,6 @@
 """Dataset loaders of the training tool and the deterministic, shardable batch order."""
 import gzip
+import json
 import os
 
 import numpy as np
@@ -62,16 +63,35 @@ def test_cifar10_rejects_a_truncated_batch(tmp_path):
         load_dataset("cifar10", data_dir=str(tmp_path))
 
 
-def test_imagenet_style_image_folder(tmp_path, rng):
+def _image_folder(root, rng):
+    """train/ and val/ with three class sub-folders of two JPEGs each, of different sizes, as a user has them."""
     import cv2
 
     for part in ("train", "val"):
         for label in ("cat", "dog", "eel"):
-            os.makedirs(tmp_path / part / label)
+            os.makedirs(root / part / label)
             for i in range(2):
                 image = rng.integers(0, 256, (40 + 3 * i, 50, 3)).astype(np.uint8)
-                cv2.imwrite(str(tmp_path / part / label / f"{i}.png"), image)
-    train, held, classes = load_dataset("imagenet", data_dir=str(tmp_path), image_size=32)
+                assert cv2.imwrite(str(root / part / label / f"{i}.jpg"), image)
+
+
+def _record_files(root, rng, count=4):
+    """train.rec/.idx and val.rec/.idx packed by MXNet's own indexed RecordIO writer, labels alternating 0/1."""
+    import mxnet as mx
+
+    for part in ("train", "val"):
+        record = mx.recordio.MXIndexedRecordIO(str(root / f"{part}.idx"), str(root / f"{part}.rec"), "w")
+        for i in range(count):
+            image = rng.integers(0, 256, (36, 44, 3)).astype(np.uint8)
+            record.write_idx(i, mx.recordio.pack_img(mx.recordio.IRHeader(0, float(i % 2), i, 0), image,
+                                                     img_fmt=".jpg"))
+        record.close()
+
+
+@pytest.mark.parametrize("name", ["image-folder", "imagenet"])
+def test_image_folder_of_jpegs(tmp_path, rng, name):
+    _image_folder(tmp_path, rng)
+    train, held, classes = load_dataset(name, data_dir=str(tmp_path), image_size=32)
     assert (len(train), len(held), classes) == (6, 6, 3)
     x, y = train.batch(np.array([0, 5]))
     assert x.shape == (2, 3, 32, 32) and x.dtype == np.float32
@@ -79,9 +99,52 @@ def test_imagenet_style_image_folder(tmp_path, rng):
     assert held.batch(np.array([3]))[0].shape == (1, 3, 32, 32)
 
 
-def test_imagenet_without_data_names_the_expected_files(tmp_path):
-    with pytest.raises(FileNotFoundError, match="train.rec"):
-        load_dataset("imagenet", data_dir=str(tmp_path))
+def test_image_folder_eval_is_gluoncvs_imagenet_preset(tmp_path, rng):
+    """Short side to size / 0.875 keeping the aspect ratio, centre crop, ImageNet mean / std."""
+    import mxnet as mx
+    from gluoncv.data.transforms.presets.imagenet import transform_eval
+
+    _image_folder(tmp_path, rng)
+    _, held, _ = load_dataset("image-folder", data_dir=str(tmp_path), image_size=32)
+    image = mx.image.imread(str(tmp_path / "val" / "cat" / "1.jpg"))
+    expected = transform_eval(image, resize_short=37, crop_size=32).asnumpy()[0]
+    np.testing.assert_array_equal(held.batch(np.array([1]))[0][0], expected)
+
+
+@pytest.mark.parametrize("name", ["recordio", "imagenet"])
+def test_recordio_packed_by_mxnet(tmp_path, rng, name):
+    _record_files(tmp_path, rng)
+    train, held, classes = load_dataset(name, data_dir=str(tmp_path), image_size=24, record_classes=2)
+    assert (len(train), len(held), classes) == (4, 4, 2)
+    x, y = train.batch(np.arange(4))
+    assert x.shape == (4, 3, 24, 24) and list(y) == [0, 1, 0, 1]
+
+
+@pytest.mark.parametrize("kind", ["image-folder", "recordio"])
+def test_the_command_line_trains_a_zoo_model_on_image_files_in_a_relative_data_dir(tmp_path, rng, monkeypatch,
+                                                                                   kind):
+    from tools.train.cli import main
+
+    (tmp_path / "data").mkdir()
+    (_image_folder if kind == "image-folder" else _record_files)(tmp_path / "data", rng)
+    monkeypatch.chdir(tmp_path)
+    assert main(["--model", "resnet18", "--dataset", kind, "--data-dir", "data", "--record-classes", "2",
+                 "--image-size", "32", "--epochs", "1", "--batch-size", "4", "--no-progress",
+                 "--run-dir", "run"]) == 0
+    record = [json.loads(line) for line in open(tmp_path / "run" / "log.jsonl")][0]
+    assert 0 <= record["eval_accuracy"] <= 1
+
+
+@pytest.mark.parametrize("name, missing", [("image-folder", "has no train/ folder"),
+                                           ("recordio", "lacks train.rec, train.idx"),
+                                           ("mnist-test-split", "lacks t10k-images-idx3-ubyte.gz")])
+def test_a_missing_dataset_is_one_line_naming_data_dir(tmp_path, monkeypatch, name, missing):
+    from bmxnet_ext.cli import ToolError
+
+    (tmp_path / "empty").mkdir()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ToolError, match=rf"^dataset '{name}' not found: --data-dir {tmp_path / 'empty'} {missing}"):
+        load_dataset(name, data_dir="empty")
 
 
 def test_unknown_dataset_lists_the_known_ones():
@@ -114,19 +177,3 @@ def test_shift_augmentation_moves_pixels_and_keeps_shape(rng):
     assert x.shape == images.shape and np.all(x.sum(axis=(1, 2, 3)) == 1)
     assert not np.array_equal(x, images)
     np.testing.assert_array_equal(split.batch(np.arange(4))[0], images)  # no rng: no augmentation
-
-
-def test_imagenet_style_recordio(tmp_path, rng):
-    import mxnet as mx
-
-    for part in ("train", "val"):
-        record = mx.recordio.MXIndexedRecordIO(str(tmp_path / f"{part}.idx"), str(tmp_path / f"{part}.rec"), "w")
-        for i in range(4):
-            image = rng.integers(0, 256, (36, 44, 3)).astype(np.uint8)
-            record.write_idx(i, mx.recordio.pack_img(mx.recordio.IRHeader(0, float(i % 2), i, 0), image,
-                                                     img_fmt=".png"))
-        record.close()
-    train, held, classes = load_dataset("imagenet", data_dir=str(tmp_path), image_size=24, record_classes=2)
-    assert (len(train), len(held), classes) == (4, 4, 2)
-    x, y = train.batch(np.arange(4))
-    assert x.shape == (4, 3, 24, 24) and list(y) == [0, 1, 0, 1]

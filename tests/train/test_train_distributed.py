@@ -8,7 +8,6 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from tools.train.data import load_dataset
 from tools.train.parameter_server import node_role, serve
 from tools.train.pipeline import create_net
 
@@ -36,18 +35,23 @@ MAX_ADAM_MOVE = UPDATES * LR * (1 - BETA1) / (1 - BETA2) ** 0.5
 
 @pytest.mark.slow
 def test_dist_sync_workers_hold_identical_adam_trained_parameters(tmp_path):
-    """Scheduler, server and workers all run ``python -m tools.train``, as MXNet's ``launch.py`` would.
+    """Scheduler, server and workers all run ``python -m tools.train``, as MXNet's ``launch.py`` would, the
+    workers starting ``--init-from`` a saved net (seed 99, not the run's seed).
 
     The server must hold the workers' Adam: a server without it (one started by a bare ``import mxnet``
     cannot unpickle the optimizer) stores the summed gradients as the weights, which move far more than
-    ``UPDATES`` Adam steps can.
+    ``UPDATES`` Adam steps can. Moves are measured from the ``--init-from`` values, so a worker that ignored
+    them (starting from its seed's initialisation) would fail the same bound.
     """
+    initial = create_net("lenet", classes=10, seed=99, ctx=[mx.cpu()], input_shape=(1, 1, 28, 28))
+    initial.save_parameters(str(tmp_path / "init.params"))
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
                DMLC_PS_ROOT_URI="127.0.0.1", DMLC_PS_ROOT_PORT=str(_free_port()), DMLC_NUM_SERVER="1",
                DMLC_NUM_WORKER="2", DMLC_NODE_HOST="127.0.0.1", OMP_NUM_THREADS="1")
     command = [sys.executable, "-m", "tools.train", "--model", "lenet", "--dataset", "digits",
                "--kvstore", "dist_sync", "--epochs", "1", "--limit-batches", str(UPDATES), "--batch-size", "16",
-               "--optimizer", "adam", "--lr", str(LR), "--seed", str(SEED), "--no-progress"]
+               "--optimizer", "adam", "--lr", str(LR), "--seed", str(SEED), "--no-progress",
+               "--init-from", str(tmp_path / "init.params")]
     roles = ["scheduler", "server", "worker", "worker"]
     logs = [tmp_path / f"{role}{index}.log" for index, role in enumerate(roles)]
     processes = []
@@ -71,8 +75,6 @@ def test_dist_sync_workers_hold_identical_adam_trained_parameters(tmp_path):
     assert first.keys() == second.keys() and first
     for name in first:
         np.testing.assert_array_equal(first[name], second[name], err_msg=name)
-    train_split, _, classes = load_dataset("digits")
-    initial = create_net("lenet", classes=classes, seed=SEED, ctx=[mx.cpu()], input_shape=(1, 1, 28, 28))
     prefix = initial.prefix
     initial_values = {"arg:" + p.name[len(prefix):]: p.data().asnumpy() for p in initial.collect_params().values()}
     strip = lambda name: "arg:" + name[len("arg:"):].split("_", 1)[1]  # noqa: E731 (drop the block prefix)
@@ -85,7 +87,7 @@ def test_dist_sync_workers_hold_identical_adam_trained_parameters(tmp_path):
 
 def test_importing_the_training_package_does_not_import_mxnet():
     """``python -m tools.train`` must reach :func:`serve` before MXNet is imported (see parameter_server)."""
-    probe = "import sys, tools.train, tools.train.parameter_server; print('mxnet' in sys.modules)"
+    probe = "import sys, tools.train.__main__; print('mxnet' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False", result.stderr
     from tools.train import train
@@ -110,3 +112,13 @@ def test_serve_refuses_to_start_after_mxnet_was_imported(monkeypatch):
     assert node_role() == "server"
     with pytest.raises(RuntimeError, match="already imported"):
         serve()  # this test process imported mxnet at the top
+
+
+def test_bop_is_refused_with_a_parameter_server():
+    """Bop's routing (binary weights vs the rest) needs the parameter table, which MXNet does not send to the
+    servers: they would run Adam on every weight. bmxnet-train says so instead."""
+    from bmxnet_ext.cli import UsageError
+    from tools.train.pipeline import train
+
+    with pytest.raises(UsageError, match="--optimizer bop .* --kvstore dist_sync"):
+        train(model="lenet", dataset="digits", run_dir="unused", optimizer="bop", kvstore="dist_sync")

@@ -118,8 +118,9 @@ def test_two_devices_train_data_parallel(tmp_path, digits):
         np.testing.assert_array_equal(copies[0], copies[1], err_msg=param.name)
 
 
-def _mlp(classes, bits, bits_a):
-    """A network without BatchNorm (whose statistics are per device), so that one and two devices agree."""
+def _mlp(classes, bits, bits_a, in_channels):
+    """A network without BatchNorm (whose statistics are per device), so that one and two devices agree; its
+    first Dense infers ``in_channels`` x H x W inputs."""
     from bmxnet_ext import QActivation, QDense
 
     net = mx.gluon.nn.HybridSequential()
@@ -190,6 +191,7 @@ def test_command_line_saves_args_first_and_trains(tmp_path):
                  "--clip-threshold", "none"]) == 0
     saved = json.loads((run_dir / "args.json").read_text())
     assert saved["optimizer"] == "radam" and saved["lr_steps"] == [1.0] and saved["clip_threshold"] is None
+    assert saved["preprocessing"]["color"] == "GRAY" and saved["preprocessing"]["label_set"] == "digits"
     assert (run_dir / "model-symbol.json").is_file() and (run_dir / "log.jsonl").is_file()
     assert parse_args([]).run_dir == os.path.join("runs", "lenet-digits-w1a1")
 
@@ -202,3 +204,144 @@ def test_help_states_every_default():
     assert len(flags) > 30
     for action in flags:
         assert "(default:" in action.help, action.option_strings
+
+
+class _PoisonedSplit(_InterruptingSplit):
+    """A train split whose ``after``-th batch holds a sample of NaN pixels (a corrupt sample; the float MLP
+    carries it to the loss, where max-pooling networks may drop it)."""
+
+    def batch(self, indices, rng=None):
+        self.calls += 1
+        data, labels = self.split.batch(indices, rng)
+        if self.calls == self.after:
+            data = data.copy()
+            data[0] = np.nan
+        return data, labels
+
+
+def test_a_nan_loss_stops_before_its_step_naming_the_step_and_the_last_good_checkpoint(tmp_path, digits):
+    from tools.train.fit import NonFiniteLossError
+
+    train_split, eval_split, classes = digits
+    poisoned = _PoisonedSplit(train_split, after=TINY["limit_batches"] + 2)  # 2nd batch of epoch 2
+    good = checkpoint_dir(str(tmp_path), 1)
+    with pytest.raises(NonFiniteLossError, match=rf"became nan at step 6 \(epoch 2, batch 2\); training stopped "
+                                                  rf"before applying that step, the last good checkpoint is {good}"):
+        train(run_dir=str(tmp_path), splits=(poisoned, eval_split, classes), **dict(TINY, model=_mlp, bits=32))
+    assert len(open(tmp_path / "log.jsonl").readlines()) == 1
+
+
+def test_an_existing_run_is_refused_without_resume_or_force(tmp_path):
+    from bmxnet_ext.cli import UsageError
+    from tools.train.cli import main
+
+    run_dir = tmp_path / "run"
+    flags = ["--epochs", "1", "--limit-batches", "1", "--batch-size", "8", "--no-progress", "--run-dir", str(run_dir)]
+    assert main(flags) == 0
+    first = (run_dir / "model-0000.params").read_bytes()
+    with pytest.raises(UsageError, match=f"run folder {run_dir} already holds a run; pass --resume .* --force"):
+        main(flags + ["--seed", "1"])
+    assert (run_dir / "model-0000.params").read_bytes() == first
+    (run_dir / "notes.txt").write_text("mine")
+    assert main(flags + ["--seed", "1", "--force"]) == 0
+    assert (run_dir / "model-0000.params").read_bytes() != first
+    assert json.loads((run_dir / "args.json").read_text())["seed"] == 1
+    assert (run_dir / "notes.txt").read_text() == "mine"  # --force removes the run's files only
+    assert main(flags + ["--seed", "1", "--resume"]) == 0  # nothing left to train: the finished run is kept
+
+
+def test_bits_32_alone_is_the_full_precision_twin():
+    from tools.train.cli import parse_args
+
+    args = parse_args(["--bits", "32"])
+    assert (args.bits, args.bits_a, args.run_dir) == (32, 32, os.path.join("runs", "lenet-digits-w32a32"))
+    assert parse_args(["--bits", "32", "--bits-a", "1"]).bits_a == 1
+    assert parse_args([]).bits_a == 1
+
+
+def _tensorboard_scalars(folder):
+    """``{tag: [(step, value), ...]}`` read back from the event files in ``folder`` (TFRecord framing: length,
+    its CRC, an ``Event`` protobuf, its CRC)."""
+    import struct
+
+    from tensorboardX.proto import event_pb2
+
+    scalars = {}
+    for name in sorted(os.listdir(folder)):
+        raw = open(os.path.join(folder, name), "rb").read()
+        offset = 0
+        while offset < len(raw):
+            (length,) = struct.unpack("<Q", raw[offset:offset + 8])
+            event = event_pb2.Event.FromString(raw[offset + 12:offset + 12 + length])
+            offset += 12 + length + 4
+            for value in event.summary.value:
+                scalars.setdefault(value.tag, []).append((event.step, value.simple_value))
+    return scalars
+
+
+def test_log_interval_lines_tensorboard_events_and_integer_epoch_ticks(tmp_path, digits):
+    """Log lines every 2 batches go to train.log also without a terminal; TensorBoard gets the same values."""
+    from tools.train.cli import main
+
+    run_dir = tmp_path / "run"
+    assert main(["--epochs", "2", "--limit-batches", "5", "--batch-size", "8", "--no-progress", "--log-interval",
+                 "2", "--tensorboard", "--run-dir", str(run_dir)]) == 0
+    log = (run_dir / "train.log").read_text()
+    lines = [line for line in log.splitlines() if " batch " in line]
+    assert [line.split("epoch ", 1)[1].split(":")[0] for line in lines] == [
+        "1/2 batch 2/5 (step 2)", "1/2 batch 4/5 (step 4)", "2/2 batch 2/5 (step 7)", "2/2 batch 4/5 (step 9)"]
+    assert all(" loss " in line and " acc " in line and " lr " in line and " flip ratio " in line
+               and "samples/s" in line for line in lines)
+    scalars = _tensorboard_scalars(run_dir / "tensorboard")
+    assert [step for step, _ in scalars["train/loss"]] == [2, 4, 5, 7, 9, 10]
+    assert [step for step, _ in scalars["eval/accuracy"]] == [5, 10]
+    assert [step for step, _ in scalars["train/flip_ratio"]] == [2, 4, 5, 7, 9, 10]
+    history = [json.loads(line) for line in open(run_dir / "log.jsonl")]
+    assert scalars["eval/accuracy"][1][1] == pytest.approx(history[1]["eval_accuracy"])
+
+
+def test_learning_curves_have_whole_epoch_ticks_and_a_learning_rate_panel(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from tools.train.artifacts import plot_learning_curves
+
+    history = [{"epoch": e, "train_loss": 1 / e, "eval_loss": 1.1 / e, "train_accuracy": 0.5 + e / 10,
+                "eval_accuracy": 0.5 + e / 11, "lr": 1e-3 / e} for e in (1, 2, 3)]
+    created = []
+    original = plt.subplots
+    plt.subplots = lambda *a, **k: created.append(original(*a, **k)) or created[-1]
+    try:
+        plot_learning_curves(history, str(tmp_path / "curves.png"))
+    finally:
+        plt.subplots = original
+    fig, axes = created[0]
+    assert [ax.get_title() for ax in axes] == ["loss", "accuracy", "lr"]
+    for ax in axes:
+        ticks = [t for t in ax.get_xticks() if 1 <= t <= 3]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bop_flips_binary_weights_only_by_sign_and_the_log_records_the_flip_ratio(tmp_path, digits):
+    """--optimizer bop: Bop for the 1-bit latent weights (a step changes only signs), Adam for the rest."""
+    from bmxnet_ext.optimizers import is_binary_weight
+
+    settings = dict(TINY, epochs=1, optimizer="bop", bop_threshold=0.0, bop_gamma=1.0)
+    run = train(run_dir=str(tmp_path), splits=digits, **settings)
+    initial = create_net("lenet", classes=10, seed=TINY["seed"], ctx=[mx.cpu()], input_shape=(1, 1, 28, 28))
+    before = {p.name[len(initial.prefix):]: p for p in initial.collect_params().values()}
+    binary = 0
+    for param in run["net"].collect_params().values():
+        old, new = before[param.name[len(run["net"].prefix):]].data().asnumpy(), param.data().asnumpy()
+        if is_binary_weight(param):
+            binary += 1
+            np.testing.assert_array_equal(np.abs(new), np.abs(old), err_msg=param.name)
+            assert (np.sign(new) != np.sign(old)).any(), param.name
+        elif param.grad_req != "null" and param.name.endswith("weight"):
+            assert not np.array_equal(new, old), param.name  # Adam moved it
+    assert binary == 2  # the binary conv and the binary FC of LeNet
+    record = run["history"][0]
+    assert 0 < record["flip_ratio"] <= 1

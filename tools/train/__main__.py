@@ -3,6 +3,9 @@
 With ``DMLC_ROLE=scheduler`` or ``server`` the process becomes that node and ignores the training flags, so
 all roles can share one command line; otherwise it trains (see :mod:`.cli`). Errors end in one line
 ``bmxnet-train: error: ...`` (``--debug`` or ``BMX_DEBUG=1`` for the traceback).
+
+Nothing that imports MXNet (``bmxnet_ext`` included) may be imported at module level: a node must start
+before MXNet is imported (see :mod:`.parameter_server`).
 """
 import sys
 

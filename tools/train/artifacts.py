@@ -32,27 +32,37 @@ def export_model(net, run_dir, *, prefix=EXPORT_PREFIX):
 
 
 def plot_learning_curves(history, path, *, title=""):
-    """PNG of loss and accuracy per epoch (train and eval) from a run's ``history``; written atomically."""
+    """PNG of a run's ``history`` per epoch: loss and accuracy (train and eval), learning rate, and the flip
+    ratio of the binary weights when the history records one; whole-number epoch ticks; written atomically."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [h["epoch"] for h in history]
-    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4))
-    for split in ("train", "eval"):
-        loss_ax.plot(epochs, [h[f"{split}_loss"] for h in history], marker="o", label=split)
-        acc_ax.plot(epochs, [100 * h[f"{split}_accuracy"] for h in history], marker="o", label=split)
-    loss_ax.set(xlabel="epoch", ylabel="cross entropy", title="loss")
-    acc_ax.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
-    for ax in (loss_ax, acc_ax):
+    panels = ["loss", "accuracy", "lr"] + (["flip_ratio"] if all("flip_ratio" in h for h in history) else [])
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.6))
+    for ax, panel in zip(axes, panels):
+        if panel in ("loss", "accuracy"):
+            scale = 100 if panel == "accuracy" else 1
+            for split in ("train", "eval"):
+                ax.plot(epochs, [scale * h[f"{split}_{panel}"] for h in history], marker="o", label=split)
+            ax.legend()
+        else:
+            ax.plot(epochs, [h[panel] for h in history], marker="o")
+        ax.set(xlabel="epoch", ylabel=_AXIS_LABELS[panel], title=panel.replace("_", " "))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-        ax.legend()
     if title:
         fig.suptitle(title)
     fig.tight_layout()
     save_figure_atomically(fig, path)
     plt.close(fig)
     return path
+
+
+_AXIS_LABELS = {"loss": "cross entropy", "accuracy": "accuracy (%)", "lr": "learning rate (end of epoch)",
+                "flip_ratio": "fraction of binary weights flipped"}
 
 
 def save_figure_atomically(fig, path):

@@ -16,22 +16,25 @@ import logging
 import os
 import sys
 
-from bmxnet_ext.cli import (ArgumentParser, int_in_range, non_negative_float, non_negative_int,
+from bmxnet_ext import model_metadata
+from bmxnet_ext.atomic import check_output_folder, remove_stale_temporaries, write_text
+from bmxnet_ext.cli import (ArgumentParser, fraction, int_in_range, non_negative_float, non_negative_int,
                             open_fraction, positive_float, positive_int)
 from bmxnet_ext.layers import SCALING_MODES
 from bmxnet_ext.quantizers import ACTIVATION_METHODS
 
-from bmxnet_ext.atomic import check_output_folder, remove_stale_temporaries, write_text
-
 from .checkpoint import latest_checkpoint, verify_checkpoint
 from .data import AUGMENTATIONS, DATASETS, load_dataset
 from .optim import OPTIMIZERS, SCHEDULES
-from .pipeline import KVSTORES, parse_contexts, train
+from .pipeline import KVSTORES, check_model_input, parse_contexts, train
+from .run_dir import prepare_run_dir
+from .stages import source_params_file, teacher_files
 
 __all__ = ["build_parser", "parse_args", "main"]
 
 logger = logging.getLogger("bmxnet-train")
-_NOT_TRAINING_SETTINGS = ("resume", "progress", "epochs", "ctx", "limit_batches", "debug")
+_NOT_TRAINING_SETTINGS = ("resume", "force", "progress", "epochs", "ctx", "limit_batches", "log_interval",
+                          "tensorboard", "debug")
 
 
 _bits = int_in_range(1, 32)
@@ -78,7 +81,8 @@ def build_parser():
     g = p.add_argument_group("model")
     g.add_argument("--model", type=_model, default="lenet", help="zoo model name (default: lenet)")
     g.add_argument("--bits", type=_bits, default=1, help="weight bits, 1..32 (default: 1)")
-    g.add_argument("--bits-a", type=_bits, default=1, help="activation bits, 1..32 (default: 1)")
+    g.add_argument("--bits-a", type=_bits, default=None,
+                   help="activation bits, 1..32; --bits 32 alone is the full-precision twin (default: --bits)")
     g.add_argument("--clip-threshold", type=_threshold, default=0.5,
                    help="t_clip of the straight-through estimator; 'none' keeps all gradients (default: 0.5)")
     g.add_argument("--activation-method", default="det_sign", choices=sorted(ACTIVATION_METHODS),
@@ -88,18 +92,37 @@ def build_parser():
     g = p.add_argument_group("data")
     g.add_argument("--dataset", default="digits", choices=DATASETS, help="dataset (default: digits)")
     g.add_argument("--data-dir", default=None,
-                   help="folder holding (or receiving) the dataset's files (default: per dataset; "
-                        "mnist-test-split reads ../shared/data/mnist-test)")
+                   help="folder holding (or receiving) the dataset's files, relative to the current folder "
+                        "(default: mnist-test-split reads $BMXNET_MNIST_DIR or ../shared/data/mnist-test, digits "
+                        "needs none, the others need it)")
     g.add_argument("--augment", default="none", choices=AUGMENTATIONS,
                    help="augmentation of in-memory datasets (default: none)")
-    g.add_argument("--image-size", type=positive_int, default=224, help="imagenet crop size (default: 224)")
+    g.add_argument("--image-size", type=positive_int, default=None,
+                   help="side length of the samples: in-memory datasets are resized to it, image data is cropped "
+                        "to it (default: the dataset's own, 28 digits / mnist, 32 cifar10, 224 imagenet)")
     g.add_argument("--record-classes", type=positive_int, default=1000,
-                   help="class count of imagenet RecordIO data (default: 1000)")
+                   help="class count of RecordIO data (image folders count their sub-folders) (default: 1000)")
+    g = p.add_argument_group("stages and distillation")
+    g.add_argument("--init-from", default=None, metavar="RUN_DIR|PARAMS",
+                   help="start from a trained model: a run folder (its newest checkpoint) or a .params file; "
+                        "parameters whose name and shape match are loaded, the rest reported (default: none)")
+    g.add_argument("--teacher", default=None, metavar="RUN_DIR",
+                   help="distil from the model exported in this run folder (soft targets, gluoncv's "
+                        "DistillationSoftmaxCrossEntropyLoss) (default: none)")
+    g.add_argument("--distill-temperature", type=positive_float, default=4.0,
+                   help="temperature T of the soft targets (default: 4)")
+    g.add_argument("--distill-hard-weight", type=fraction, default=0.5,
+                   help="weight of the true-label loss; 1 - it weighs the soft loss times T^2 (default: 0.5)")
     g = p.add_argument_group("optimisation")
-    g.add_argument("--optimizer", default="adam", choices=OPTIMIZERS, help="optimizer (default: adam)")
+    g.add_argument("--optimizer", default="adam", choices=OPTIMIZERS,
+                   help="optimizer; bop: Bop for the binary weights, Adam (--lr) for the rest (default: adam)")
     g.add_argument("--lr", type=positive_float, default=1e-3, help="base learning rate (default: 0.001)")
     g.add_argument("--momentum", type=open_fraction, default=0.9, help="sgd momentum (default: 0.9)")
     g.add_argument("--nesterov", action="store_true", help="Nesterov momentum for sgd (default: off)")
+    g.add_argument("--bop-threshold", type=non_negative_float, default=1e-8,
+                   help="bop: flip threshold tau of the averaged gradient (default: 1e-08)")
+    g.add_argument("--bop-gamma", type=fraction, default=1e-4,
+                   help="bop: adaptivity rate gamma of the gradient average, in (0, 1] (default: 0.0001)")
     g.add_argument("--wd", dest="weight_decay", type=non_negative_float, default=0.0, help="weight decay (default: 0)")
     g.add_argument("--decay-binary-weights", action="store_true",
                    help="also decay the latent weights of quantized layers (default: off, wd_mult = 0)")
@@ -122,15 +145,25 @@ def build_parser():
     g.add_argument("--run-dir", default=None,
                    help="output folder (default: runs/<model>-<dataset>-w<bits>a<bits-a>)")
     g.add_argument("--resume", action="store_true", help="continue from the newest checkpoint (default: off)")
+    g.add_argument("--force", action="store_true",
+                   help="replace the run an existing --run-dir holds (default: off, such a folder is refused)")
     g.add_argument("--limit-batches", type=positive_int, default=None,
-                   help="train on at most this many batches per epoch, for smoke tests (default: all)")
+                   help="train and evaluate on at most this many batches per epoch, for smoke tests "
+                        "(default: all)")
     g.add_argument("--no-progress", dest="progress", action="store_false",
-                   help="no progress bar (default: shown on a terminal)")
+                   help="no progress bars (default: shown on a terminal, with running loss and accuracy)")
+    g.add_argument("--log-interval", type=non_negative_int, default=50,
+                   help="log loss, accuracy, lr and samples/s every N batches, also when not on a terminal; 0: "
+                        "once per epoch (default: 50)")
+    g.add_argument("--tensorboard", action="store_true",
+                   help="write TensorBoard event files to <run-dir>/tensorboard (default: off)")
     return p
 
 
 def parse_args(argv=None):
     args = build_parser().parse_args(argv)
+    if args.bits_a is None:
+        args.bits_a = args.bits
     if args.run_dir is None:
         args.run_dir = os.path.join("runs", f"{args.model}-{args.dataset}-w{args.bits}a{args.bits_a}")
     return args
@@ -139,7 +172,8 @@ def parse_args(argv=None):
 def _save_args(args):
     """Write ``args.json`` first; on ``--resume`` warn about settings that differ from the saved ones."""
     path = os.path.join(args.run_dir, "args.json")
-    current = vars(args)
+    # the preprocessing is recorded for the converter (bmxnet_ext.model_metadata.from_training_args)
+    current = {**vars(args), "preprocessing": model_metadata.training_record(args.dataset)}
     if args.resume and os.path.exists(path):
         with open(path) as f:
             saved = json.load(f)
@@ -151,6 +185,10 @@ def _save_args(args):
 
 
 def _setup_logging(run_dir):
+    """Log to stderr and ``<run_dir>/train.log``, replacing the handlers of an earlier ``main`` in the process."""
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+        handler.close()
     handlers = [logging.StreamHandler(sys.stderr), logging.FileHandler(os.path.join(run_dir, "train.log"))]
     for handler in handlers:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
@@ -175,7 +213,12 @@ def main(argv=None):
     _check_run_dir(args)
     splits = load_dataset(args.dataset, data_dir=args.data_dir, augment=args.augment, image_size=args.image_size,
                           record_classes=args.record_classes)  # a missing dataset fails before the run folder
-    os.makedirs(args.run_dir, exist_ok=True)
+    check_model_input(args.model, splits[0].shape, bits=args.bits, bits_a=args.bits_a)  # so does a bad size
+    if args.init_from:
+        source_params_file(args.init_from)
+    if args.teacher:
+        teacher_files(args.teacher)
+    prepare_run_dir(args.run_dir, resume=args.resume, force=args.force)
     _setup_logging(args.run_dir)
     logger.info("arguments: %s", json.dumps(vars(args), sort_keys=True))
     _save_args(args)

@@ -13,24 +13,48 @@ Datasets (``DATASETS``):
 - ``mnist``: the official 60,000 / 10,000 split from idx files in ``--data-dir`` (Gluon downloads them there
   when missing and the network allows).
 - ``cifar10``: CIFAR-10's binary batches in ``--data-dir`` (Gluon downloads them when missing), scaled to [0, 1].
-- ``imagenet``: ``train.rec`` / ``val.rec`` RecordIO files, or ``train/`` and ``val/`` image folders (one
-  sub-folder per class) in ``--data-dir``, with the usual random-resized-crop / flip and resize / centre-crop
-  transforms, normalised by ImageNet's mean and standard deviation.
+- ``image-folder``: your own images: ``train/`` and ``val/`` in ``--data-dir``, each with one sub-folder per
+  class (Gluon's ``ImageFolderDataset``; the class count and names come from the sub-folders).
+- ``recordio``: ``train.rec`` / ``train.idx`` and ``val.rec`` / ``val.idx`` in ``--data-dir``, packed by MXNet's
+  ``im2rec`` or ``mx.recordio.MXIndexedRecordIO`` (Gluon's ``ImageRecordDataset``); ``--record-classes``
+  classes.
+- ``imagenet``: either of the two layouts above, whichever ``--data-dir`` holds.
+
+Image data (the last three) trains on random-resized crops with random flips and evaluates on gluoncv's
+ImageNet preset (short side resized to ``size / 0.875``, centre crop), normalised by ImageNet's mean and
+standard deviation. A relative ``--data-dir`` is resolved from the current folder; a missing dataset is a
+one-line error that names the folder it looked in.
 """
 import os
 
 import numpy as np
 
 from bmxnet_ext import datasets as offline
+from bmxnet_ext.cli import ToolError
 
 __all__ = ["DATASETS", "AUGMENTATIONS", "ArraySplit", "ImageSplit", "load_dataset", "epoch_batches",
            "DIGITS_EVAL_COUNT"]
 
-DATASETS = ("digits", "mnist-test-split", "mnist", "cifar10", "imagenet")
+DATASETS = ("digits", "mnist-test-split", "mnist", "cifar10", "image-folder", "recordio", "imagenet")
+IMAGE_DATASETS = ("image-folder", "recordio", "imagenet")
 AUGMENTATIONS = ("none", "shift", "shift-flip")
 DIGITS_EVAL_COUNT = 360
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+DEFAULT_IMAGE_SIZE = 224
+"""Crop size of image data (image-folder, recordio, imagenet) unless ``image_size`` is given."""
+
+
+def _resized(images, size):
+    """``(N, C, H, W)`` float images resized to ``size`` x ``size`` (OpenCV: area when shrinking, else
+    bilinear); unchanged when ``size`` is None or already their size."""
+    if size is None or images.shape[2:] == (size, size):
+        return images
+    import cv2
+
+    interpolation = cv2.INTER_AREA if size < images.shape[2] else cv2.INTER_LINEAR
+    return np.stack([np.stack([cv2.resize(channel, (size, size), interpolation=interpolation)
+                               for channel in image]) for image in images]).astype(np.float32)
 
 
 class ArraySplit:
@@ -95,49 +119,76 @@ class ImageSplit:
 
     def batch(self, indices, rng=None):
         images, labels = zip(*(self.dataset[int(i)] for i in indices))
-        data = np.stack([self.transform(img).asnumpy() for img in images]).astype(np.float32)
+        tensors = [self.transform(img) for img in images]  # (C, H, W), or (1, C, H, W) from gluoncv's presets
+        data = np.stack([t.asnumpy().reshape(t.shape[-3:]) for t in tensors]).astype(np.float32)
         return data, np.asarray(labels, dtype=np.int32)
 
 
-def load_dataset(name, *, data_dir=None, augment="none", image_size=224, record_classes=1000):
+def load_dataset(name, *, data_dir=None, augment="none", image_size=None, record_classes=1000):
     """``(train_split, eval_split, num_classes)`` of dataset ``name`` (see the module docstring).
 
-    ``record_classes`` is the class count of ImageNet RecordIO data (image folders count their sub-folders).
+    ``image_size`` resizes in-memory datasets to ``image_size`` x ``image_size`` and is the crop size of
+    image data (default: the dataset's own size; 224 for image data). ``record_classes`` is the class count
+    of ImageNet RecordIO data (image folders count their sub-folders).
     """
+    if name in IMAGE_DATASETS:
+        return _image_data(name, _existing_dir(name, data_dir), image_size or DEFAULT_IMAGE_SIZE, record_classes)
+    (train_x, train_y), (eval_x, eval_y) = _arrays(name, data_dir)
+    train_x, eval_x = _resized(train_x, image_size), _resized(eval_x, image_size)
+    return ArraySplit(train_x, train_y, augment), ArraySplit(eval_x, eval_y), 10
+
+
+def _arrays(name, data_dir):
+    """``(train_images, train_labels), (eval_images, eval_labels)`` of an in-memory dataset."""
     if name == "digits":
         images, labels = offline.load_sklearn_digits()
         order = np.random.default_rng(len(labels)).permutation(len(labels))
         train, held = order[:-DIGITS_EVAL_COUNT], order[-DIGITS_EVAL_COUNT:]
-        return ArraySplit(images[train], labels[train], augment), ArraySplit(images[held], labels[held]), 10
+        return (images[train], labels[train]), (images[held], labels[held])
     if name == "mnist-test-split":
-        (train_x, train_y), (eval_x, eval_y) = offline.mnist_split(data_dir or offline.DEFAULT_MNIST_DIR)
-        return ArraySplit(train_x, train_y, augment), ArraySplit(eval_x, eval_y), 10
+        directory = os.path.abspath(data_dir or offline.default_mnist_dir())
+        _require_files(name, directory, [f"t10k-{kind}-ubyte.gz" for kind in ("images-idx3", "labels-idx1")])
+        return offline.mnist_split(directory)
     if name == "mnist":
-        directory = _required_dir(name, data_dir)
+        directory = _download_dir(name, data_dir)
         if not os.path.exists(os.path.join(directory, "train-images-idx3-ubyte.gz")):
             from mxnet.gluon.data.vision import MNIST
             MNIST(root=directory, train=True), MNIST(root=directory, train=False)  # downloads the idx files
-        train = offline.load_mnist_idx(directory, prefix="train")
-        held = offline.load_mnist_idx(directory, prefix="t10k")
-        return ArraySplit(*train, augment), ArraySplit(*held), 10
+        return offline.load_mnist_idx(directory, prefix="train"), offline.load_mnist_idx(directory, prefix="t10k")
     if name == "cifar10":
-        directory = _required_dir(name, data_dir)
+        directory = _download_dir(name, data_dir)
         if not os.path.exists(os.path.join(directory, "test_batch.bin")):
             from mxnet.gluon.data.vision import CIFAR10
             CIFAR10(root=directory, train=True), CIFAR10(root=directory, train=False)  # downloads the batches
-        train = _read_cifar([os.path.join(directory, f"data_batch_{i}.bin") for i in range(1, 6)])
-        held = _read_cifar([os.path.join(directory, "test_batch.bin")])
-        return ArraySplit(*train, augment), ArraySplit(*held), 10
-    if name == "imagenet":
-        return _imagenet(_required_dir(name, data_dir), image_size, record_classes)
+        return (_read_cifar([os.path.join(directory, f"data_batch_{i}.bin") for i in range(1, 6)]),
+                _read_cifar([os.path.join(directory, "test_batch.bin")]))
     raise ValueError(f"Expected `dataset` to be one of {list(DATASETS)}, got {name!r}.")
 
 
-def _required_dir(name, data_dir):
+def _download_dir(name, data_dir):
+    """The absolute ``data_dir`` of a dataset Gluon can download into it, created when missing."""
     if not data_dir:
-        raise ValueError(f"Dataset {name!r} needs --data-dir (the folder holding or receiving its files).")
-    os.makedirs(data_dir, exist_ok=True)
-    return data_dir
+        raise ToolError(f"dataset {name!r} needs --data-dir (the folder holding or receiving its files)")
+    directory = os.path.abspath(data_dir)
+    os.makedirs(directory, exist_ok=True)
+    return directory
+
+
+def _existing_dir(name, data_dir):
+    """The absolute ``data_dir`` of a dataset that must already be there."""
+    if not data_dir:
+        raise ToolError(f"dataset {name!r} needs --data-dir (the folder holding its files)")
+    directory = os.path.abspath(data_dir)
+    if not os.path.isdir(directory):
+        raise ToolError(f"dataset {name!r} not found: --data-dir {directory} is not a folder")
+    return directory
+
+
+def _require_files(name, directory, files):
+    """One-line error naming ``--data-dir`` unless every one of ``files`` is in ``directory``."""
+    missing = [f for f in files if not os.path.exists(os.path.join(directory, f))]
+    if missing:
+        raise ToolError(f"dataset {name!r} not found: --data-dir {directory} lacks {', '.join(missing)}")
 
 
 def _read_cifar(paths):
@@ -154,25 +205,55 @@ def _read_cifar(paths):
     return images, records[:, 0].astype(np.int32)
 
 
-def _imagenet(directory, image_size, record_classes):
-    from mxnet.gluon.data.vision import ImageFolderDataset, ImageRecordDataset
+def _image_data(name, directory, image_size, record_classes):
+    """Train and eval :class:`ImageSplit` of an image-folder or RecordIO dataset in ``directory``."""
+    import functools
+
+    from gluoncv.data.transforms.presets.imagenet import transform_eval
     from mxnet.gluon.data.vision import transforms as T
 
-    normalize = [T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
-    train_tf = T.Compose([T.RandomResizedCrop(image_size), T.RandomFlipLeftRight()] + normalize)
-    eval_tf = T.Compose([T.Resize(int(round(image_size / 0.875))), T.CenterCrop(image_size)] + normalize)
-    splits = []
-    for part in ("train", "val"):
-        record, folder = os.path.join(directory, f"{part}.rec"), os.path.join(directory, part)
-        if os.path.exists(record):
-            splits.append(ImageRecordDataset(record))
-        elif os.path.isdir(folder):
-            splits.append(ImageFolderDataset(folder))
-        else:
-            raise FileNotFoundError(f"ImageNet-style data needs {record!r} or the folder {folder!r}.")
-    train, held = splits
-    classes = len(train.synsets) if hasattr(train, "synsets") else record_classes
+    train_tf = T.Compose([T.RandomResizedCrop(image_size), T.RandomFlipLeftRight(), T.ToTensor(),
+                          T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+    eval_tf = functools.partial(transform_eval, resize_short=int(round(image_size / 0.875)), crop_size=image_size,
+                                mean=IMAGENET_MEAN, std=IMAGENET_STD)
+    kind = name if name != "imagenet" else _image_layout(directory)
+    train, held = (_image_source(kind, directory, part) for part in ("train", "val"))
+    if kind == "image-folder":
+        if train.synsets != held.synsets:
+            raise ToolError(f"dataset {name!r} in --data-dir {directory}: train/ and val/ have different class "
+                            f"sub-folders ({len(train.synsets)} vs {len(held.synsets)})")
+        classes = len(train.synsets)
+    else:
+        classes = record_classes
     return ImageSplit(train, train_tf), ImageSplit(held, eval_tf), classes
+
+
+def _image_layout(directory):
+    """``recordio`` or ``image-folder``: which layout of image data ``directory`` holds."""
+    if os.path.exists(os.path.join(directory, "train.rec")):
+        return "recordio"
+    if os.path.isdir(os.path.join(directory, "train")):
+        return "image-folder"
+    raise ToolError(f"dataset 'imagenet' not found: --data-dir {directory} holds neither train.rec / train.idx "
+                    "(RecordIO) nor a train/ folder (one sub-folder of images per class)")
+
+
+def _image_source(kind, directory, part):
+    """Gluon's dataset of ``part`` (``train`` / ``val``): a class-per-sub-folder tree or an indexed ``.rec``."""
+    from mxnet.gluon.data.vision import ImageFolderDataset, ImageRecordDataset
+
+    if kind == "recordio":
+        _require_files(kind, directory, [f"{part}.rec", f"{part}.idx"])
+        return ImageRecordDataset(os.path.join(directory, f"{part}.rec"))
+    folder = os.path.join(directory, part)
+    if not os.path.isdir(folder):
+        raise ToolError(f"dataset {kind!r} not found: --data-dir {directory} has no {part}/ folder (expected "
+                        "train/ and val/, each with one sub-folder of images per class)")
+    source = ImageFolderDataset(folder)
+    if not source.items:
+        raise ToolError(f"dataset {kind!r}: {folder} holds no images (expected one sub-folder of .jpg / .png "
+                        "images per class)")
+    return source
 
 
 def epoch_batches(length, *, batch_size, seed, epoch, shuffle=True, rank=0, num_workers=1, limit=None):

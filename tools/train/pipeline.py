@@ -10,13 +10,19 @@ import re
 import mxnet as mx
 
 from bmxnet_ext import binary_layer_config
+from bmxnet_ext.cli import ToolError, UsageError
+from bmxnet_ext.optimizers import Trainer
 
 from .artifacts import PLOT_NAME, export_model, plot_learning_curves
 from .data import epoch_batches, load_dataset
 from .fit import fit
 from .optim import WarmupSchedule, disable_binary_weight_decay, make_optimizer
+from .run_dir import prepare_run_dir
+from .stages import distillation_loss, load_teacher
+from .stages import init_from as init_from_source
 
-__all__ = ["train", "build_model", "create_net", "parse_contexts", "make_trainer", "KVSTORES"]
+__all__ = ["train", "build_model", "check_input_shape", "check_model_input", "create_net", "parse_contexts",
+           "make_trainer", "KVSTORES"]
 
 KVSTORES = ("device", "local", "dist_sync")
 logger = logging.getLogger("bmxnet-train")
@@ -50,13 +56,37 @@ def build_model(name, *, classes, bits=1, bits_a=1, clip_threshold=0.5, activati
         return get_model(name, bits=bits, bits_a=bits_a, classes=classes, **model_kwargs)
 
 
-def create_net(name, *, classes, seed, ctx, input_shape, **settings):
-    """:func:`build_model` initialised from ``seed`` (Xavier, magnitude 2) on the devices ``ctx``, hybridized.
+def check_input_shape(net, name, sample_shape):
+    """Raise :class:`ToolError` (one line) unless ``net`` takes samples ``(C, H, W)``; it names the smallest
+    square size the network takes, found by shape inference on the uninitialised net."""
+    from model_zoo.input_size import smallest_input_size, takes_input
 
-    One forward pass on zeros of ``input_shape`` fixes every deferred shape. Equal seeds give equal nets.
+    if takes_input(net, sample_shape):
+        return
+    channels, height, width = sample_shape
+    smallest = smallest_input_size(net, channels)
+    advice = (f"the smallest square input it takes is {smallest} x {smallest}: pass --image-size {smallest}"
+              if smallest else "it takes no square input up to 512 x 512")
+    raise ToolError(f"Model {_model_name(name)!r} cannot take {channels} x {height} x {width} inputs (too small "
+                    f"for its downsampling, or not the size its fixed-size layers expect); {advice}.")
+
+
+def check_model_input(name, sample_shape, **settings):
+    """:func:`check_input_shape` of model ``name`` built with ``settings`` (nothing is initialised), so that a
+    tool can refuse a model / data pair before it writes anything."""
+    check_input_shape(build_model(name, classes=None, in_channels=sample_shape[0], **settings), name, sample_shape)
+
+
+def create_net(name, *, classes, seed, ctx, input_shape, **settings):
+    """:func:`build_model` for ``input_shape`` (its channels become ``in_channels``), initialised from ``seed``
+    (Xavier, magnitude 2) on the devices ``ctx``, hybridized.
+
+    The input size is checked (:func:`check_input_shape`) before anything is allocated; one forward pass on
+    zeros of ``input_shape`` then fixes every deferred shape. Equal seeds give equal nets.
     """
     mx.random.seed(seed, ctx="all")
-    net = build_model(name, classes=classes, **settings)
+    net = build_model(name, classes=classes, in_channels=input_shape[1], **settings)
+    check_input_shape(net, name, input_shape[1:])
     net.initialize(mx.init.Xavier(magnitude=2), ctx=ctx)
     net.hybridize(static_alloc=True)
     net(mx.nd.zeros(input_shape, ctx=ctx[0]))
@@ -65,7 +95,7 @@ def create_net(name, *, classes, seed, ctx, input_shape, **settings):
 
 def make_trainer(net, *, optimizer, lr, weight_decay, lr_schedule, epochs, steps_per_epoch, warmup_epochs=0,
                  lr_steps=(), lr_factor=0.1, final_lr=0.0, poly_power=2.0, momentum=0.9, nesterov=False,
-                 decay_binary_weights=False, kvstore="device"):
+                 bop_threshold=1e-8, bop_gamma=1e-4, decay_binary_weights=False, kvstore="device"):
     """A Gluon ``Trainer`` over ``net`` with the named optimizer and schedule (epochs converted to updates).
 
     Latent binary weights get ``wd_mult = 0`` unless ``decay_binary_weights``. Updates run on the workers
@@ -82,27 +112,36 @@ def make_trainer(net, *, optimizer, lr, weight_decay, lr_schedule, epochs, steps
     if not decay_binary_weights:
         disable_binary_weight_decay(net)
     opt = make_optimizer(optimizer, learning_rate=lr, weight_decay=weight_decay, schedule=schedule,
-                         momentum=momentum, nesterov=nesterov)
+                         momentum=momentum, nesterov=nesterov, bop_threshold=bop_threshold, bop_gamma=bop_gamma)
     distributed = not isinstance(kvstore, str)
-    return mx.gluon.Trainer(net.collect_params(), opt, kvstore=kvstore, update_on_kvstore=distributed)
+    return Trainer(net.collect_params(), opt, kvstore=kvstore, update_on_kvstore=distributed)
 
 
-def train(*, model, dataset, run_dir, data_dir=None, augment="none", image_size=224, record_classes=1000,
-          bits=1, bits_a=1, clip_threshold=0.5, activation_method="det_sign", scaling="none", model_kwargs=None,
+def train(*, model, dataset, run_dir, data_dir=None, augment="none", image_size=None, record_classes=1000,
+          bits=1, bits_a=None, clip_threshold=0.5, activation_method="det_sign", scaling="none", model_kwargs=None,
           optimizer="adam", lr=1e-3, weight_decay=0.0, lr_schedule="cosine", warmup_epochs=0, lr_steps=(),
-          lr_factor=0.1, final_lr=0.0, poly_power=2.0, momentum=0.9, nesterov=False, decay_binary_weights=False,
+          lr_factor=0.1, final_lr=0.0, poly_power=2.0, momentum=0.9, nesterov=False, bop_threshold=1e-8,
+          bop_gamma=1e-4, decay_binary_weights=False,
           label_smoothing=0.0, batch_size=64, epochs=10, seed=0, ctx="cpu(0)", kvstore="device",
-          limit_batches=None, resume=False, progress=True, splits=None):
+          limit_batches=None, resume=False, force=False, progress=True, log_interval=0, tensorboard=False,
+          init_from=None, teacher=None, distill_temperature=4.0, distill_hard_weight=0.5, splits=None):
     """Train zoo ``model`` on ``dataset``, checkpointing into ``run_dir``; export it and plot its curves.
 
-    Arguments mirror ``bmxnet-train``'s flags (see ``bmxnet-train --help``); ``splits`` optionally passes
-    already loaded ``(train_split, eval_split, classes)`` to skip loading. Returns a dict with ``net``,
-    ``history``, ``symbol_file``, ``params_file``, ``plot`` and ``input_shape`` (one batch of one sample).
+    Arguments mirror ``bmxnet-train``'s flags (see ``bmxnet-train --help``); ``bits_a`` defaults to ``bits``
+    (so ``bits=32`` alone is the full-precision twin, as in ``get_model``). A ``run_dir`` that already holds a
+    run needs ``resume`` or ``force`` (:mod:`.run_dir`). ``init_from`` (a run folder or parameter file) and
+    ``teacher`` (a run folder) train in stages (:mod:`.stages`). ``splits`` optionally passes already loaded
+    ``(train_split, eval_split, classes)`` to skip loading. Returns a dict with ``net``, ``history``,
+    ``symbol_file``, ``params_file``, ``plot`` and ``input_shape`` (one batch of one sample).
     """
     if kvstore not in KVSTORES:
         raise ValueError(f"Expected `kvstore` to be one of {list(KVSTORES)}, got {kvstore!r}.")
+    if optimizer == "bop" and kvstore.startswith("dist"):
+        raise UsageError("--optimizer bop cannot run with --kvstore dist_sync: the servers run the optimizer and "
+                         "MXNet does not send them the table that tells binary weights from the others")
+    bits_a = bits if bits_a is None else bits_a
     contexts = parse_contexts(ctx) if isinstance(ctx, str) else list(ctx)
-    os.makedirs(run_dir, exist_ok=True)
+    prepare_run_dir(run_dir, resume=resume, force=force)
     kv = mx.kv.create(kvstore) if kvstore.startswith("dist") else kvstore
     rank, num_workers = (kv.rank, kv.num_workers) if kvstore.startswith("dist") else (0, 1)
     train_split, eval_split, classes = splits or load_dataset(dataset, data_dir=data_dir, augment=augment,
@@ -113,23 +152,44 @@ def train(*, model, dataset, run_dir, data_dir=None, augment="none", image_size=
                      bits_a=bits_a, clip_threshold=clip_threshold, activation_method=activation_method,
                      scaling=scaling, **(model_kwargs or {}))
     _log_summary(net, input_shape)
+    if init_from:
+        init_from_source(net, init_from)
+    loss_fn = None
+    if teacher:
+        loss_fn = distillation_loss(load_teacher(teacher, contexts), temperature=distill_temperature,
+                                    hard_weight=distill_hard_weight)
     steps = len(epoch_batches(len(train_split), batch_size=batch_size, seed=seed, epoch=1, rank=rank,
                               num_workers=num_workers, limit=limit_batches))
     trainer = make_trainer(net, optimizer=optimizer, lr=lr, weight_decay=weight_decay, lr_schedule=lr_schedule,
                            epochs=epochs, steps_per_epoch=steps, warmup_epochs=warmup_epochs, lr_steps=lr_steps,
                            lr_factor=lr_factor, final_lr=final_lr, poly_power=poly_power, momentum=momentum,
-                           nesterov=nesterov, decay_binary_weights=decay_binary_weights, kvstore=kv)
-    history = fit(net=net, trainer=trainer, train_split=train_split, eval_split=eval_split, run_dir=run_dir,
-                  epochs=epochs, batch_size=batch_size, ctx=contexts, seed=seed, label_smoothing=label_smoothing,
-                  rank=rank, num_workers=num_workers, distributed=kvstore.startswith("dist"),
-                  limit_batches=limit_batches, resume=resume,
-                  progress=progress)
+                           nesterov=nesterov, bop_threshold=bop_threshold, bop_gamma=bop_gamma,
+                           decay_binary_weights=decay_binary_weights, kvstore=kv)
+    writer = _tensorboard_writer(run_dir) if tensorboard else None
+    try:
+        history = fit(net=net, trainer=trainer, train_split=train_split, eval_split=eval_split, run_dir=run_dir,
+                      epochs=epochs, batch_size=batch_size, ctx=contexts, seed=seed, label_smoothing=label_smoothing,
+                      loss_fn=loss_fn, rank=rank, num_workers=num_workers, distributed=kvstore.startswith("dist"),
+                      limit_batches=limit_batches, resume=resume, progress=progress, log_interval=log_interval,
+                      tensorboard=writer)
+    finally:
+        if writer is not None:
+            writer.close()
     symbol_file, params_file = export_model(net, run_dir)
     plot = plot_learning_curves(history, os.path.join(run_dir, PLOT_NAME),
                                 title=f"{_model_name(model)} on {dataset}, W{bits}A{bits_a}") if history else None
     logger.info("exported %s and %s", symbol_file, params_file)
     return {"net": net, "history": history, "symbol_file": symbol_file, "params_file": params_file,
             "plot": plot, "input_shape": input_shape, "rank": rank}
+
+
+def _tensorboard_writer(run_dir):
+    """A tensorboardX ``SummaryWriter`` on ``<run_dir>/tensorboard`` (``tensorboard --logdir`` reads it)."""
+    try:
+        from tensorboardX import SummaryWriter
+    except ImportError as err:
+        raise ToolError("--tensorboard needs the tensorboardX package: pip install tensorboardX") from err
+    return SummaryWriter(logdir=os.path.join(run_dir, "tensorboard"))
 
 
 def _model_name(model):
