@@ -72,11 +72,12 @@ def _train(args, variants):
 
 def _trained(args, label, text):
     """The exported run of variant ``label`` (first seed) as a :class:`VisualModel` on 28 x 28 digits."""
-    from tools.visualize.models import DIGIT_NAMES, VisualModel, import_export
+    from bmxnet_ext.model_metadata import label_set
+    from tools.visualize.models import VisualModel, import_export
 
     folder = run_dir_for(args.out_dir, NAME, label, args.seeds[0])
     net = import_export(os.path.join(folder, "model-symbol.json"), os.path.join(folder, "model-0000.params"))
-    return VisualModel(net=net, label=text, input_shape=(1, 28, 28), class_names=DIGIT_NAMES)
+    return VisualModel(net=net, label=text, input_shape=(1, 28, 28), class_names=label_set("digits"))
 
 
 def _eval_images(args, dataset):

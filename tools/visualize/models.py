@@ -5,16 +5,17 @@ and the map from an image with values in [0, 1] to the network's input,
 
     input = (image * pixel_scale - mean) / std        (per channel)
 
+The convention is :mod:`bmxnet_ext.model_metadata`'s, the one the converter and runtime use (its ``scale``
+applies to 8-bit pixels, so ``pixel_scale = 255 * scale``):
+
 - **Zoo models** (``get_model(name, bits=...)``) without weights are initialised from a seed (Xavier) and
   take [0, 1] images: useful to try a method, meaningless to interpret.
-- **BMXNet v1's released models** (``pretrained=True``): LeNet takes MNIST digits in [0, 1] (the pretrained
-  test reproduces its 97.4 % that way); the ImageNet ResNet-18 takes RGB pixels in 0..255 without mean or
-  std (its first layer is a BatchNorm; see ``../shared/models/bmxnet-v1/README.md``), and the CIFAR-10
-  ResNet-18, whose input BatchNorm has statistics of the same scale, is given the same.
+- **BMXNet v1's released models** (``pretrained=True``): LeNet the ``digits`` convention ([0, 1]; the
+  pretrained test reproduces its 97.4 % that way), the ResNet-18s ``model_metadata.BMXNET_V1`` (RGB 0..255,
+  no mean or std; their first layer is a BatchNorm).
 - **Run folders** of ``bmxnet-train``: the export ``model-symbol.json`` / ``model-0000.params`` loaded as a
-  ``SymbolBlock``, the input shape and normalisation of the dataset named in ``args.json`` (digits / MNIST
-  ``(1, 28, 28)`` and CIFAR-10 ``(3, 32, 32)`` in [0, 1]; ImageNet ``(3, S, S)``, ``S = --image-size``,
-  with ImageNet's mean and std, as :mod:`tools.train.data` feeds them).
+  ``SymbolBlock``; the convention recorded in ``args.json`` (``model_metadata.from_training_args``) and the
+  input shape recorded on the export's ``data`` variable.
 
 A model is named on the command line by a *spec*: a zoo name or a run folder, optionally followed by
 ``:`` and comma-separated options ``bits=B``, ``bits_a=B``, ``pretrained``, e.g. ``lenet:bits=32`` or
@@ -29,24 +30,15 @@ import cv2
 import mxnet as mx
 import numpy as np
 
+from bmxnet_ext import model_metadata
 from tools.train.artifacts import EXPORT_PREFIX
-from tools.train.data import IMAGENET_MEAN, IMAGENET_STD
 
 from .graph import layers_of
 
 __all__ = ["VisualModel", "load_model", "parse_model_spec", "fit_image", "import_export", "ModelNameError"]
 
-V1_PIXEL_SCALE = {"lenet": 1.0, "resnet18": 255.0, "resnet18_cifar": 255.0}
-"""Pixel scale of BMXNet v1's released models (images in [0, 1] are multiplied by it; no mean or std)."""
-
-RUN_DATASETS = {"digits": ((1, 28, 28), 1.0, (0.0,), (1.0,)),
-                "mnist-test-split": ((1, 28, 28), 1.0, (0.0,), (1.0,)),
-                "mnist": ((1, 28, 28), 1.0, (0.0,), (1.0,)),
-                "cifar10": ((3, 32, 32), 1.0, (0.0,), (1.0,)),
-                "imagenet": (None, 1.0, IMAGENET_MEAN, IMAGENET_STD)}
-"""Input shape, pixel scale, mean and std per ``bmxnet-train`` dataset (ImageNet's size is ``--image-size``)."""
-
-DIGIT_NAMES = tuple(str(d) for d in range(10))
+UNTRAINED = model_metadata.ModelMetadata(scale=1.0 / 255.0, mean=(0.0,), std=(1.0,), color="GRAY")
+"""Untrained zoo models take images in [0, 1] (the mean and std apply to every channel)."""
 
 
 class ModelNameError(ValueError):
@@ -150,14 +142,16 @@ def load_model(spec, *, bits=1, bits_a=None, pretrained=False, root=None, seed=0
     net = get_model(key, pretrained=pretrained, root=root, bits=bits, bits_a=bits_a)
     input_shape = default_input_shape(key)[1:]
     if pretrained:
-        scale, state = V1_PIXEL_SCALE[key], "BMXNet v1"
+        meta = model_metadata.for_dataset("digits") if key == "lenet" else model_metadata.BMXNET_V1
+        state = "BMXNet v1"
     else:
         mx.random.seed(seed)
         net.initialize(mx.init.Xavier(magnitude=2))
-        scale, state = 1.0, f"untrained, seed {seed}"
-    data = "imagenet" if input_shape[1] > 32 else "digits" if input_shape[0] == 1 else "cifar10"
+        meta, state = UNTRAINED, f"untrained, seed {seed}"
+    if not meta.labels and classes_of(net, input_shape) == 1000:
+        meta = meta.with_overrides(labels=model_metadata.label_set("imagenet1k"))
     return VisualModel(net=net, label=label or f"{key} W{bits}A{bits_a} ({state})", input_shape=input_shape,
-                       pixel_scale=scale, class_names=_class_names(data))
+                       **_convention(meta))
 
 
 def _load_run(folder, label):
@@ -169,17 +163,30 @@ def _load_run(folder, label):
                                 f"{', '.join(os.path.basename(p) for p in missing)}.")
     with open(args_path) as f:
         args = json.load(f)
-    dataset = args.get("dataset")
-    if dataset not in RUN_DATASETS:
-        raise ValueError(f"{args_path}: expected `dataset` to be one of {sorted(RUN_DATASETS)}, got {dataset!r}.")
-    shape, scale, mean, std = RUN_DATASETS[dataset]
-    if shape is None:
-        size = int(args.get("image_size", 224))
-        shape = (3, size, size)
+    meta = model_metadata.from_training_args(args)
+    if meta is None:
+        raise ValueError(f"{args_path} records neither `preprocessing` nor a known `dataset` (got "
+                         f"{args.get('dataset')!r}): the model's input convention is unknown.")
+    with open(paths["-symbol.json"]) as f:
+        data = next(n for n in json.load(f)["nodes"] if n["name"] == "data")
+    shape = tuple(int(v) for v in data.get("attrs", {}).get("__shape__", "()").strip("()").split(",") if v.strip())
+    if len(shape) != 4:
+        raise ValueError(f"{paths['-symbol.json']} does not record its input shape on `data` (re-export it with "
+                         "bmxnet-train).")
     net = import_export(paths["-symbol.json"], paths["-0000.params"])
-    default_label = f"{args.get('model', '?')} W{args.get('bits', '?')}A{args.get('bits_a', '?')} ({dataset})"
-    return VisualModel(net=net, label=label or default_label, input_shape=shape, pixel_scale=scale, mean=mean,
-                       std=std, class_names=_class_names(dataset if dataset != "imagenet" else None))
+    default_label = (f"{args.get('model', '?')} W{args.get('bits', '?')}A{args.get('bits_a', '?')} "
+                     f"({args.get('dataset')})")
+    return VisualModel(net=net, label=label or default_label, input_shape=shape[1:], **_convention(meta))
+
+
+def _convention(meta):
+    """:class:`VisualModel` fields of a ``ModelMetadata`` (whose scale applies to 8-bit pixels)."""
+    return dict(pixel_scale=255.0 * meta.scale, mean=meta.mean, std=meta.std, class_names=meta.labels or None)
+
+
+def classes_of(net, input_shape):
+    """The number of outputs of ``net`` for one input of ``input_shape``."""
+    return net(mx.nd.zeros((1,) + tuple(input_shape))).shape[1]
 
 
 def import_export(symbol_file, params_file):
@@ -188,14 +195,3 @@ def import_export(symbol_file, params_file):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         return mx.gluon.SymbolBlock.imports(symbol_file, ["data"], params_file)
-
-
-def _class_names(dataset):
-    """Class names of a zoo model's data (ImageNet-1k from gluoncv, digits 0-9), else None (indices)."""
-    if dataset == "imagenet":
-        from gluoncv.data.imagenet.classification import ImageNet1kAttr
-
-        return tuple(ImageNet1kAttr().classes)
-    if dataset in ("digits", "mnist", "mnist-test-split"):
-        return DIGIT_NAMES
-    return None
