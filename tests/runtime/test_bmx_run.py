@@ -1,8 +1,7 @@
-"""bmx-run as a user meets it: the executable `pip install` ships (console script `bmx-run`) and the CMake
-build; images prepared by the model's convention with class names from the file, greyscale for 1-channel
+"""bmx-run as a user meets it: the executable `pip install` ships (through the `bmx-run` console script's
+shim, tools/bmx_run.py) and the CMake build; images prepared by the model's convention with class names from the file, greyscale for 1-channel
 models, overrides, --benchmark without input, and the batch size chosen at run time."""
 import json
-import os
 import subprocess
 import sys
 
@@ -17,21 +16,19 @@ pytestmark = pytest.mark.slow
 
 
 def packaged_cli():
-    """The console script beside this Python (a `pip install`), else the in-place build's executable."""
+    """The console script's entry point run from this checkout: it finds and executes the packaged binary."""
     from tools import bmx_run
 
-    script = os.path.join(os.path.dirname(sys.executable), "bmx-run")
-    if os.path.exists(script):
-        return script
     try:
-        return bmx_run.executable()
+        bmx_run.executable()
     except FileNotFoundError as err:
         pytest.skip(str(err))
+    return [sys.executable, "-m", "tools.bmx_run"]
 
 
 @pytest.fixture(scope="module", params=["packaged", "cmake"])
 def cli(request):
-    return packaged_cli() if request.param == "packaged" else build_cli("runtime-host")
+    return packaged_cli() if request.param == "packaged" else [build_cli("runtime-host")]
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +46,7 @@ def digits_model(tmp_path_factory):
 
 
 def run(cli, *args):
-    proc = subprocess.run([cli, *map(str, args)], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([*cli, *map(str, args)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
@@ -106,5 +103,5 @@ def test_usage_errors(cli, digits_model):
                           (["--benchmark", "--batch", "0"], "--batch"),
                           (["--input", "x.png", "--mean", "1,2"], "one or three"),
                           (["--input", "x.png", "--scale", "-1"], "--scale must be positive")):
-        proc = subprocess.run([cli, digits_model, *args], capture_output=True, text=True)
+        proc = subprocess.run([*cli, digits_model, *args], capture_output=True, text=True)
         assert proc.returncode == 1 and message in proc.stderr and proc.stderr.startswith("bmx-run: error:")
