@@ -205,12 +205,13 @@ def test_params_of_the_wrong_shape(bad, lenet_files, tmp_path):
     bad(main, [symbol, params, "-o", "out", "--input-shape", "1,1,28,28"], 1, "(1, 1, 28, 28)", prog=PROG)
 
 
-def test_wrong_classifier_shape_is_named_when_guessing(bad, lenet_files, tmp_path):
+def test_wrong_classifier_shape_is_named_without_input_shape(bad, lenet_files, tmp_path):
     def wrong_classifier(arrays):
         key = [k for k in arrays if k.endswith("weight")][-1]
         arrays[key] = np.ones((arrays[key].shape[0], arrays[key].shape[1] + 7), np.float32)
     symbol, params = _edit_params(lenet_files, tmp_path, wrong_classifier)
-    bad(main, [symbol, params, "-o", "out"], 1, "Cannot guess", "closest", "Symbol/params mismatch", prog=PROG)
+    bad(main, [symbol, params, "-o", "out"], 1, "Symbol/params mismatch", "fullyconnected0_weight", "(10, 1007)",
+        prog=PROG)
 
 
 def test_params_of_another_model(bad, lenet_files, v1_files):
