@@ -110,7 +110,8 @@ function setupPad(model, onResult) {
   };
   const point = (event) => {
     const rect = pad.getBoundingClientRect();
-    return [(event.clientX - rect.left) * pad.width / rect.width, (event.clientY - rect.top) * pad.height / rect.height];
+    return [(event.clientX - rect.left) * pad.width / rect.width,
+            (event.clientY - rect.top) * pad.height / rect.height];
   };
   pad.addEventListener("pointerdown", (event) => {
     drawing = true;

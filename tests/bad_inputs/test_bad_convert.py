@@ -206,6 +206,7 @@ def test_params_of_the_wrong_shape(bad, lenet_files, tmp_path):
 
 
 def test_wrong_classifier_shape_is_named_without_input_shape(bad, lenet_files, tmp_path):
+    """Without --input-shape the export's recorded input is used, and the mismatch names the layer."""
     def wrong_classifier(arrays):
         key = [k for k in arrays if k.endswith("weight")][-1]
         arrays[key] = np.ones((arrays[key].shape[0], arrays[key].shape[1] + 7), np.float32)

@@ -3,6 +3,7 @@ file descriptor 3, replies on 4, JSON messages ended by a NUL byte), so the page
 time budget: its latency figures are real) and a test can wait for a state, evaluate JavaScript and capture a
 screenshot, with no WebSocket library."""
 import base64
+import fcntl
 import json
 import os
 import select
@@ -23,6 +24,14 @@ def find_chromium():
     return None
 
 
+def _above_stdio_and_protocol(fd):
+    """A copy of ``fd`` numbered 10 or more (the original is closed), so redirecting it onto 3 or 4 in the child
+    cannot overwrite the other pipe end."""
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(fd)
+    return high
+
+
 class Browser:
     """One headless Chromium with one page. Use as a context manager."""
 
@@ -33,16 +42,16 @@ class Browser:
         self._profile = tempfile.mkdtemp(prefix="bmx-chromium-")
         to_child, self._write = os.pipe()
         self._read, from_child = os.pipe()
-
-        def wire_pipes():  # runs in the child before exec: the protocol's fds 3 (commands) and 4 (replies)
-            os.dup2(to_child, 3)
-            os.dup2(from_child, 4)
-
+        to_child, from_child = (_above_stdio_and_protocol(fd) for fd in (to_child, from_child))
+        # The protocol's pipes become the child's fds 3 (commands) and 4 (replies) by bash redirection (dash
+        # reads one-digit fds only), so no Python code runs between fork and exec (this process has threads,
+        # e.g. the test's HTTP server).
+        wire = f'exec "$@" 3<&{to_child} 4>&{from_child} {to_child}<&- {from_child}>&-'
         self._proc = subprocess.Popen(
-            [executable, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
-             "--remote-debugging-pipe", f"--user-data-dir={self._profile}", f"--window-size={width},{height}",
-             "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=self._log, close_fds=False, preexec_fn=wire_pipes)
+            [shutil.which("bash") or "/bin/bash", "-c", wire, "bash", executable, "--headless", "--no-sandbox",
+             "--disable-gpu", "--hide-scrollbars", "--no-first-run", "--remote-debugging-pipe",
+             f"--user-data-dir={self._profile}", f"--window-size={width},{height}", "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=self._log, pass_fds=(to_child, from_child))
         os.close(to_child)
         os.close(from_child)
         self._buffer, self._next_id, self._session = b"", 0, None
@@ -99,11 +108,15 @@ class Browser:
         return result["result"].get("value")
 
     def open(self, url, until, timeout=None):
-        """Navigate to ``url`` and poll until the expression ``until`` is truthy; returns its value."""
+        """Navigate to ``url`` and poll until the expression ``until`` is truthy in the new document; returns its
+        value. (The old document is marked first, so a poll that runs before the navigation commits cannot
+        read the old page's state.)"""
+        self.evaluate("window.__bmxOldDocument = true")
         self.send("Page.navigate", url=url)
+        check = f"!window.__bmxOldDocument && document.body !== null && ({until})"
         deadline = time.monotonic() + (timeout or self.timeout)
         while time.monotonic() < deadline:
-            value = self.evaluate(until)
+            value = self.evaluate(check)
             if value:
                 return value
             time.sleep(0.1)

@@ -4,7 +4,6 @@ import os
 import subprocess
 
 import pytest
-
 from native.test_cpp_kernels import sources
 
 from .wasm import REPO, require_tools
@@ -26,7 +25,7 @@ def _build():
         return OUTPUT
     os.makedirs(os.path.dirname(OUTPUT), exist_ok=True)
     proc = subprocess.run(["em++", *FLAGS, "-I" + os.path.join(core, "include"), *sources(), "-o", OUTPUT],
-                          capture_output=True, text=True, env=_environment(), timeout=900)
+                          capture_output=True, text=True, env=_environment(), timeout=900, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return OUTPUT
 
@@ -34,6 +33,6 @@ def _build():
 @pytest.mark.slow
 def test_kernels_in_webassembly():
     require_tools("em++", "node")
-    result = subprocess.run(["node", _build()], capture_output=True, text=True, timeout=600)
+    result = subprocess.run(["node", _build()], capture_output=True, text=True, timeout=600, check=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "ALL PASSED" in result.stdout

@@ -32,7 +32,8 @@ def demo_server(wasm_dir, bmxnet_v1_dir):
     httpd = server.make_server(wasm_dir, models_dir, port=0, quiet=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    yield "http://%s:%d/" % httpd.server_address[:2]
+    host, port = httpd.server_address[:2]
+    yield f"http://{host}:{port}/"
     httpd.shutdown()
     httpd.server_close()
 
@@ -50,6 +51,7 @@ def browser():
 def test_page_classifies_drawn_digits_and_a_photo(demo_server, browser, mnist_dir):
     import cv2
     from sklearn.datasets import load_sample_images
+
     from bmxnet_ext.datasets import read_idx
     digits = read_idx(os.path.join(mnist_dir, "t10k-images-idx3-ubyte.gz"))[:3]
     labels = read_idx(os.path.join(mnist_dir, "t10k-labels-idx1-ubyte.gz"))[:3]
@@ -62,7 +64,7 @@ def test_page_classifies_drawn_digits_and_a_photo(demo_server, browser, mnist_di
         assert browser.open(demo_server + "?" + urllib.parse.urlencode(query), STATE) == "ready", \
             browser.evaluate("document.getElementById('status').textContent")
         top = browser.evaluate(TOP.format("digits"))
-        assert [index for index, _ in top][0] == label, top
+        assert top[0][0] == label, top
         assert len(top) == 3 and top[0][1].startswith(f"{label} — ")
         latency = browser.evaluate("document.getElementById('digits-latency').textContent")
         assert latency.endswith(" ms)") and "median of the last 1:" in latency

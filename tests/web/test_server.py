@@ -24,7 +24,7 @@ def served(tmp_path):
     assert httpd.server_address[0] == "127.0.0.1"
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    yield "http://127.0.0.1:%d" % httpd.server_address[1]
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
     httpd.server_close()
 

@@ -7,9 +7,9 @@ import subprocess
 import mxnet as mx
 import numpy as np
 import pytest
+from runtime.bmx_graphs import Graph, pack_conv_weights, pack_dense_weights
 
 from bmxnet_ext import bmx_format
-from runtime.bmx_graphs import Graph, pack_conv_weights, pack_dense_weights
 
 from .wasm import RUNNER, run_wasm
 
@@ -154,7 +154,7 @@ def _node(script, tmp_path):
     bmx_js = os.path.join(os.path.dirname(RUNNER), "..", "..", "web", "bmx.js")
     path = tmp_path / "snippet.mjs"
     path.write_text(f"import * as bmx from {json.dumps('file://' + os.path.abspath(bmx_js))};\n{script}")
-    return subprocess.run(["node", str(path)], capture_output=True, text=True, timeout=120)
+    return subprocess.run(["node", str(path)], capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_js_api_errors_and_instruction_sets(wasm_dir, tmp_path):

@@ -103,7 +103,10 @@ def _print_table(rows):
         by_model.setdefault(row["model"], {})[row["variant"]] = row["median_ms"]
     print(f"{'model':10} {'variant':16} {'median ms':>10} {'/ native avx2':>14} {'/ wasm_simd':>12}")
     for name, variants in by_model.items():
+        avx2, simd = variants.get("native_avx2"), variants.get("wasm_simd")
         for variant, ms in variants.items():
-            avx2, simd = variants.get("native_avx2"), variants.get("wasm_simd")
-            ratio = lambda base: f"{ms / base:.2f}x" if base else "-"  # noqa: E731
-            print(f"{name:10} {variant:16} {ms:10.3f} {ratio(avx2):>14} {ratio(simd):>12}")
+            print(f"{name:10} {variant:16} {ms:10.3f} {_ratio(ms, avx2):>14} {_ratio(ms, simd):>12}")
+
+
+def _ratio(ms, base):
+    return f"{ms / base:.2f}x" if base else "-"

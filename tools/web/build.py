@@ -22,7 +22,7 @@ def _environment():
 
 
 def _run(command, timeout):
-    proc = subprocess.run(command, capture_output=True, text=True, env=_environment(), timeout=timeout)
+    proc = subprocess.run(command, capture_output=True, text=True, env=_environment(), timeout=timeout, check=False)
     if proc.returncode != 0:
         tail = (proc.stdout[-2000:] + proc.stderr[-2000:]).strip()
         raise ToolError(f"`{' '.join(command)}` failed (exit {proc.returncode}): {tail}")

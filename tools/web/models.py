@@ -14,12 +14,12 @@ DEFAULT_SOURCE = os.path.join(SHARED, "models", "bmxnet-v1")
 MANIFEST = "models.json"
 
 DEMO_MODELS = {
-    "lenet": dict(prefix="binarized_mnist_64bit", epoch=1, input_shape=(1, 1, 28, 28), task="digits",
-                  title="binary LeNet (BMXNet v1, MNIST)",
-                  input={"color": "gray", "scale": 1 / 255, "mean": [0], "std": [1]}),
-    "resnet18": dict(prefix="binarized_imagenet-resnet18-64bit", epoch=40, input_shape=(1, 3, 224, 224),
-                     task="imagenet", title="binary ResNet-18 (BMXNet v1, ImageNet)",
-                     input={"color": "rgb", "scale": 1, "mean": [0], "std": [1]}),
+    "lenet": {"prefix": "binarized_mnist_64bit", "epoch": 1, "input_shape": (1, 1, 28, 28), "task": "digits",
+              "title": "binary LeNet (BMXNet v1, MNIST)",
+              "input": {"color": "gray", "scale": 1 / 255, "mean": [0], "std": [1]}},
+    "resnet18": {"prefix": "binarized_imagenet-resnet18-64bit", "epoch": 40, "input_shape": (1, 3, 224, 224),
+                 "task": "imagenet", "title": "binary ResNet-18 (BMXNet v1, ImageNet)",
+                 "input": {"color": "rgb", "scale": 1, "mean": [0], "std": [1]}},
 }
 """name -> BMXNet v1 checkpoint, the shape the runtime runs, what the page uses it for, its input convention
 (web/bmx.js's, as the runtime's bmx_input_convention: MNIST digits in [0, 1]; the ImageNet model takes raw RGB

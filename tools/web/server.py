@@ -35,7 +35,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")  # a rebuilt .wasm or model is picked up on reload
         super().end_headers()
 
-    def log_message(self, format, *args):  # noqa: A002 - the base class's signature
+    def log_message(self, format, *args):
         if not self.quiet:
             super().log_message(format, *args)
 
