@@ -99,9 +99,9 @@ def test_experiment_output_folder_that_is_a_file(bad, tmp_path):
 @pytest.mark.parametrize("argv, code, fragments", [
     ([], 2, ["required: command"]),
     (["fetch"], 2, ["invalid choice: 'fetch'"]),
-    (["add"], 2, ["required: files"]),
-    (["--root", "store", "add", "absent.params"], 1, ["'absent.params'", "does not exist"]),
-    (["--root", "store", "add", "."], 1, ["'.'", "is a folder"]),
+    (["add"], 2, ["required: FILE_OR_FOLDER"]),
+    (["--root", "store", "add", "absent.params"], 1, ["'absent.params'", "is not a file or folder"]),
+    (["--root", "store", "add", "/dev/null"], 1, ["'/dev/null'", "is not a file or folder"]),
 ])
 def test_model_store(bad, argv, code, fragments):
     bad(model_store.main, argv, code, *fragments, prog=STORE + (" add" if argv == ["add"] else ""))
