@@ -18,6 +18,7 @@ import tempfile
 
 import numpy as np
 
+from bmxnet_ext import bmx_format
 from bmxnet_ext.cli import non_negative_int, positive_int
 from tools.benchmark.runtime import DEFAULT_BMX_RUN, _ensure_bmx_run
 
@@ -76,7 +77,8 @@ def run(args):
         for name in args.model or list(models.DEMO_MODELS):
             path = models.convert(name, model_dir, args.models_source)
             shape = models.DEMO_MODELS[name]["input_shape"]
-            x = (rng.uniform(0, 255, shape) * models.DEMO_MODELS[name]["input"]["scale"]).astype(np.float32)
+            scale = bmx_format.read_bmx(path).metadata.scale  # pixels 0..255 as the model takes them
+            x = (rng.uniform(0, 255, shape) * scale).astype(np.float32)
             npy, raw = os.path.join(folder, f"{name}.npy"), os.path.join(folder, f"{name}.raw")
             np.save(npy, x)
             x.tofile(raw)
