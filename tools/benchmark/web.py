@@ -35,7 +35,8 @@ def add_arguments(parser):
     parser.add_argument("--rounds", type=positive_int, default=5, help="alternating rounds (default: 5)")
     parser.add_argument("--repeat", type=positive_int, default=20, help="timed runs per round (default: 20)")
     parser.add_argument("--warmup", type=non_negative_int, default=10,
-                        help="untimed runs per round; WebAssembly engines optimise hot code after some runs (default: 10)")
+                        help="untimed runs per round; WebAssembly engines optimise hot code after some runs "
+                             "(default: 10)")
     parser.add_argument("--models-source", default=models.DEFAULT_SOURCE,
                         help="folder of BMXNet v1's released models (default: $BMXNET_SHARED_DIR/models/bmxnet-v1)")
     parser.add_argument("--bmx-run", default=DEFAULT_BMX_RUN,
