@@ -73,7 +73,7 @@ class BuildNative(build_ext):
     """Build the core as ``libbmxcore.so`` first, then the front ends that link it (also for
     ``build_ext --inplace`` and editable installs, which copy every output, the core included, into the
     source tree), then the standalone runtime's command-line tool ``bmx-run`` as package data
-    (``bmxnet_ext/bin/bmx-run``, run by the ``bmx-run`` console script, ``bmxnet_ext/runtime_cli.py``)."""
+    (``bmxnet_ext/bin/bmx-run``, run by the ``bmx-run`` console script, ``tools/bmx_run.py``)."""
 
     def get_ext_filename(self, fullname):
         # asked with the dotted name and with its last part alone (distutils' get_ext_fullpath)
@@ -127,7 +127,7 @@ setup(
     cmdclass={"build_ext": BuildNative},
     entry_points={"console_scripts": ["bmxnet-train = tools.train.__main__:main",
                                       "bmxnet-convert = tools.model_converter.__main__:main",
-                                      "bmx-run = bmxnet_ext.runtime_cli:main",
+                                      "bmx-run = tools.bmx_run:main",
                                       "bmxnet-visualize = tools.visualize.__main__:console_main"]},
     install_requires=[
         "mxnet==1.9.1",

@@ -11,7 +11,8 @@ included; only the first layer's input is not binarized (its MACs are 32-bit):
     sign; conv 3x3, 256; max-pool 3x3/2; BN          -> (N, 256, 6, 6) at 224x224
     flatten; sign; FC 4096; BN;  sign; FC 4096; BN;  sign; FC classes; BN
 
-Every BatchNorm has a fixed scale (``scale=False``), as in the reference. Counts (Larq's summary
+Every BatchNorm has a fixed scale (``scale=False``) and latent weights are clipped to [-1, 1]
+(``weight_clip``), as in the reference. Counts (Larq's summary
 conventions): 61,827,776 1-bit and 20,944 32-bit parameters; 768,512,000 binary and 72,855,552 32-bit MACs
 per 224x224 image. With the 10,472 BatchNorm running means (Keras counts beta, mean and variance of a
 scale-free BatchNorm) that is Larq Zoo's published 61,859,192.
@@ -44,17 +45,18 @@ class BinaryAlexNet(HybridBlock):
     def __init__(self, classes=1000, bits=1, bits_a=1, pad_value=None, in_channels=3, **kwargs):
         super().__init__(**kwargs)
         sign = dict(gradient_cancel_threshold=STE_CLIP)
+        clip = dict(kernel_constraint="weight_clip" if bits == 1 else None)
         with self.name_scope():
             self.features = nn.HybridSequential(prefix="")
             self.features.add(QConv2D(64, 11, strides=4, padding=4, in_channels=in_channels, bits=bits,
-                                      pad_value=0.0, prefix="conv1_"),
+                                      pad_value=0.0, prefix="conv1_", **clip),
                               nn.MaxPool2D(3, strides=2), _bn(64, "bn1_"))
             channels = 64
             for index, (width, kernel, pool) in enumerate(
                     [(192, 5, True), (384, 3, False), (384, 3, False), (256, 3, True)], start=2):
                 self.features.add(activation(bits_a, **sign),
                                   QConv2D(width, kernel, padding=kernel // 2, in_channels=channels, bits=bits,
-                                          pad_value=pad_value, prefix=f"conv{index}_"))
+                                          pad_value=pad_value, prefix=f"conv{index}_", **clip))
                 if pool:
                     self.features.add(nn.MaxPool2D(3, strides=2))
                 self.features.add(_bn(width, f"bn{index}_"))
@@ -64,7 +66,7 @@ class BinaryAlexNet(HybridBlock):
             units = channels * 6 * 6
             for index, width in enumerate([4096, 4096, classes], start=6):
                 self.output.add(activation(bits_a, **sign),
-                                QDense(width, in_units=units, bits=bits, prefix=f"fc{index}_"),
+                                QDense(width, in_units=units, bits=bits, prefix=f"fc{index}_", **clip),
                                 _bn(width, f"bn{index}_"))
                 units = width
 

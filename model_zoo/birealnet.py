@@ -8,7 +8,7 @@ A real-valued shortcut around every binary convolution: each of the 16 blocks is
 
 with the identity as shortcut, or, where the width doubles, ``avg-pool 2x2/2 -> conv 1x1 (FP) -> BN``.
 Weights are binarized magnitude-aware: ``sign(W)`` scaled per output channel by ``mean |W|`` (``scaling
-"xnor"``). Stem: conv 7x7/2 (FP, no bias), BN, max-pool 3x3/2, no ReLU; head: global average pool, FC.
+"xnor"``), latent weights clipped to [-1, 1] (``weight_clip``). Stem: conv 7x7/2 (FP, no bias), BN, max-pool 3x3/2, no ReLU; head: global average pool, FC.
 
 Counts (Larq's summary conventions, which equal this project's: BatchNorm counts gamma and beta):
 10,985,472 1-bit and 704,040 32-bit parameters; 1,676,279,808 binary and 137,793,536 32-bit MACs per
@@ -43,7 +43,7 @@ class BiRealBlock(HybridBlock):
         with self.name_scope():
             self.act = activation(bits_a, method="approx_sign", gradient_cancel_threshold=float("inf"))
             self.conv = qconv(channels, 3, in_channels, bits, stride, 1, pad_value, prefix="conv_",
-                              scaling="xnor")
+                              scaling="xnor", kernel_constraint="weight_clip")
             self.bn = _bn(channels, "bn_")
             self.downsample = None
             if stride != 1:

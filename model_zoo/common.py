@@ -31,14 +31,16 @@ def activation(bits_a, prefix=None, **quantizer):
 
 
 def qconv(channels, kernel_size, in_channels, bits, strides=1, padding=0, pad_value=None, prefix=None,
-          dilation=1, scaling=None):
+          dilation=1, scaling=None, kernel_constraint=None):
     """A bias-free ``QConv2D`` of ``bits`` weight bits (1-bit layers pad with ``pad_value``, default -1).
 
-    ``scaling`` applies to 1-bit layers only (``bits = 32`` ignores it, so full-precision twins need no case).
+    ``scaling`` and ``kernel_constraint`` (e.g. ``"weight_clip"``) apply to 1-bit layers only (other widths
+    ignore them, so full-precision twins need no case).
     """
+    binary = bits == 1
     return QConv2D(channels, kernel_size, strides=strides, padding=padding, dilation=dilation,
-                   in_channels=in_channels, bits=bits, pad_value=pad_value,
-                   scaling=scaling if bits == 1 else None, prefix=prefix)
+                   in_channels=in_channels, bits=bits, pad_value=pad_value, scaling=scaling if binary else None,
+                   kernel_constraint=kernel_constraint if binary else None, prefix=prefix)
 
 
 def batch_norm(in_channels, prefix=None, scale=True, momentum=BN_MOMENTUM, epsilon=BN_EPSILON):

@@ -26,7 +26,6 @@ import http.client
 import os
 import shutil
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -194,10 +193,9 @@ def _download(url, path, model, stored):
     then rename it into place."""
     from tqdm import tqdm
 
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".download-")
     try:
         digest, received = hashlib.sha256(), 0
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=30) as response, \
+        with atomic_file(path, "wb") as out, urllib.request.urlopen(url, timeout=30) as response, \
                 tqdm(total=stored.size, unit="B", unit_scale=True, desc=stored.source_name, disable=None,
                      leave=False) as progress:
             for chunk in iter(lambda: response.read(CHUNK), b""):
@@ -205,25 +203,22 @@ def _download(url, path, model, stored):
                 out.write(chunk)
                 received += len(chunk)
                 progress.update(len(chunk))
-        if received != stored.size:
-            raise ModelStoreError(f"Downloaded {url} has {received:,} bytes, expected {stored.size:,}: not saved "
-                                  f"(the connection ended early or the mirror holds another file). Try again, or "
-                                  f"place {stored.source_name} by hand with `python -m model_zoo.model_store add "
-                                  f"FILE`.")
-        if digest.hexdigest() != stored.sha256:
-            raise ModelStoreError(f"Downloaded {url} has SHA-256 {digest.hexdigest()}, expected {stored.sha256}: "
-                                  f"not saved. The mirror holds a different file; place {stored.source_name} by "
-                                  f"hand with `python -m model_zoo.model_store add FILE`.")
-        os.replace(tmp, path)
+            if received != stored.size:  # raised inside the block: the temporary is removed, nothing placed
+                raise ModelStoreError(
+                    f"Downloaded {url} has {received:,} bytes, expected {stored.size:,}: not saved (the connection "
+                    f"ended early or the mirror holds another file). Try again, or place {stored.source_name} by "
+                    f"hand with `python -m model_zoo.model_store add FILE`.")
+            if digest.hexdigest() != stored.sha256:
+                raise ModelStoreError(
+                    f"Downloaded {url} has SHA-256 {digest.hexdigest()}, expected {stored.sha256}: not saved. The "
+                    f"mirror holds a different file; place {stored.source_name} by hand with "
+                    f"`python -m model_zoo.model_store add FILE`.")
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
         raise ModelStoreError(
             f"Cannot download {url} ({err}). {model!r} needs {stored.source_name} (SHA-256 {stored.sha256}); "
             f"copy it into the store with `python -m model_zoo.model_store add /path/to/{stored.source_name}` "
             f"(store folder {os.path.dirname(path)}, set by `root` or $BMXNET_HOME), or point $BMXNET_MODEL_URL "
             f"at a mirror that serves {stored.source_name}.") from err
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 @contextlib.contextmanager

@@ -15,7 +15,7 @@ convolutions of the pooled ``(N, C, 1, 1)`` map, the same weights and MACs) only
 
 Stem (full precision): conv 3x3/2 to 8 channels (no bias), 3x3/2 convolution with 8 groups (TF's depthwise
 convolution with depth multiplier 8) to 64, ReLU, BN. Head: ReLU, global average pool, FC. Binary
-activations and weights use a clipping STE at 1.25; binary convolutions pad with +1 as the reference
+activations use a clipping STE at 1.25 and latent weights are clipped to [-1.25, 1.25]; binary convolutions pad with +1 as the reference
 (the converter runs them as -1-padded convolutions of the negated input and weights).
 
 Counts (Larq's summary conventions):
@@ -34,6 +34,8 @@ QuickNet-Large, which is the Keras count of the variant with squeeze-and-excite 
 code since its "reduce number of SE blocks" change has it in sections 3 and 4 only, 11,828,736).
 """
 from mxnet.gluon import HybridBlock, nn
+
+from bmxnet_ext.constraints import WeightClip
 
 from .common import activation, batch_norm, qconv
 from .registry import register_model
@@ -61,7 +63,8 @@ class _ConvBlock(HybridBlock):
         super().__init__(**kwargs)
         with self.name_scope():
             self.act = activation(bits_a, gradient_cancel_threshold=STE_CLIP)
-            self.conv = qconv(channels, 3, in_channels, bits, stride, 1, pad_value, prefix="conv_")
+            self.conv = qconv(channels, 3, in_channels, bits, stride, 1, pad_value, prefix="conv_",
+                              kernel_constraint=WeightClip(STE_CLIP))
             self.relu = nn.Activation("relu")
             self.bn = _bn(channels, "bn_")
             self.excite = None

@@ -91,7 +91,7 @@ class ReActBlock(HybridBlock):
                 branch = nn.HybridSequential(prefix="")
                 branch.add(qconv(in_channels, 1, in_channels, bits, prefix=f"conv2{suffix}_", scaling="xnor"),
                            _bn(in_channels, f"bn2{suffix}_"))
-                self.pointwise.register_child(branch)
+                self.pointwise.add(branch)
             self.act2 = RPReLU(channels, prefix="rprelu2_")
 
     def hybrid_forward(self, F, x):

@@ -54,7 +54,8 @@ class RealToBinaryBlock(HybridBlock):
         with self.name_scope():
             self.bn = _bn(in_channels, "bn_")
             self.act = activation(bits_a, gradient_cancel_threshold=STE_CLIP)
-            self.conv = qconv(channels, 3, in_channels, bits, stride, 1, pad_value, prefix="conv_")
+            self.conv = qconv(channels, 3, in_channels, bits, stride, 1, pad_value, prefix="conv_",
+                              kernel_constraint="weight_clip")
             self.scale = nn.HybridSequential(prefix="scale_")
             with self.scale.name_scope():
                 self.scale.add(nn.GlobalAvgPool2D(),

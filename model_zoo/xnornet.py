@@ -1,7 +1,8 @@
 """XNOR-Net (Rastegari et al., "XNOR-Net: ImageNet Classification Using Binary Convolutional Neural
 Networks", ECCV 2016), as Larq Zoo builds it (``larq_zoo/literature/xnornet.py``).
 
-AlexNet-based; binary weights are scaled per output channel by ``mean |W|`` (``scaling "xnor"``):
+AlexNet-based; binary weights are scaled per output channel by ``mean |W|`` (``scaling "xnor"``), latent
+weights clipped to [-1, 1] (``weight_clip``):
 
     conv 11x11/4, 96 (FP, no bias); BN; ReLU; max-pool 3x3/2; BN
     sign; conv 5x5, 256; max-pool 3x3/2; BN
@@ -40,6 +41,7 @@ class XNORNet(HybridBlock):
     def __init__(self, classes=1000, bits=1, bits_a=1, pad_value=None, in_channels=3, **kwargs):
         super().__init__(**kwargs)
         sign = dict(gradient_cancel_threshold=STE_CLIP)
+        binary = dict(scaling="xnor", kernel_constraint="weight_clip")
         with self.name_scope():
             self.features = nn.HybridSequential(prefix="")
             self.features.add(nn.Conv2D(96, 11, strides=4, padding=4, use_bias=False, in_channels=in_channels,
@@ -51,16 +53,16 @@ class XNORNet(HybridBlock):
             for index, (width, kernel, pool) in enumerate(layers, start=2):
                 self.features.add(activation(bits_a, **sign),
                                   qconv(width, kernel, channels, bits, padding=kernel // 2, pad_value=pad_value,
-                                        prefix=f"conv{index}_", scaling="xnor"))
+                                        prefix=f"conv{index}_", **binary))
                 if pool:
                     self.features.add(nn.MaxPool2D(3, strides=2))
                 self.features.add(_bn(width, f"bn{index}_"))
                 channels = width
             self.features.add(activation(bits_a, **sign),
-                              qconv(4096, 6, channels, bits, prefix="conv6_", scaling="xnor"),
+                              qconv(4096, 6, channels, bits, prefix="conv6_", **binary),
                               _bn(4096, "bn6_"),
                               activation(bits_a, **sign),
-                              qconv(4096, 1, 4096, bits, prefix="conv7_", scaling="xnor"),
+                              qconv(4096, 1, 4096, bits, prefix="conv7_", **binary),
                               _bn(4096, "bn7_", epsilon=1e-3),
                               nn.Activation("relu"))
             self.output = nn.Dense(classes, use_bias=False, in_units=4096, prefix="fc8_")

@@ -18,7 +18,6 @@ A finding stops the run: the traceback is printed, the input written to ``build/
 the process exits non-zero (libFuzzer's status).
 (The C++ ``.bmx`` loader has its own libFuzzer target: ``tools/fuzz_runtime.py``.)
 """
-import argparse
 import json
 import os
 import sys
@@ -26,6 +25,10 @@ import tempfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
+
+from bmxnet_ext.cli import ArgumentParser, ToolError, positive_int, run  # noqa: E402
+
+PROG = "python tools/fuzz_readers.py"
 
 ALLOWED = (ValueError, FileNotFoundError)
 """What a reader may raise on bad bytes."""
@@ -154,8 +157,8 @@ class Harness:
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=int, default=120, help="fuzzing time (default: 120)")
+    parser = ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=positive_int, default=120, help="fuzzing time (default: 120)")
     parser.add_argument("--target", choices=("v1", "params", "both"), default="both",
                         help="reader(s) to fuzz (default: both)")
     parser.add_argument("--build-dir", default=os.path.join(REPO, "build", "fuzz-readers"),
@@ -164,9 +167,15 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
-    import atheris
+    return run(PROG, _main, argv)
 
+
+def _main(argv):
     args = parse_args(argv)
+    try:
+        import atheris
+    except ImportError:
+        raise ToolError("atheris is not installed: pip install atheris (it is in the test extras)") from None
     corpus = os.path.join(args.build_dir, "corpus")
     os.makedirs(corpus, exist_ok=True)
     with atheris.instrument_imports(include=["bmxnet_ext.bmxnet_v1", "tools.model_converter.graph"]):

@@ -39,7 +39,7 @@ from bmxnet_ext import runtime as standalone
 from bmxnet_ext.atomic import check_output_folder
 from bmxnet_ext.cli import ArgumentParser, non_negative_int, positive_float, positive_int, run
 from bmxnet_ext.manifest import import_converted
-from bmxnet_ext.runtime_cli import executable as bmx_run_executable
+from tools.bmx_run import executable as bmx_run_executable
 from tools.train import train
 from tools.train.data import load_dataset
 
@@ -113,7 +113,8 @@ def _train(label, out_dir, splits, args, bits):
     print(f"\n== training {label} (W{bits}A{bits}) for {args.epochs} epochs", flush=True)
     return train(model="lenet", dataset="digits", splits=splits, run_dir=os.path.join(out_dir, label), bits=bits,
                  bits_a=bits, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                 limit_batches=args.limit_batches, progress=sys.stderr.isatty())
+                 limit_batches=args.limit_batches, progress=sys.stderr.isatty(),
+                 force=True)  # the main job retrains from scratch each time it runs
 
 
 def main(argv=None):

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstring>
 #include <system_error>
 
 #include "op_registry.h"
@@ -28,33 +29,37 @@ bool parse_int(const char* first, const char* last, std::int64_t* value) {
 
 }  // namespace
 
-Attrs::Attrs(const char* op, const char* const* keys, const char* const* vals, int num) : op_(op) {
-  for (int i = 0; i < num; ++i) values_[keys[i]] = vals[i];
+Attrs::Attrs(const char* op, const char* const* keys, const char* const* vals, int num)
+    : op_(op), keys_(keys), vals_(vals), num_(num) {}
+
+const char* Attrs::find(const std::string& key) const {
+  for (int i = num_ - 1; i >= 0; --i)  // the last of repeated keys wins
+    if (std::strcmp(keys_[i], key.c_str()) == 0) return vals_[i];
+  return nullptr;
 }
 
 void Attrs::fail(const std::string& key, const std::string& expected) const {
-  auto it = values_.find(key);
-  std::string got = it == values_.end() ? "nothing" : "'" + it->second + "'";
+  const char* value = find(key);
+  std::string got = value == nullptr ? "nothing" : "'" + std::string(value) + "'";
   throw OpError(op_ + ": expected attribute `" + key + "` to be " + expected + ", got " + got + ".");
 }
 
 std::int64_t Attrs::integer(const std::string& key, std::int64_t fallback, std::int64_t min, bool required) const {
-  auto it = values_.find(key);
+  const char* text = find(key);
   auto bad = [&] { fail(key, "an integer >= " + std::to_string(min)); };  // the message only when needed
-  if (it == values_.end()) {
+  if (text == nullptr) {
     if (required) bad();
     return fallback;
   }
   std::int64_t value = 0;
-  const std::string& text = it->second;
-  if (!parse_int(text.data(), text.data() + text.size(), &value) || value < min) bad();
+  if (!parse_int(text, text + std::strlen(text), &value) || value < min) bad();
   return value;
 }
 
 bool Attrs::boolean(const std::string& key, bool fallback) const {
-  auto it = values_.find(key);
-  if (it == values_.end()) return fallback;
-  std::string v = lower(it->second);
+  const char* text = find(key);
+  if (text == nullptr) return fallback;
+  std::string v = lower(text);
   if (v == "true" || v == "1") return true;
   if (v == "false" || v == "0") return false;
   fail(key, "True or False");
@@ -63,18 +68,17 @@ bool Attrs::boolean(const std::string& key, bool fallback) const {
 std::pair<std::int64_t, std::int64_t> Attrs::pair(const std::string& key,
                                                   std::pair<std::int64_t, std::int64_t> fallback,
                                                   std::int64_t min, bool required) const {
-  auto it = values_.find(key);
+  const char* text = find(key);
   auto bad = [&] { fail(key, "a pair (a, b) of integers >= " + std::to_string(min)); };
-  if (it == values_.end()) {
+  if (text == nullptr) {
     if (required) bad();
     return fallback;
   }
   // "(a, b)", "[a, b]", "(a,)" or "a": integers separated by brackets, commas and blanks
   std::int64_t values[2] = {0, 0};
   int count = 0;
-  const std::string& text = it->second;
-  const char* end = text.data() + text.size();
-  for (const char* p = text.data(); p < end;) {
+  const char* end = text + std::strlen(text);
+  for (const char* p = text; p < end;) {
     if (*p == '(' || *p == ')' || *p == '[' || *p == ']' || *p == ',' || std::isspace(static_cast<unsigned char>(*p))) {
       ++p;
       continue;
@@ -91,10 +95,10 @@ std::pair<std::int64_t, std::int64_t> Attrs::pair(const std::string& key,
 
 std::string Attrs::choice(const std::string& key, const std::vector<std::string>& choices,
                           const std::string& fallback) const {
-  auto it = values_.find(key);
-  if (it == values_.end()) return fallback;
+  const char* text = find(key);
+  if (text == nullptr) return fallback;
   for (const auto& c : choices) {
-    if (it->second == c) return c;
+    if (c == text) return c;
   }
   std::string expected = "one of";
   for (const auto& c : choices) expected += " '" + c + "'";

@@ -142,6 +142,8 @@ def _edit_symbol(lenet_files, tmp_path, edit):
     (lambda g: g["nodes"][-1].update(inputs=[[len(g["nodes"]) + 5, 0, 0]]), ["reads a later or nonexistent node"]),
     (lambda g: g["nodes"][-1].update(op="NoSuchOperator"), ["NoSuchOperator", "does not know"]),
     (lambda g: g["nodes"][-1].pop("op"), ["not an MXNet symbol JSON", "'op'"]),
+    (lambda g: next(n for n in g["nodes"] if n["op"] == "Convolution")["attrs"].update(kernel="(x, y)"),
+     ["MXNet cannot load the symbol", "lenet-symbol.json"]),
 ])
 def test_corrupt_symbol_graph(bad, lenet_files, tmp_path, edit, fragments):
     symbol, params = _edit_symbol(lenet_files, tmp_path, edit)
@@ -203,12 +205,14 @@ def test_params_of_the_wrong_shape(bad, lenet_files, tmp_path):
     bad(main, [symbol, params, "-o", "out", "--input-shape", "1,1,28,28"], 1, "(1, 1, 28, 28)", prog=PROG)
 
 
-def test_wrong_classifier_shape_is_named_when_guessing(bad, lenet_files, tmp_path):
+def test_wrong_classifier_shape_is_named_without_input_shape(bad, lenet_files, tmp_path):
+    """Without --input-shape the export's recorded input is used, and the mismatch names the layer."""
     def wrong_classifier(arrays):
         key = [k for k in arrays if k.endswith("weight")][-1]
         arrays[key] = np.ones((arrays[key].shape[0], arrays[key].shape[1] + 7), np.float32)
     symbol, params = _edit_params(lenet_files, tmp_path, wrong_classifier)
-    bad(main, [symbol, params, "-o", "out"], 1, "Cannot guess", "closest", "Symbol/params mismatch", prog=PROG)
+    bad(main, [symbol, params, "-o", "out"], 1, "Symbol/params mismatch", "fullyconnected0_weight", "(10, 1007)",
+        prog=PROG)
 
 
 def test_params_of_another_model(bad, lenet_files, v1_files):

@@ -54,7 +54,8 @@ def test_summary_json_onto_a_folder(bad, tmp_path):
     (["training", "--batch-size", "0"], ["--batch-size", "'0'"]),
     (["training", "--steps", "-10"], ["--steps", "'-10'"]),
 ])
-def test_benchmark_flags(bad, argv, fragments):
+def test_benchmark_flags(bad, monkeypatch, argv, fragments):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # kernels / models preset it; keep the session's environment
     bad(benchmark.main, argv, 2, *fragments, prog=BENCHMARK + (f" {argv[0]}" if len(argv) > 1 else ""))
 
 
@@ -128,3 +129,16 @@ def test_main_job(bad, tmp_path, argv, code, fragments):
 
     (tmp_path / "results").write_text("")
     bad(main_job.main, argv, code, *fragments, prog="python -m tools.main_job")
+
+
+@pytest.mark.parametrize("tool, argv, code, fragments", [
+    ("fuzz_readers", ["--seconds", "0"], 2, ["--seconds", "'0'"]),
+    ("fuzz_readers", ["--target", "bmx"], 2, ["--target", "'bmx'"]),
+    ("fuzz_runtime", ["--jobs", "-1"], 2, ["--jobs", "'-1'"]),
+    ("fuzz_runtime", ["--clang", "no-such-clang++", "--build-dir", "fuzz"], 1, ["no-such-clang++ not found"]),
+])
+def test_fuzzers(bad, tool, argv, code, fragments):
+    import importlib
+
+    module = importlib.import_module(f"tools.{tool}")
+    bad(module.main, argv, code, *fragments, prog=f"python tools/{tool}.py")

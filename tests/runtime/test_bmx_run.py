@@ -18,13 +18,13 @@ pytestmark = pytest.mark.slow
 
 def packaged_cli():
     """The console script beside this Python (a `pip install`), else the in-place build's executable."""
-    from bmxnet_ext import runtime_cli
+    from tools import bmx_run
 
     script = os.path.join(os.path.dirname(sys.executable), "bmx-run")
     if os.path.exists(script):
         return script
     try:
-        return runtime_cli.executable()
+        return bmx_run.executable()
     except FileNotFoundError as err:
         pytest.skip(str(err))
 

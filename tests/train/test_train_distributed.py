@@ -112,3 +112,13 @@ def test_serve_refuses_to_start_after_mxnet_was_imported(monkeypatch):
     assert node_role() == "server"
     with pytest.raises(RuntimeError, match="already imported"):
         serve()  # this test process imported mxnet at the top
+
+
+def test_bop_is_refused_with_a_parameter_server():
+    """Bop's routing (binary weights vs the rest) needs the parameter table, which MXNet does not send to the
+    servers: they would run Adam on every weight. bmxnet-train says so instead."""
+    from bmxnet_ext.cli import UsageError
+    from tools.train.pipeline import train
+
+    with pytest.raises(UsageError, match="--optimizer bop .* --kvstore dist_sync"):
+        train(model="lenet", dataset="digits", run_dir="unused", optimizer="bop", kvstore="dist_sync")

@@ -290,10 +290,12 @@ def test_log_interval_lines_tensorboard_events_and_integer_epoch_ticks(tmp_path,
     lines = [line for line in log.splitlines() if " batch " in line]
     assert [line.split("epoch ", 1)[1].split(":")[0] for line in lines] == [
         "1/2 batch 2/5 (step 2)", "1/2 batch 4/5 (step 4)", "2/2 batch 2/5 (step 7)", "2/2 batch 4/5 (step 9)"]
-    assert all(" loss " in line and " acc " in line and " lr " in line and "samples/s" in line for line in lines)
+    assert all(" loss " in line and " acc " in line and " lr " in line and " flip ratio " in line
+               and "samples/s" in line for line in lines)
     scalars = _tensorboard_scalars(run_dir / "tensorboard")
     assert [step for step, _ in scalars["train/loss"]] == [2, 4, 5, 7, 9, 10]
     assert [step for step, _ in scalars["eval/accuracy"]] == [5, 10]
+    assert [step for step, _ in scalars["train/flip_ratio"]] == [2, 4, 5, 7, 9, 10]
     history = [json.loads(line) for line in open(run_dir / "log.jsonl")]
     assert scalars["eval/accuracy"][1][1] == pytest.approx(history[1]["eval_accuracy"])
 
@@ -321,3 +323,25 @@ def test_learning_curves_have_whole_epoch_ticks_and_a_learning_rate_panel(tmp_pa
         ticks = [t for t in ax.get_xticks() if 1 <= t <= 3]
         assert ticks and all(float(t).is_integer() for t in ticks), ticks
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bop_flips_binary_weights_only_by_sign_and_the_log_records_the_flip_ratio(tmp_path, digits):
+    """--optimizer bop: Bop for the 1-bit latent weights (a step changes only signs), Adam for the rest."""
+    from bmxnet_ext.optimizers import is_binary_weight
+
+    settings = dict(TINY, epochs=1, optimizer="bop", bop_threshold=0.0, bop_gamma=1.0)
+    run = train(run_dir=str(tmp_path), splits=digits, **settings)
+    initial = create_net("lenet", classes=10, seed=TINY["seed"], ctx=[mx.cpu()], input_shape=(1, 1, 28, 28))
+    before = {p.name[len(initial.prefix):]: p for p in initial.collect_params().values()}
+    binary = 0
+    for param in run["net"].collect_params().values():
+        old, new = before[param.name[len(run["net"].prefix):]].data().asnumpy(), param.data().asnumpy()
+        if is_binary_weight(param):
+            binary += 1
+            np.testing.assert_array_equal(np.abs(new), np.abs(old), err_msg=param.name)
+            assert (np.sign(new) != np.sign(old)).any(), param.name
+        elif param.grad_req != "null" and param.name.endswith("weight"):
+            assert not np.array_equal(new, old), param.name  # Adam moved it
+    assert binary == 2  # the binary conv and the binary FC of LeNet
+    record = run["history"][0]
+    assert 0 < record["flip_ratio"] <= 1

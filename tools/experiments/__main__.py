@@ -9,6 +9,8 @@ import sys
 from bmxnet_ext.atomic import check_output_folder
 from bmxnet_ext.cli import ArgumentParser, run
 
+from .common import apply_quick
+
 PROG = "python -m tools.experiments"
 EXPERIMENTS = {
     "clip": "clipping threshold sweep of the STE (paper Fig. 4a)",
@@ -16,6 +18,7 @@ EXPERIMENTS = {
     "densenet": "DenseNet growth rate vs blocks per unit (paper Fig. 3)",
     "bottleneck": "ResNet basic vs bottleneck units (paper Table 3)",
     "precision": "LeNet binary vs k-bit vs full precision",
+    "connections": "binary DenseNet vs binary ResNet at matched parameters (paper Table 4)",
     "visualization": "deep dream and VisualBackProp of float vs binary twins (paper Fig. 5, 6)",
 }
 
@@ -29,7 +32,7 @@ def parse_args(argv=None):
 
 
 def _main(argv):
-    args = parse_args(argv)
+    args = apply_quick(parse_args(argv))
     check_output_folder(args.out_dir)
     module = importlib.import_module(f"tools.experiments.{args.experiment}")
     rows = module.run(args)

@@ -28,11 +28,16 @@ def add_arguments(parser):
 
 
 def _plot(ax, rows):
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
     ax.errorbar([r["parameters"] for r in rows], [100 * r["mean"] for r in rows],
                 yerr=[100 * r["std"] for r in rows], marker="o", linestyle="none", capsize=4)
     for r in rows:
         ax.annotate(r["label"], (r["parameters"], 100 * r["mean"]), textcoords="offset points", xytext=(4, 4),
                     fontsize=8)
+    ax.xaxis.set_major_locator(MaxNLocator(5))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value / 1e3:,.0f}k"))
+    ax.margins(x=0.15)
     ax.set_xlabel("parameters")
     ax.set_ylabel("eval accuracy (%)")
 

@@ -233,7 +233,11 @@ def convert_files(symbol_file, params_file, *, output_dir, input_shape=None, exa
 
     graph = read_mxnet_model(symbol_file, params_file)
     notes = check_values(graph.params, repr(str(params_file)))
-    symbol = mx.sym.load(symbol_file)
+    try:
+        symbol = mx.sym.load(symbol_file)
+    except mx.base.MXNetError as err:
+        raise ConversionError(f"MXNet cannot load the symbol {str(symbol_file)!r}: "
+                              f"{str(err).strip().splitlines()[-1]}") from err
     if input_shape is None:
         input_shape, how = guess_input_shape(graph, symbol)
         notes.append(f"input shape {input_shape} {how} (give input_shape to choose).")

@@ -114,10 +114,15 @@ def build_parser():
     g.add_argument("--distill-hard-weight", type=fraction, default=0.5,
                    help="weight of the true-label loss; 1 - it weighs the soft loss times T^2 (default: 0.5)")
     g = p.add_argument_group("optimisation")
-    g.add_argument("--optimizer", default="adam", choices=OPTIMIZERS, help="optimizer (default: adam)")
+    g.add_argument("--optimizer", default="adam", choices=OPTIMIZERS,
+                   help="optimizer; bop: Bop for the binary weights, Adam (--lr) for the rest (default: adam)")
     g.add_argument("--lr", type=positive_float, default=1e-3, help="base learning rate (default: 0.001)")
     g.add_argument("--momentum", type=open_fraction, default=0.9, help="sgd momentum (default: 0.9)")
     g.add_argument("--nesterov", action="store_true", help="Nesterov momentum for sgd (default: off)")
+    g.add_argument("--bop-threshold", type=non_negative_float, default=1e-8,
+                   help="bop: flip threshold tau of the averaged gradient (default: 1e-08)")
+    g.add_argument("--bop-gamma", type=fraction, default=1e-4,
+                   help="bop: adaptivity rate gamma of the gradient average, in (0, 1] (default: 0.0001)")
     g.add_argument("--wd", dest="weight_decay", type=non_negative_float, default=0.0, help="weight decay (default: 0)")
     g.add_argument("--decay-binary-weights", action="store_true",
                    help="also decay the latent weights of quantized layers (default: off, wd_mult = 0)")

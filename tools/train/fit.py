@@ -17,6 +17,7 @@ from mxnet import autograd
 
 from bmxnet_ext.atomic import write_text
 from bmxnet_ext.cli import ToolError
+from bmxnet_ext.flip_ratio import FlipRatio
 
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .data import epoch_batches
@@ -164,7 +165,9 @@ def fit(*, net, trainer, train_split, eval_split, run_dir, epochs, batch_size, c
     progress : bool
         Progress bars (on a terminal only) with the running loss and accuracy, for training and evaluation.
     log_interval : int
-        Log a line with the running loss, accuracy, learning rate and samples/s every ``log_interval`` batches
+        Log a line with the running loss, accuracy, learning rate, flip ratio of the 1-bit weights
+        (:class:`bmxnet_ext.flip_ratio.FlipRatio`, mean over the epoch's steps) and samples/s every
+        ``log_interval`` batches
         (0: only at the end of each epoch); written whether or not stderr is a terminal.
     tensorboard : tensorboardX.SummaryWriter, optional
         Receives the same values at every log line and every epoch's record, by global step.
@@ -189,6 +192,7 @@ def fit(*, net, trainer, train_split, eval_split, run_dir, epochs, batch_size, c
             trainer.optimizer.lr_scheduler = schedule
             history, first_epoch = state["history"], state["epoch"] + 1
             logger.info("resumed from %s (epoch %d done)", path, state["epoch"])
+    flips = FlipRatio(net.collect_params())  # signs recorded after a resume's checkpoint is loaded
     for epoch in range(first_epoch, epochs + 1):
         mx.random.seed(epoch_seed(seed, epoch), ctx="all")
         augment_rng = np.random.default_rng([seed, epoch, 1])
@@ -198,6 +202,7 @@ def fit(*, net, trainer, train_split, eval_split, run_dir, epochs, batch_size, c
             raise ValueError(f"Expected at least one training batch, got none: {len(train_split)} samples for "
                              f"{num_workers} worker(s), limit_batches={limit_batches}.")
         running = _Running()
+        flips.reset()
         bar = _progress(len(batches), f"epoch {epoch}/{epochs}", progress)
         try:
             for batch, indices in enumerate(batches, start=1):
@@ -212,10 +217,11 @@ def fit(*, net, trainer, train_split, eval_split, run_dir, epochs, batch_size, c
                 loss = sum(float(loss.sum().asscalar()) for loss in losses[:active])
                 _stop_on_non_finite(loss, epoch=epoch, batch=batch, step=step, run_dir=run_dir)
                 trainer.step(len(indices) * num_workers)
+                flips.update()
                 correct = sum(int((out.argmax(axis=-1).astype("int32") == y).sum().asscalar())
                               for out, y in zip(outputs[:active], ys[:active]))
                 running.add(loss, correct, len(indices))
-                now = running.summary()
+                now = dict(running.summary(), **_flip_ratio(flips))
                 bar.update(1)
                 bar.set_postfix(loss=f"{now['loss']:.4f}", acc=f"{now['accuracy']:.4f}",
                                 samples_per_s=f"{now['samples_per_second']:.0f}")
@@ -230,20 +236,22 @@ def fit(*, net, trainer, train_split, eval_split, run_dir, epochs, batch_size, c
             raise
         finally:
             bar.close()
-        done = running.summary()
+        done = dict(running.summary(), **_flip_ratio(flips))
         seconds = running.seconds
         eval_loss, eval_accuracy = evaluate(net, eval_split, batch_size=batch_size, ctx=ctx, limit=limit_batches,
                                             progress=progress)
         record = {"epoch": epoch, "train_loss": done["loss"], "train_accuracy": done["accuracy"],
                   "eval_loss": eval_loss, "eval_accuracy": eval_accuracy, "lr": trainer.learning_rate,
-                  "epoch_seconds": seconds, "samples_per_second": done["samples_per_second"]}
+                  "epoch_seconds": seconds, "samples_per_second": done["samples_per_second"],
+                  **_flip_ratio(flips)}
         history.append(record)
-        logger.info("epoch %d/%d: train loss %.4f acc %.4f | eval loss %.4f acc %.4f | lr %.3g | %.1f s "
+        flipped = f" | flip ratio {record['flip_ratio']:.4f}" if "flip_ratio" in record else ""
+        logger.info("epoch %d/%d: train loss %.4f acc %.4f | eval loss %.4f acc %.4f | lr %.3g%s | %.1f s "
                     "(%.0f samples/s)", epoch, epochs, record["train_loss"], record["train_accuracy"],
-                    eval_loss, eval_accuracy, record["lr"], seconds, record["samples_per_second"])
+                    eval_loss, eval_accuracy, record["lr"], flipped, seconds, record["samples_per_second"])
         step = epoch * len(batches)
         _write_scalars(tensorboard, "train", {"loss": done["loss"], "accuracy": done["accuracy"],
-                                              "lr": record["lr"]}, step)
+                                              "lr": record["lr"], **_flip_ratio(flips)}, step)
         _write_scalars(tensorboard, "eval", {"loss": eval_loss, "accuracy": eval_accuracy}, step)
         write_log(run_dir, history)
         save_checkpoint(run_dir, epoch=epoch, net=net, trainer=trainer, state={"history": history},
@@ -251,9 +259,15 @@ def fit(*, net, trainer, train_split, eval_split, run_dir, epochs, batch_size, c
     return history
 
 
+def _flip_ratio(flips):
+    """``{"flip_ratio": mean over the epoch's steps so far}``, or nothing for a net without 1-bit weights."""
+    return {"flip_ratio": flips.get()[1]} if flips.params else {}
+
+
 def _format(values):
-    """``loss 0.4123 acc 0.8750 | lr 0.001 | 512 samples/s`` from a dict of running values."""
-    return (f"loss {values['loss']:.4f} acc {values['accuracy']:.4f} | lr {values['lr']:.3g} | "
+    """``loss 0.4123 acc 0.8750 | lr 0.001 | flip ratio 0.0120 | 512 samples/s`` from running values."""
+    flipped = f" | flip ratio {values['flip_ratio']:.4f}" if "flip_ratio" in values else ""
+    return (f"loss {values['loss']:.4f} acc {values['accuracy']:.4f} | lr {values['lr']:.3g}{flipped} | "
             f"{values['samples_per_second']:.0f} samples/s")
 
 

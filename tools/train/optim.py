@@ -3,7 +3,8 @@
 - :class:`RAdam`: Rectified Adam (Liu et al., 2019), which MXNet 1.9.1 lacks, as an ``mx.optimizer.Optimizer``.
 - :class:`WarmupSchedule`: ``step`` / ``cosine`` / ``poly`` decay after a linear warm-up, a pure function of
   the update count (so it pickles with the optimizer and resumes exactly).
-- :func:`make_optimizer`: ``adam`` / ``radam`` / ``sgd`` (momentum, optionally Nesterov) by name.
+- :func:`make_optimizer`: ``adam`` / ``radam`` / ``sgd`` (momentum, optionally Nesterov) by name, and ``bop``:
+  :class:`bmxnet_ext.optimizers.Bop` for the 1-bit weights, Adam for every other parameter.
 - :func:`disable_binary_weight_decay`: ``wd_mult = 0`` for the latent weights of quantized layers.
 """
 import math
@@ -11,12 +12,13 @@ import math
 import mxnet as mx
 
 from bmxnet_ext.layers import QDense, _QConv
+from bmxnet_ext.optimizers import Bop, CaseOptimizer, is_binary_weight
 
 __all__ = ["RAdam", "WarmupSchedule", "SCHEDULES", "OPTIMIZERS", "make_optimizer",
            "disable_binary_weight_decay"]
 
 SCHEDULES = ("step", "cosine", "poly")
-OPTIMIZERS = ("adam", "radam", "sgd")
+OPTIMIZERS = ("adam", "radam", "sgd", "bop")
 
 
 class WarmupSchedule(mx.lr_scheduler.LRScheduler):
@@ -112,12 +114,18 @@ class RAdam(mx.optimizer.Optimizer):
             weight[:] = weight - lr * mean_hat
 
 
-def make_optimizer(name, *, learning_rate, weight_decay, schedule, momentum=0.9, nesterov=False):
-    """An MXNet optimizer by ``name`` (``adam``, ``radam``, ``sgd``) driven by the ``schedule``.
+def make_optimizer(name, *, learning_rate, weight_decay, schedule, momentum=0.9, nesterov=False,
+                   bop_threshold=1e-8, bop_gamma=1e-4):
+    """An MXNet optimizer by ``name`` (``adam``, ``radam``, ``sgd``, ``bop``) driven by the ``schedule``.
 
-    ``nesterov`` applies to ``sgd`` only (MXNet's ``NAG``); ``momentum`` to ``sgd`` and Nesterov.
+    ``nesterov`` applies to ``sgd`` only (MXNet's ``NAG``); ``momentum`` to ``sgd`` and Nesterov. ``bop`` is a
+    :class:`~bmxnet_ext.optimizers.CaseOptimizer`: Bop (``bop_threshold``, ``bop_gamma``; no learning rate) for
+    the latent weights of 1-bit layers, Adam with the learning rate and ``schedule`` for the rest (Larq's recipe).
     """
     common = dict(learning_rate=learning_rate, wd=weight_decay, lr_scheduler=schedule)
+    if name == "bop":
+        return CaseOptimizer((is_binary_weight, Bop(threshold=bop_threshold, gamma=bop_gamma)),
+                             default_optimizer=mx.optimizer.Adam(**common))
     if name == "adam":
         return mx.optimizer.Adam(**common)
     if name == "radam":

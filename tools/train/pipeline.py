@@ -10,7 +10,8 @@ import re
 import mxnet as mx
 
 from bmxnet_ext import binary_layer_config
-from bmxnet_ext.cli import ToolError
+from bmxnet_ext.cli import ToolError, UsageError
+from bmxnet_ext.optimizers import Trainer
 
 from .artifacts import PLOT_NAME, export_model, plot_learning_curves
 from .data import epoch_batches, load_dataset
@@ -20,7 +21,8 @@ from .run_dir import prepare_run_dir
 from .stages import distillation_loss, load_teacher
 from .stages import init_from as init_from_source
 
-__all__ = ["train", "build_model", "check_input_shape", "check_model_input", "create_net", "parse_contexts", "make_trainer", "KVSTORES"]
+__all__ = ["train", "build_model", "check_input_shape", "check_model_input", "create_net", "parse_contexts",
+           "make_trainer", "KVSTORES"]
 
 KVSTORES = ("device", "local", "dist_sync")
 logger = logging.getLogger("bmxnet-train")
@@ -93,7 +95,7 @@ def create_net(name, *, classes, seed, ctx, input_shape, **settings):
 
 def make_trainer(net, *, optimizer, lr, weight_decay, lr_schedule, epochs, steps_per_epoch, warmup_epochs=0,
                  lr_steps=(), lr_factor=0.1, final_lr=0.0, poly_power=2.0, momentum=0.9, nesterov=False,
-                 decay_binary_weights=False, kvstore="device"):
+                 bop_threshold=1e-8, bop_gamma=1e-4, decay_binary_weights=False, kvstore="device"):
     """A Gluon ``Trainer`` over ``net`` with the named optimizer and schedule (epochs converted to updates).
 
     Latent binary weights get ``wd_mult = 0`` unless ``decay_binary_weights``. Updates run on the workers
@@ -110,15 +112,16 @@ def make_trainer(net, *, optimizer, lr, weight_decay, lr_schedule, epochs, steps
     if not decay_binary_weights:
         disable_binary_weight_decay(net)
     opt = make_optimizer(optimizer, learning_rate=lr, weight_decay=weight_decay, schedule=schedule,
-                         momentum=momentum, nesterov=nesterov)
+                         momentum=momentum, nesterov=nesterov, bop_threshold=bop_threshold, bop_gamma=bop_gamma)
     distributed = not isinstance(kvstore, str)
-    return mx.gluon.Trainer(net.collect_params(), opt, kvstore=kvstore, update_on_kvstore=distributed)
+    return Trainer(net.collect_params(), opt, kvstore=kvstore, update_on_kvstore=distributed)
 
 
 def train(*, model, dataset, run_dir, data_dir=None, augment="none", image_size=None, record_classes=1000,
           bits=1, bits_a=None, clip_threshold=0.5, activation_method="det_sign", scaling="none", model_kwargs=None,
           optimizer="adam", lr=1e-3, weight_decay=0.0, lr_schedule="cosine", warmup_epochs=0, lr_steps=(),
-          lr_factor=0.1, final_lr=0.0, poly_power=2.0, momentum=0.9, nesterov=False, decay_binary_weights=False,
+          lr_factor=0.1, final_lr=0.0, poly_power=2.0, momentum=0.9, nesterov=False, bop_threshold=1e-8,
+          bop_gamma=1e-4, decay_binary_weights=False,
           label_smoothing=0.0, batch_size=64, epochs=10, seed=0, ctx="cpu(0)", kvstore="device",
           limit_batches=None, resume=False, force=False, progress=True, log_interval=0, tensorboard=False,
           init_from=None, teacher=None, distill_temperature=4.0, distill_hard_weight=0.5, splits=None):
@@ -133,6 +136,9 @@ def train(*, model, dataset, run_dir, data_dir=None, augment="none", image_size=
     """
     if kvstore not in KVSTORES:
         raise ValueError(f"Expected `kvstore` to be one of {list(KVSTORES)}, got {kvstore!r}.")
+    if optimizer == "bop" and kvstore.startswith("dist"):
+        raise UsageError("--optimizer bop cannot run with --kvstore dist_sync: the servers run the optimizer and "
+                         "MXNet does not send them the table that tells binary weights from the others")
     bits_a = bits if bits_a is None else bits_a
     contexts = parse_contexts(ctx) if isinstance(ctx, str) else list(ctx)
     prepare_run_dir(run_dir, resume=resume, force=force)
@@ -157,7 +163,8 @@ def train(*, model, dataset, run_dir, data_dir=None, augment="none", image_size=
     trainer = make_trainer(net, optimizer=optimizer, lr=lr, weight_decay=weight_decay, lr_schedule=lr_schedule,
                            epochs=epochs, steps_per_epoch=steps, warmup_epochs=warmup_epochs, lr_steps=lr_steps,
                            lr_factor=lr_factor, final_lr=final_lr, poly_power=poly_power, momentum=momentum,
-                           nesterov=nesterov, decay_binary_weights=decay_binary_weights, kvstore=kv)
+                           nesterov=nesterov, bop_threshold=bop_threshold, bop_gamma=bop_gamma,
+                           decay_binary_weights=decay_binary_weights, kvstore=kv)
     writer = _tensorboard_writer(run_dir) if tensorboard else None
     try:
         history = fit(net=net, trainer=trainer, train_split=train_split, eval_split=eval_split, run_dir=run_dir,

@@ -1,4 +1,6 @@
 // The C API (bmx_runtime.h): status codes and a per-thread error message around the C++ runtime.
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <cstring>
 #include <new>
@@ -100,6 +102,13 @@ int bmx_model_load_file(const char* path, bmx_model** out_model) {
   return guarded("bmx_model_load_file", [&] {
     std::FILE* f = std::fopen(path, "rb");
     if (!f) throw bmx::rt::Error(BMX_ERR_IO, bmx::rt::cat("cannot open '", path, "': ", std::strerror(errno)));
+    struct stat info;
+    if (fstat(fileno(f), &info) == 0 && (info.st_mode & S_IFMT) != S_IFREG) {
+      std::fclose(f);  // a folder opens on Linux and reports a size of LONG_MAX: refuse it by its kind
+      throw bmx::rt::Error(BMX_ERR_IO, bmx::rt::cat("'", path, "' is ",
+                                                    (info.st_mode & S_IFMT) == S_IFDIR ? "a folder" : "not a file",
+                                                    ", not a .bmx file"));
+    }
     long size = -1;
     if (std::fseek(f, 0, SEEK_END) == 0) size = std::ftell(f);
     if (size < 0 || std::fseek(f, 0, SEEK_SET) != 0) {

@@ -9,8 +9,13 @@
 namespace bmx {
 namespace {
 
-void require(bool ok, const std::string& op, const std::string& what, std::int64_t got) {
-  if (!ok) throw Error(op + ": expected " + what + ", got " + std::to_string(got));
+[[noreturn]] void fail(const std::string& op, const std::string& what, std::int64_t got) {
+  throw Error(op + ": expected " + what + ", got " + std::to_string(got));
+}
+
+// Messages are built only on failure: validate() runs on every kernel call of the MXNet operators.
+void require(bool ok, const std::string& op, const char* what, std::int64_t got) {
+  if (!ok) fail(op, what, got);
 }
 
 // "data (1, 8, 8, 1) and weight (4, 3, 3, 1)": the arrays a geometry was read from, for messages.
@@ -32,10 +37,10 @@ void Conv2DParams::validate(const std::string& op) const {
   require(batch >= 1 && batch < kMaxDim, op, "batch >= 1", batch);
   require(groups >= 1 && groups < kMaxDim, op, "groups >= 1", groups);
   require(in_channels >= 1 && in_channels < kMaxDim, op, "in_channels >= 1", in_channels);
-  require(in_channels % groups == 0, op, "in_channels divisible by groups=" + std::to_string(groups), in_channels);
+  if (in_channels % groups != 0) fail(op, "in_channels divisible by groups=" + std::to_string(groups), in_channels);
   require(out_channels >= 1 && out_channels < kMaxDim, op, "out_channels >= 1", out_channels);
-  require(out_channels % groups == 0, op, "out_channels divisible by groups=" + std::to_string(groups),
-          out_channels);
+  if (out_channels % groups != 0)
+    fail(op, "out_channels divisible by groups=" + std::to_string(groups), out_channels);
   require(in_height >= 1 && in_height < kMaxDim, op, "in_height >= 1", in_height);
   require(in_width >= 1 && in_width < kMaxDim, op, "in_width >= 1", in_width);
   require(kernel_h >= 1 && kernel_h < kMaxDim, op, "kernel_h >= 1", kernel_h);
@@ -46,12 +51,12 @@ void Conv2DParams::validate(const std::string& op) const {
   require(pad_w >= 0 && pad_w < kMaxDim, op, "pad_w >= 0", pad_w);
   require(dilation_h >= 1 && dilation_h < kMaxDim, op, "dilation_h >= 1", dilation_h);
   require(dilation_w >= 1 && dilation_w < kMaxDim, op, "dilation_w >= 1", dilation_w);
-  require(in_height + 2 * pad_h >= dilation_h * (kernel_h - 1) + 1, op,
-          "padded height >= dilated kernel height " + std::to_string(dilation_h * (kernel_h - 1) + 1),
-          in_height + 2 * pad_h);
-  require(in_width + 2 * pad_w >= dilation_w * (kernel_w - 1) + 1, op,
-          "padded width >= dilated kernel width " + std::to_string(dilation_w * (kernel_w - 1) + 1),
-          in_width + 2 * pad_w);
+  if (in_height + 2 * pad_h < dilation_h * (kernel_h - 1) + 1)
+    fail(op, "padded height >= dilated kernel height " + std::to_string(dilation_h * (kernel_h - 1) + 1),
+         in_height + 2 * pad_h);
+  if (in_width + 2 * pad_w < dilation_w * (kernel_w - 1) + 1)
+    fail(op, "padded width >= dilated kernel width " + std::to_string(dilation_w * (kernel_w - 1) + 1),
+         in_width + 2 * pad_w);
   require(reduction_size() <= (std::int64_t(1) << 24), op, "C/G*KH*KW <= 2^24", reduction_size());
 }
 
