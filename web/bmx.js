@@ -20,8 +20,22 @@ const DTYPES = [
 // bmx_tensor_info on wasm32 (native/web/bmx_web.cc checks these offsets with static_assert).
 const INFO = { size: 88, name: 0, dtype: 4, ndim: 8, dims: 16, nbytes: 80 };
 const PROFILE = { size: 24, name: 0, op: 4, totalMs: 8, runs: 16 };
-const IMAGENET = { scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+const CONVENTION = { size: 88, color: 0, resize: 4, scale: 8, cropFraction: 16, numValues: 24, mean: 32, std: 56,
+                     recorded: 80 };
+const COLORS = ["rgb", "bgr", "gray"];  // BMX_COLOR_*
+const RESIZES = ["crop", "stretch"];    // BMX_RESIZE_*
 const IS_NODE = typeof process === "object" && typeof process.versions?.node === "string";
+
+/** The source rectangle [x, y, width, height] of `image` that the convention maps onto an input of h x w. */
+function sourceRect(image, h, w, { resize, cropFraction }) {
+  const width = image.naturalWidth ?? image.videoWidth ?? image.width;
+  const height = image.naturalHeight ?? image.videoHeight ?? image.height;
+  if (resize !== "crop") return [0, 0, width, height];
+  // The shorter side scaled to round(min(h, w) / cropFraction), then the centre h x w: in source pixels, the
+  // centre (w, h) / s with s = that length / the shorter side.
+  const s = Math.round(Math.min(h, w) / cropFraction) / Math.min(width, height);
+  return [(width - w / s) / 2, (height - h / s) / 2, w / s, h / s];
+}
 
 /** A failed runtime call: `status` is the C status code, the message the runtime's explanation. */
 export class BmxError extends Error {
@@ -144,23 +158,24 @@ export class Runtime {
 }
 
 /**
- * A loaded model. `inputs` / `outputs` list `{ name, dtype, shape, size }` (size in elements).
+ * A loaded model. `inputs` / `outputs` list `{ name, dtype, shape, size }` (size in elements); `labels` are the
+ * class names (from the options, else those the file records, else null); `input` is the image convention.
  *
- * Image input convention (`options.input`), for classify() and imageToInput(), the same as the runtime's
- * bmx_input_convention: the model's first input is (1, C, H, W); the image is drawn scaled to W x H and each
- * value is `(pixel[c] * scale - mean[c]) / std[c]`, pixels 0..255 in the `color` order "rgb" or "bgr" (C = 3)
- * or "gray" (C = 1: the luma 0.299 R + 0.587 G + 0.114 B). Defaults, as the runtime's for files that record
- * none: ImageNet's (rgb, scale 1 / 255, mean 0.485 0.456 0.406, std 0.229 0.224 0.225; gray for C = 1).
+ * Image convention (`input`: `options.input` over what the file records, else the runtime's default,
+ * ImageNet's), the runtime's bmx_input_convention: for classify() and imageToInput() the model's first input
+ * is (1, C, H, W); `resize` "crop" scales the image's shorter side to round(min(H, W) / cropFraction) and
+ * takes the centre H x W, "stretch" scales it to H x W; then each value is `(pixel[c] * scale - mean[c]) /
+ * std[c]`, pixels 0..255 in `color` order "rgb" or "bgr" (C = 3) or "gray" (C = 1: the luma 0.299 R +
+ * 0.587 G + 0.114 B). `recorded` says whether the file records a convention.
  */
 export class Model {
   constructor(runtime, handle, { labels = null, input = {} } = {}) {
     this._rt = runtime;
     this._h = handle;
-    this.labels = labels;
     this.inputs = this._infos("input");
     this.outputs = this._infos("output");
-    const channels = this.inputs[0]?.shape[1];
-    this.input = { color: channels === 1 ? "gray" : "rgb", ...IMAGENET, ...input };
+    this.labels = labels ?? this._fileLabels();
+    this.input = { ...this._fileConvention(), ...input };
   }
 
   /**
@@ -210,8 +225,12 @@ export class Model {
     const canvas = typeof OffscreenCanvas === "function" ? new OffscreenCanvas(w, h)
       : Object.assign(document.createElement("canvas"), { width: w, height: h });
     const context = canvas.getContext("2d", { willReadFrequently: true });
-    if (image instanceof ImageData) context.putImageData(image, 0, 0);  // already W x H
-    else context.drawImage(image, 0, 0, w, h);
+    if (image instanceof ImageData) {
+      context.putImageData(image, 0, 0);  // already W x H
+    } else {
+      const [sx, sy, sw, sh] = sourceRect(image, h, w, this.input);
+      context.drawImage(image, sx, sy, sw, sh, 0, 0, w, h);
+    }
     const rgba = context.getImageData(0, 0, w, h).data;
     const { color, scale, mean, std } = this.input;
     if ((c === 1) !== (color === "gray") || !["rgb", "bgr", "gray"].includes(color)) {
@@ -277,6 +296,39 @@ export class Model {
   _handle() {
     if (!this._h) throw new BmxError(1, "the model was freed");
     return this._h;
+  }
+
+  _fileLabels() {
+    const m = this._rt._m;
+    const ptr = this._rt._alloc(4);
+    try {
+      this._rt._check(m._bmx_model_num_labels(this._h, ptr));
+      const n = new Uint32Array(m.HEAPU8.buffer, ptr, 1)[0];
+      if (n === 0) return null;
+      return Array.from({ length: n }, (_, i) => {
+        this._rt._check(m._bmx_model_label(this._h, i, ptr));
+        return this._rt._string(new Uint32Array(m.HEAPU8.buffer, ptr, 1)[0]);
+      });
+    } finally {
+      m._free(ptr);
+    }
+  }
+
+  _fileConvention() {
+    const m = this._rt._m;
+    const ptr = this._rt._alloc(CONVENTION.size);
+    try {
+      this._rt._check(m._bmx_model_input_convention(this._h, ptr));
+      const view = new DataView(m.HEAPU8.buffer, ptr, CONVENTION.size);
+      const values = (offset) => Array.from({ length: view.getInt32(CONVENTION.numValues, true) },
+                                            (_, i) => view.getFloat64(offset + 8 * i, true));
+      return { color: COLORS[view.getInt32(CONVENTION.color, true)],
+               resize: RESIZES[view.getInt32(CONVENTION.resize, true)], scale: view.getFloat64(CONVENTION.scale, true),
+               cropFraction: view.getFloat64(CONVENTION.cropFraction, true), mean: values(CONVENTION.mean),
+               std: values(CONVENTION.std), recorded: view.getInt32(CONVENTION.recorded, true) === 1 };
+    } finally {
+      m._free(ptr);
+    }
   }
 
   _infos(kind) {

@@ -143,22 +143,12 @@ function setupPad(model, onResult) {
   };
 }
 
-/** The ImageNet preprocessing: the image's centre square scaled to the model's input size. */
-function centreSquare(image, size) {
-  const canvas = document.createElement("canvas");
-  canvas.width = canvas.height = size;
-  const side = Math.min(image.naturalWidth, image.naturalHeight);
-  canvas.getContext("2d").drawImage(image, (image.naturalWidth - side) / 2, (image.naturalHeight - side) / 2,
-                                    side, side, 0, 0, size, size);
-  return canvas;
-}
-
 function setupPhotos(model, onResult) {
   const drop = $("drop"), photo = $("photo");
   const classifyUrl = async (url) => {
     const image = await loadImage(url);
     photo.src = url;
-    onResult(model.classify(centreSquare(image, model.inputs[0].shape[3]), { topk: 3 }));
+    onResult(model.classify(image, { topk: 3 }));  // resized and cropped by the model's input convention
   };
   const classifyFile = (file) => file && classifyUrl(URL.createObjectURL(file)).catch(fail);
   $("file").addEventListener("change", (event) => classifyFile(event.target.files[0]));
@@ -188,7 +178,7 @@ async function main() {
   ]);
   const load = (task) => {
     const entry = manifest.models.find((m) => m.task === task);
-    return entry && runtime.loadModel(new URL(`models/${entry.file}`, location.href), entry).then((model) => {
+    return entry && runtime.loadModel(new URL(`models/${entry.file}`, location.href)).then((model) => {
       const zeros = new Float32Array(model.inputs[0].size);
       for (let i = 0; i < WARM_UP_RUNS; ++i) model.run(zeros);
       return { entry, model };

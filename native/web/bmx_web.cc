@@ -7,7 +7,8 @@
 #include "bmx/isa.h"
 #include "bmx_runtime.h"
 
-// web/bmx.js reads bmx_tensor_info and bmx_node_profile at these offsets (wasm32: 4-byte pointers and size_t).
+// web/bmx.js reads bmx_tensor_info, bmx_node_profile and bmx_input_convention at these offsets (wasm32:
+// 4-byte pointers and size_t).
 static_assert(offsetof(bmx_tensor_info, dtype) == 4 && offsetof(bmx_tensor_info, ndim) == 8 &&
                   offsetof(bmx_tensor_info, dims) == 16 && offsetof(bmx_tensor_info, nbytes) == 80 &&
                   sizeof(bmx_tensor_info) == 88,
@@ -15,6 +16,12 @@ static_assert(offsetof(bmx_tensor_info, dtype) == 4 && offsetof(bmx_tensor_info,
 static_assert(offsetof(bmx_node_profile, op) == 4 && offsetof(bmx_node_profile, total_ms) == 8 &&
                   offsetof(bmx_node_profile, runs) == 16 && sizeof(bmx_node_profile) == 24,
               "bmx_node_profile layout changed: update PROFILE in web/bmx.js");
+static_assert(offsetof(bmx_input_convention, resize) == 4 && offsetof(bmx_input_convention, scale) == 8 &&
+                  offsetof(bmx_input_convention, crop_fraction) == 16 &&
+                  offsetof(bmx_input_convention, num_values) == 24 && offsetof(bmx_input_convention, mean) == 32 &&
+                  offsetof(bmx_input_convention, std) == 56 && offsetof(bmx_input_convention, recorded) == 80 &&
+                  sizeof(bmx_input_convention) == 88,
+              "bmx_input_convention layout changed: update CONVENTION in web/bmx.js");
 
 extern "C" {
 

@@ -149,6 +149,41 @@ def test_bmxnet_v1_lenet_on_real_digits(wasm_dir, runtime, tmp_path, bmxnet_v1_d
     assert (ours.argmax(axis=1) == labels).mean() > 0.95
 
 
+def test_js_api_reads_labels_and_input_convention(wasm_dir, tmp_path):
+    """labels and input come from the .bmx file's metadata (options override them); a file without metadata
+    has no labels and the runtime's default convention (ImageNet's)."""
+    from bmxnet_ext.model_metadata import ModelMetadata
+    graph, _ = _dense_graph(np.random.default_rng(2), 70, 3, "int32")
+    meta = ModelMetadata(color="BGR", scale=0.5, mean=(1, 2, 3), std=(4, 5, 6), resize="stretch", crop_fraction=0.5,
+                         labels=("cat", "dog", "élan"))
+    for name, metadata in (("with", meta), ("without", None)):
+        bmx_format.write_bmx(str(tmp_path / f"{name}.bmx"), graph.symbol_text(), graph.params, graph.input_shapes,
+                             metadata)
+    proc = _node(f"""
+const rt = await bmx.loadRuntime({{ wasmUrl: {json.dumps('file://' + wasm_dir + '/')} }});
+const report = {{}};
+for (const name of ["with", "without"]) {{
+  const model = await rt.loadModel({json.dumps(str(tmp_path))} + `/${{name}}.bmx`);
+  report[name] = [model.labels, model.input];
+}}
+const override = await rt.loadModel({json.dumps(str(tmp_path / 'with.bmx'))}, {{ labels: ["a", "b", "c"],
+                                                                                input: {{ scale: 2 }} }});
+report.override = [override.labels, override.input.scale, override.input.color];
+console.log(JSON.stringify(report));
+""", tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(proc.stdout)
+    assert report["with"] == [["cat", "dog", "élan"], {"color": "bgr", "resize": "stretch", "scale": 0.5,
+                                                        "cropFraction": 0.5, "mean": [1, 2, 3], "std": [4, 5, 6],
+                                                        "recorded": True}]
+    labels, default = report["without"]
+    assert labels is None and default["recorded"] is False
+    assert default["color"] == "rgb" and default["resize"] == "crop" and default["cropFraction"] == 0.875
+    np.testing.assert_allclose(default["mean"], [0.485, 0.456, 0.406])
+    np.testing.assert_allclose(default["std"], [0.229, 0.224, 0.225])
+    assert report["override"] == [["a", "b", "c"], 2, "bgr"]
+
+
 def _node(script, tmp_path):
     """Run an ES module snippet under Node.js with bmx.js imported as `bmx`; returns the CompletedProcess."""
     bmx_js = os.path.join(os.path.dirname(RUNNER), "..", "..", "web", "bmx.js")

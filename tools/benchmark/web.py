@@ -18,6 +18,7 @@ import tempfile
 
 import numpy as np
 
+from bmxnet_ext import bmx_format
 from bmxnet_ext.cli import non_negative_int, positive_int
 from tools.benchmark.runtime import DEFAULT_BMX_RUN, _ensure_bmx_run
 
@@ -33,7 +34,9 @@ def add_arguments(parser):
                         help="demo model; repeatable (default: lenet and resnet18)")
     parser.add_argument("--rounds", type=positive_int, default=5, help="alternating rounds (default: 5)")
     parser.add_argument("--repeat", type=positive_int, default=20, help="timed runs per round (default: 20)")
-    parser.add_argument("--warmup", type=non_negative_int, default=5, help="untimed runs per round (default: 5)")
+    parser.add_argument("--warmup", type=non_negative_int, default=10,
+                        help="untimed runs per round; WebAssembly engines optimise hot code after some runs "
+                             "(default: 10)")
     parser.add_argument("--models-source", default=models.DEFAULT_SOURCE,
                         help="folder of BMXNet v1's released models (default: $BMXNET_SHARED_DIR/models/bmxnet-v1)")
     parser.add_argument("--bmx-run", default=DEFAULT_BMX_RUN,
@@ -76,7 +79,8 @@ def run(args):
         for name in args.model or list(models.DEMO_MODELS):
             path = models.convert(name, model_dir, args.models_source)
             shape = models.DEMO_MODELS[name]["input_shape"]
-            x = (rng.uniform(0, 255, shape) * models.DEMO_MODELS[name]["input"]["scale"]).astype(np.float32)
+            scale = bmx_format.read_bmx(path).metadata.scale  # pixels 0..255 as the model takes them
+            x = (rng.uniform(0, 255, shape) * scale).astype(np.float32)
             npy, raw = os.path.join(folder, f"{name}.npy"), os.path.join(folder, f"{name}.raw")
             np.save(npy, x)
             x.tofile(raw)

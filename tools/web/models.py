@@ -1,6 +1,6 @@
 """The demo page's models: BMXNet v1's released binary LeNet (MNIST) and ImageNet ResNet-18, converted once to
-``.bmx`` by tools.model_converter, and ``models.json``, the manifest the page reads (file, labels, input
-convention as web/bmx.js's ``Model`` takes it)."""
+``.bmx`` by tools.model_converter (which records their input convention and class names in the file), and
+``models.json``, the manifest the page reads (name, title, task, file)."""
 import json
 import os
 
@@ -15,30 +15,21 @@ MANIFEST = "models.json"
 
 DEMO_MODELS = {
     "lenet": {"prefix": "binarized_mnist_64bit", "epoch": 1, "input_shape": (1, 1, 28, 28), "task": "digits",
-              "title": "binary LeNet (BMXNet v1, MNIST)",
-              "input": {"color": "gray", "scale": 1 / 255, "mean": [0], "std": [1]}},
+              "title": "binary LeNet (BMXNet v1, MNIST)"},
     "resnet18": {"prefix": "binarized_imagenet-resnet18-64bit", "epoch": 40, "input_shape": (1, 3, 224, 224),
-                 "task": "imagenet", "title": "binary ResNet-18 (BMXNet v1, ImageNet)",
-                 "input": {"color": "rgb", "scale": 1, "mean": [0], "std": [1]}},
+                 "task": "imagenet", "title": "binary ResNet-18 (BMXNet v1, ImageNet)"},
 }
-"""name -> BMXNet v1 checkpoint, the shape the runtime runs, what the page uses it for, its input convention
-(web/bmx.js's, as the runtime's bmx_input_convention: MNIST digits in [0, 1]; the ImageNet model takes raw RGB
-0..255, no mean or std)."""
-
-
-def labels(task):
-    if task == "digits":
-        return [str(d) for d in range(10)]
-    from gluoncv.data.imagenet.classification import ImageNet1kAttr
-    return list(ImageNet1kAttr().classes)
+"""name -> BMXNet v1 checkpoint, the shape the runtime runs, what the page uses it for."""
 
 
 def convert(name, output_dir, source_dir=DEFAULT_SOURCE):
-    """``output_dir/<name>/<name>.bmx`` converted from BMXNet v1's checkpoint (skipped if present); its path."""
+    """``output_dir/<name>/<name>.bmx`` converted from BMXNet v1's checkpoint (kept if present with its input
+    convention and class names); its path."""
+    from bmxnet_ext import bmx_format
     from tools.model_converter import ConversionError, convert_bmxnet_v1
     spec = DEMO_MODELS[name]
     path = os.path.join(output_dir, name, f"{name}.bmx")
-    if os.path.exists(path):
+    if os.path.exists(path) and bmx_format.read_bmx(path).metadata is not None:
         return path
     prefix = os.path.join(source_dir, spec["prefix"])
     symbol, params = f"{prefix}-symbol.json", f"{prefix}-{spec['epoch']:04d}.params"
@@ -48,7 +39,7 @@ def convert(name, output_dir, source_dir=DEFAULT_SOURCE):
                             "v1's released models) or set BMXNET_SHARED_DIR")
     try:
         convert_bmxnet_v1(symbol, params, output_dir=os.path.join(output_dir, name), input_shape=spec["input_shape"],
-                          output_format="bmx", prefix=name)
+                          output_format="bmx", prefix=name, overwrite=True)
     except ConversionError as err:
         raise ToolError(f"converting {name}: {err}") from err
     return path
@@ -65,8 +56,7 @@ def prepare(output_dir, names=tuple(DEMO_MODELS), source_dir=DEFAULT_SOURCE):
         spec = DEMO_MODELS[name]
         path = convert(name, output_dir, source_dir)
         entries.append({"name": name, "title": spec["title"], "task": spec["task"],
-                        "file": os.path.relpath(path, output_dir).replace(os.sep, "/"),
-                        "input": spec["input"], "labels": labels(spec["task"])})
+                        "file": os.path.relpath(path, output_dir).replace(os.sep, "/")})
     manifest = {"models": entries}
     write_text(os.path.join(output_dir, MANIFEST), json.dumps(manifest, indent=1) + "\n")
     return manifest
