@@ -7,7 +7,6 @@ directly.
 """
 from mxnet.gluon import HybridBlock, nn
 
-
 from .common import activation, batch_norm, qconv, qdense
 from .registry import register_model
 

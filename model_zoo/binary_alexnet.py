@@ -19,7 +19,6 @@ scale-free BatchNorm) that is Larq Zoo's published 61,859,192.
 """
 from mxnet.gluon import HybridBlock, nn
 
-
 from .common import activation, batch_norm, qconv, qdense
 from .registry import register_model
 

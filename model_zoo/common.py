@@ -16,7 +16,8 @@ from mxnet.gluon import nn
 
 from bmxnet_ext import QActivation, QConv2D, QDense, config, quantizers
 
-__all__ = ["chosen", "activation", "qconv", "qdense", "batch_norm", "input_norm", "imagenet_stem", "thumbnail_stem", "classifier"]
+__all__ = ["chosen", "activation", "qconv", "qdense", "batch_norm", "input_norm", "imagenet_stem", "thumbnail_stem",
+           "classifier"]
 
 BN_EPSILON = 2e-5
 BN_MOMENTUM = 0.9

@@ -19,7 +19,6 @@ that is Larq Zoo's published 62,403,912.
 """
 from mxnet.gluon import HybridBlock, nn
 
-
 from .common import activation, batch_norm, qconv, qdense
 from .registry import register_model
 

@@ -55,8 +55,8 @@ class _Threshold(HybridBlock):
 
 
 def _rsign(channels, bits_a, prefix):
-    """RSign with Bi-Real's ApproxSign gradient (or the chosen ``input_quantizer``) for binary activations, else a threshold and the twin's
-    activation (ReLU at 32 bits, DoReFa's k-bit quantizer otherwise)."""
+    """RSign with Bi-Real's ApproxSign gradient (or the chosen ``input_quantizer``) for binary activations, else
+    a threshold and the twin's activation (ReLU at 32 bits, DoReFa's k-bit quantizer otherwise)."""
     if bits_a == 1:
         return RSign(channels, quantizer=chosen("input_quantizer", "approx_sign"), prefix=prefix)
     block = nn.HybridSequential(prefix=prefix)

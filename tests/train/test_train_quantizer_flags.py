@@ -28,6 +28,7 @@ def _blocks(net, kind):
                                       ", ".join(sorted(quantizers.REGISTRY))]),
     (["--input-quantizer", '{"name": "nope"}'], ["argument --input-quantizer", "unknown quantizer 'nope'",
                                                  "approx_sign", "ste_tern"]),
+    (["--input-quantizer", '{"name": ["ste_sign"]}'], ["--input-quantizer", "unknown quantizer ['ste_sign']"]),
     (["--input-quantizer", "{name: ste_sign}"], ["argument --input-quantizer", "invalid JSON"]),
     (["--kernel-quantizer", '{"name": "ste_sign", "clip_value": -1}'], ["--kernel-quantizer", "clip_value", "-1"]),
     (["--kernel-quantizer", '{"name": "ste_sign", "beta": 2}'], ["--kernel-quantizer", "beta"]),
@@ -76,6 +77,10 @@ def test_chosen_quantizers_replace_a_models_own():
     assert {r.quantizer for r in _blocks(reactnet, RSign)} == {quantizers.SwishSign()}
     assert {r.quantizer for r in _blocks(build_model("reactnet_a", classes=10), RSign)} == \
         {quantizers.ApproxSign()}  # the model's own without a choice
+    # binary convolutions pad with the low level of a chosen {0, 1} input quantizer, as they pad with -1 for signs
+    resnet = build_model("resnet18", classes=10, input_quantizer="ste_heaviside")
+    assert {c.pad_value for c in _blocks(resnet, QConv2D)} == {0.0}
+    assert {c.pad_value for c in _blocks(build_model("resnet18", classes=10), QConv2D)} == {-1.0}
 
 
 @pytest.fixture(scope="module")

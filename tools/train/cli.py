@@ -76,7 +76,7 @@ def _registered(kind, get, registry):
             except json.JSONDecodeError as err:
                 raise argparse.ArgumentTypeError(f"invalid JSON {text!r}: {err}") from None
         name = value.get("name") if isinstance(value, dict) else value
-        if name not in registry:
+        if not isinstance(name, str) or name not in registry:
             raise argparse.ArgumentTypeError(
                 f"unknown {kind} {name!r}; expected one of {', '.join(sorted(registry))} or a JSON dict "
                 f"'{{\"name\": ..., <arguments>}}'")
@@ -116,7 +116,8 @@ def build_parser():
     g.add_argument("--scaling", default="none", choices=SCALING_MODES,
                    help="scaling of binary layers (default: none)")
     g = p.add_argument_group("quantizers (a registered name or a JSON dict like '{\"name\": \"ste_sign\", "
-                             "\"clip_value\": 1.0}'; each replaces the zoo model's own choice in every quantized layer)")
+                             "\"clip_value\": 1.0}'; each replaces the zoo model's own choice in every quantized "
+                             "layer)")
     g.add_argument("--input-quantizer", type=_quantizer, default=None, metavar="QUANTIZER",
                    help=f"quantizer of the activations, one of {', '.join(sorted(quantizers.REGISTRY))}; replaces "
                         "--activation-method / --clip-threshold (default: the model's own)")
