@@ -7,6 +7,13 @@
 
 Layers read the defaults when they are *constructed*; arguments given explicitly always win, and layers
 configured Larq-style (with ``input_quantizer`` / ``kernel_quantizer``) ignore ``bits`` and ``scaling``.
+
+The fields ``input_quantizer``, ``kernel_quantizer`` and ``kernel_constraint`` are read by the model zoo's
+builders (``model_zoo.common``), not by the layers: set, they replace each zoo model's own choice in every
+quantized layer it builds (the layers themselves take quantizers only as arguments)::
+
+    >>> with binary_layer_config(kernel_quantizer="magnitude_aware_sign", kernel_constraint="weight_clip"):
+    ...     net = model_zoo.get_model("resnet18")
 """
 import contextlib
 import threading
@@ -30,16 +37,27 @@ class BinaryLayerConfig:
         ``ste_sign``, ``approx_sign``, ``swish_sign``) or a callable ``f(F, x)``.
     scaling : str
         Scaling mode of binary layers: ``none``, ``backward``, ``forward_backward`` or ``xnor``.
+    input_quantizer, kernel_quantizer : optional
+        Any :func:`bmxnet_ext.quantizers.get` identifier, or None (the zoo model's own choice): the quantizer
+        of every quantized activation / every quantized kernel a zoo model builds, replacing the shorthands.
+    kernel_constraint : optional
+        Any :func:`bmxnet_ext.constraints.get` identifier, or None (the zoo model's own choice): the constraint
+        of every quantized kernel a zoo model builds.
     """
 
-    FIELDS = ("bits", "bits_a", "grad_cancel", "method", "scaling")
+    FIELDS = ("bits", "bits_a", "grad_cancel", "method", "scaling", "input_quantizer", "kernel_quantizer",
+              "kernel_constraint")
 
-    def __init__(self, bits=1, bits_a=1, grad_cancel=0.5, method="det_sign", scaling="none"):
+    def __init__(self, bits=1, bits_a=1, grad_cancel=0.5, method="det_sign", scaling="none", input_quantizer=None,
+                 kernel_quantizer=None, kernel_constraint=None):
         self.bits = bits
         self.bits_a = bits_a
         self.grad_cancel = grad_cancel
         self.method = method
         self.scaling = scaling
+        self.input_quantizer = input_quantizer
+        self.kernel_quantizer = kernel_quantizer
+        self.kernel_constraint = kernel_constraint
 
     def replaced(self, **changes):
         """A copy with ``changes`` applied; unknown names raise ``ValueError``."""

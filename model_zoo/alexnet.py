@@ -7,9 +7,7 @@ directly.
 """
 from mxnet.gluon import HybridBlock, nn
 
-from bmxnet_ext import QDense
-
-from .common import activation, batch_norm, qconv
+from .common import activation, batch_norm, qconv, qdense
 from .registry import register_model
 
 __all__ = ["AlexNet", "alexnet"]
@@ -52,9 +50,9 @@ class AlexNet(HybridBlock):
                     self.features.add(nn.MaxPool2D(3, strides=2, prefix=f"pool{index}_"))
                 channels = width
             self.features.add(nn.Flatten(),
-                              activation(bits_a), QDense(4096, in_units=channels * 5 * 5, bits=bits, prefix="fc6_"),
+                              activation(bits_a), qdense(4096, channels * 5 * 5, bits, prefix="fc6_"),
                               batch_norm(4096, prefix="bn6_"),
-                              activation(bits_a), QDense(4096, in_units=4096, bits=bits, prefix="fc7_"),
+                              activation(bits_a), qdense(4096, 4096, bits, prefix="fc7_"),
                               batch_norm(4096, prefix="bn7_"),
                               nn.Activation("relu", prefix="relu7_"))
             self.output = nn.Dense(classes, in_units=4096, prefix="fc8_")

@@ -19,9 +19,7 @@ scale-free BatchNorm) that is Larq Zoo's published 61,859,192.
 """
 from mxnet.gluon import HybridBlock, nn
 
-from bmxnet_ext import QConv2D, QDense
-
-from .common import activation, batch_norm
+from .common import activation, batch_norm, qconv, qdense
 from .registry import register_model
 
 __all__ = ["BinaryAlexNet", "binary_alexnet"]
@@ -45,18 +43,18 @@ class BinaryAlexNet(HybridBlock):
     def __init__(self, classes=1000, bits=1, bits_a=1, pad_value=None, in_channels=3, **kwargs):
         super().__init__(**kwargs)
         sign = dict(gradient_cancel_threshold=STE_CLIP)
-        clip = dict(kernel_constraint="weight_clip" if bits == 1 else None)
+        clip = dict(kernel_constraint="weight_clip")  # qconv / qdense apply it to 1-bit layers
         with self.name_scope():
             self.features = nn.HybridSequential(prefix="")
-            self.features.add(QConv2D(64, 11, strides=4, padding=4, in_channels=in_channels, bits=bits,
-                                      pad_value=0.0, prefix="conv1_", **clip),
+            self.features.add(qconv(64, 11, in_channels, bits, strides=4, padding=4, pad_value=0.0, prefix="conv1_",
+                                    **clip),
                               nn.MaxPool2D(3, strides=2), _bn(64, "bn1_"))
             channels = 64
             for index, (width, kernel, pool) in enumerate(
                     [(192, 5, True), (384, 3, False), (384, 3, False), (256, 3, True)], start=2):
                 self.features.add(activation(bits_a, **sign),
-                                  QConv2D(width, kernel, padding=kernel // 2, in_channels=channels, bits=bits,
-                                          pad_value=pad_value, prefix=f"conv{index}_", **clip))
+                                  qconv(width, kernel, channels, bits, padding=kernel // 2, pad_value=pad_value,
+                                        prefix=f"conv{index}_", **clip))
                 if pool:
                     self.features.add(nn.MaxPool2D(3, strides=2))
                 self.features.add(_bn(width, f"bn{index}_"))
@@ -66,7 +64,7 @@ class BinaryAlexNet(HybridBlock):
             units = channels * 6 * 6
             for index, width in enumerate([4096, 4096, classes], start=6):
                 self.output.add(activation(bits_a, **sign),
-                                QDense(width, in_units=units, bits=bits, prefix=f"fc{index}_", **clip),
+                                qdense(width, units, bits, prefix=f"fc{index}_", **clip),
                                 _bn(width, f"bn{index}_"))
                 units = width
 

@@ -4,43 +4,87 @@ Every zoo model keeps its first and last layer full precision (paper Section 4.1
 the classifier are plain ``nn.Conv2D`` / ``nn.Dense``; everything in between that the paper binarizes is a
 :func:`activation` (``QActivation``) followed by a :func:`qconv` (``QConv2D``).
 
+The training-wide quantizers and constraint of :func:`bmxnet_ext.binary_layer_config` (``input_quantizer``,
+``kernel_quantizer``, ``kernel_constraint``; ``bmxnet-train``'s ``--input-quantizer`` etc.) are applied here:
+when set, they replace the model's own choice in every :func:`activation`, :func:`qconv` and :func:`qdense`
+whose width is below 32 bits.
+
 BatchNorm uses BMXNet v1's settings (``epsilon = 2e-5``, ``momentum = 0.9``) so released models load as
 they were trained.
 """
 from mxnet.gluon import nn
 
-from bmxnet_ext import QActivation, QConv2D
+from bmxnet_ext import QActivation, QConv2D, QDense, config, quantizers
 
-__all__ = ["activation", "qconv", "batch_norm", "input_norm", "imagenet_stem", "thumbnail_stem", "classifier"]
+__all__ = ["chosen", "activation", "qconv", "qdense", "batch_norm", "input_norm", "imagenet_stem", "thumbnail_stem",
+           "classifier"]
 
 BN_EPSILON = 2e-5
 BN_MOMENTUM = 0.9
 
 
-def activation(bits_a, prefix=None, **quantizer):
+def chosen(name, model_choice=None):
+    """Field ``name`` of the current :func:`bmxnet_ext.binary_layer_config` if set, else ``model_choice``."""
+    value = config.get_default(name)
+    return model_choice if value is None else value
+
+
+def activation(bits_a, prefix=None, input_quantizer=None, **quantizer):
     """The activation in front of a quantized layer.
 
-    ``bits_a < 32``: ``QActivation(bits_a, **quantizer)`` (sign for 1 bit, DoReFa k-bit otherwise;
-    ``quantizer`` may set ``gradient_cancel_threshold`` and ``method``). ``bits_a = 32``: ReLU.
-    ``QActivation(bits=32)`` is the identity, which would leave the body of a pre-activation network linear
-    between its stem and head; the full-precision twin uses the ReLU of the usual float networks.
+    ``bits_a < 32``: ``QActivation(quantizer=input_quantizer)`` when an input quantizer is given or chosen in
+    :func:`bmxnet_ext.binary_layer_config` (the chosen one wins), else ``QActivation(bits_a, **quantizer)``
+    (sign for 1 bit, DoReFa k-bit otherwise; ``quantizer`` may set ``gradient_cancel_threshold`` and
+    ``method``). ``bits_a = 32``: ReLU. ``QActivation(bits=32)`` is the identity, which would leave the body of a
+    pre-activation network linear between its stem and head; the full-precision twin uses the ReLU of the usual
+    float networks.
     """
     if bits_a == 32:
         return nn.Activation("relu", prefix=prefix)
+    input_quantizer = chosen("input_quantizer", input_quantizer)
+    if input_quantizer is not None:
+        return QActivation(quantizer=input_quantizer, prefix=prefix)
     return QActivation(bits=bits_a, prefix=prefix, **quantizer)
 
 
+def _weight_quantization(bits, scaling, kernel_quantizer, kernel_constraint):
+    """Keyword arguments that quantize the kernel of a zoo layer of ``bits`` weight bits.
+
+    A kernel quantizer given or chosen in :func:`bmxnet_ext.binary_layer_config` (the chosen one wins) replaces
+    the shorthands ``bits`` and ``scaling``; the constraint (chosen one first) applies to it and to 1-bit
+    kernels. ``bits = 32`` stays full precision whatever is chosen.
+    """
+    if bits == 32:
+        return dict(bits=32)
+    kernel_quantizer = chosen("kernel_quantizer", kernel_quantizer)
+    kernel_constraint = chosen("kernel_constraint", kernel_constraint)
+    if kernel_quantizer is not None:
+        return dict(kernel_quantizer=kernel_quantizer, kernel_constraint=kernel_constraint)
+    binary = bits == 1
+    return dict(bits=bits, scaling=scaling if binary else None, kernel_constraint=kernel_constraint if binary else None)
+
+
 def qconv(channels, kernel_size, in_channels, bits, strides=1, padding=0, pad_value=None, prefix=None,
-          dilation=1, scaling=None, kernel_constraint=None):
-    """A bias-free ``QConv2D`` of ``bits`` weight bits (1-bit layers pad with ``pad_value``, default -1).
+          dilation=1, scaling=None, kernel_quantizer=None, kernel_constraint=None):
+    """A bias-free ``QConv2D`` of ``bits`` weight bits (1-bit layers pad with ``pad_value``, default -1, or the
+    low level of a chosen two-valued input quantizer).
 
     ``scaling`` and ``kernel_constraint`` (e.g. ``"weight_clip"``) apply to 1-bit layers only (other widths
-    ignore them, so full-precision twins need no case).
+    ignore them, so full-precision twins need no case); ``kernel_quantizer`` replaces ``bits`` and ``scaling``
+    (:func:`_weight_quantization`).
     """
-    binary = bits == 1
+    weights = _weight_quantization(bits, scaling, kernel_quantizer, kernel_constraint)
+    levels = getattr(quantizers.get(chosen("input_quantizer")), "levels", None)
+    if pad_value is None and levels and bits < 32:
+        pad_value = levels[0]
     return QConv2D(channels, kernel_size, strides=strides, padding=padding, dilation=dilation,
-                   in_channels=in_channels, bits=bits, pad_value=pad_value, scaling=scaling if binary else None,
-                   kernel_constraint=kernel_constraint if binary else None, prefix=prefix)
+                   in_channels=in_channels, pad_value=pad_value, prefix=prefix, **weights)
+
+
+def qdense(units, in_units, bits, prefix=None, scaling=None, kernel_quantizer=None, kernel_constraint=None):
+    """A bias-free ``QDense`` of ``bits`` weight bits; arguments as :func:`qconv`."""
+    return QDense(units, in_units=in_units, prefix=prefix,
+                  **_weight_quantization(bits, scaling, kernel_quantizer, kernel_constraint))
 
 
 def batch_norm(in_channels, prefix=None, scale=True, momentum=BN_MOMENTUM, epsilon=BN_EPSILON):

@@ -19,9 +19,7 @@ that is Larq Zoo's published 62,403,912.
 """
 from mxnet.gluon import HybridBlock, nn
 
-from bmxnet_ext import QDense
-
-from .common import activation, batch_norm, qconv
+from .common import activation, batch_norm, qconv, qdense
 from .registry import register_model
 
 __all__ = ["DoReFaNet", "dorefanet", "ACTIVATION_BITS"]
@@ -70,7 +68,7 @@ class DoReFaNet(HybridBlock):
             units = channels * 6 * 6
             for index in (6, 7):
                 self.output.add(activation(bits_a),
-                                QDense(4096, in_units=units, bits=bits, scaling=scaling, prefix=f"fc{index}_"),
+                                qdense(4096, units, bits, prefix=f"fc{index}_", scaling=scaling),
                                 _bn(4096, f"bn{index}_"))
                 units = 4096
             self.output.add(_Clip01(), nn.Dense(classes, in_units=units, prefix="fc8_"))

@@ -5,9 +5,7 @@ so its weights load by name.
 """
 from mxnet.gluon import HybridBlock, nn
 
-from bmxnet_ext import QDense
-
-from .common import activation, batch_norm, qconv
+from .common import activation, batch_norm, qconv, qdense
 from .registry import register_model
 
 __all__ = ["LeNet", "lenet"]
@@ -47,7 +45,7 @@ class LeNet(HybridBlock):
                 nn.MaxPool2D(2, strides=2, prefix="pooling1_"),
                 nn.Flatten(prefix="flatten0_"),
                 activation(bits_a, prefix="qactivation1_"),
-                QDense(1000, in_units=64 * 4 * 4, bits=bits, prefix="qfullyconnected0_"),
+                qdense(1000, 64 * 4 * 4, bits, prefix="qfullyconnected0_"),
                 batch_norm(1000, prefix="batchnorm2_"),
                 nn.Activation("tanh", prefix="activation1_"))
             self.output = nn.Dense(classes, in_units=1000, prefix="fullyconnected0_")

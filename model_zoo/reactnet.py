@@ -27,7 +27,7 @@ from mxnet.gluon import HybridBlock, nn
 
 from bmxnet_ext import RPReLU, RSign
 
-from .common import activation, batch_norm, qconv
+from .common import activation, batch_norm, chosen, qconv
 from .registry import register_model
 
 __all__ = ["ReActNet", "ReActBlock", "reactnet_a", "REACTNET_A_WIDTHS"]
@@ -55,10 +55,10 @@ class _Threshold(HybridBlock):
 
 
 def _rsign(channels, bits_a, prefix):
-    """RSign with Bi-Real's ApproxSign gradient for binary activations, else a threshold and the twin's
-    activation (ReLU at 32 bits, DoReFa's k-bit quantizer otherwise)."""
+    """RSign with Bi-Real's ApproxSign gradient (or the chosen ``input_quantizer``) for binary activations, else
+    a threshold and the twin's activation (ReLU at 32 bits, DoReFa's k-bit quantizer otherwise)."""
     if bits_a == 1:
-        return RSign(channels, quantizer="approx_sign", prefix=prefix)
+        return RSign(channels, quantizer=chosen("input_quantizer", "approx_sign"), prefix=prefix)
     block = nn.HybridSequential(prefix=prefix)
     with block.name_scope():
         block.add(_Threshold(channels, prefix=""), activation(bits_a))

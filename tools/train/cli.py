@@ -16,7 +16,7 @@ import logging
 import os
 import sys
 
-from bmxnet_ext import model_metadata
+from bmxnet_ext import constraints, model_metadata, quantizers
 from bmxnet_ext.atomic import check_output_folder, remove_stale_temporaries, write_text
 from bmxnet_ext.cli import (ArgumentParser, fraction, int_in_range, non_negative_float, non_negative_int,
                             open_fraction, positive_float, positive_int)
@@ -65,6 +65,32 @@ def _epoch_list(text):
     return epochs
 
 
+def _registered(kind, get, registry):
+    """argparse type: a name in ``registry`` or a JSON dict ``{"name": ..., **kwargs}``, built by ``get`` and
+    returned as its config dict (JSON, for ``args.json``)."""
+    def parse(text):
+        value = text
+        if text.lstrip().startswith("{"):
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as err:
+                raise argparse.ArgumentTypeError(f"invalid JSON {text!r}: {err}") from None
+        name = value.get("name") if isinstance(value, dict) else value
+        if not isinstance(name, str) or name not in registry:
+            raise argparse.ArgumentTypeError(
+                f"unknown {kind} {name!r}; expected one of {', '.join(sorted(registry))} or a JSON dict "
+                f"'{{\"name\": ..., <arguments>}}'")
+        try:
+            return get(value).get_config()
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+    return parse
+
+
+_quantizer = _registered("quantizer", quantizers.get, quantizers.REGISTRY)
+_constraint = _registered("constraint", constraints.get, constraints.REGISTRY)
+
+
 def _contexts(text):
     """argparse type: devices such as ``cpu(0),cpu(1)``."""
     try:
@@ -89,6 +115,18 @@ def build_parser():
                    help="1-bit activation method (default: det_sign)")
     g.add_argument("--scaling", default="none", choices=SCALING_MODES,
                    help="scaling of binary layers (default: none)")
+    g = p.add_argument_group("quantizers (a registered name or a JSON dict like '{\"name\": \"ste_sign\", "
+                             "\"clip_value\": 1.0}'; each replaces the zoo model's own choice in every quantized "
+                             "layer)")
+    g.add_argument("--input-quantizer", type=_quantizer, default=None, metavar="QUANTIZER",
+                   help=f"quantizer of the activations, one of {', '.join(sorted(quantizers.REGISTRY))}; replaces "
+                        "--activation-method / --clip-threshold (default: the model's own)")
+    g.add_argument("--kernel-quantizer", type=_quantizer, default=None, metavar="QUANTIZER",
+                   help="quantizer of the weights; replaces --bits / --scaling of the binary layers (default: the "
+                        "model's own)")
+    g.add_argument("--kernel-constraint", type=_constraint, default=None, metavar="CONSTRAINT",
+                   help=f"constraint on the latent weights after each update, one of "
+                        f"{', '.join(sorted(constraints.REGISTRY))} (default: the model's own)")
     g = p.add_argument_group("data")
     g.add_argument("--dataset", default="digits", choices=DATASETS, help="dataset (default: digits)")
     g.add_argument("--data-dir", default=None,
@@ -160,10 +198,35 @@ def build_parser():
     return p
 
 
+def _check_quantizer_flags(parser, args):
+    """Refuse (usage error) quantizer flags combined with the shorthands they replace."""
+    if args.input_quantizer is not None:
+        if args.bits_a != 1:
+            parser.error(f"--input-quantizer replaces the --bits-a shorthand of the quantized activations: leave "
+                         f"--bits-a (and --bits) at 1, got --bits-a {args.bits_a}")
+        changed = [flag for flag, name in (("--activation-method", "activation_method"),
+                                           ("--clip-threshold", "clip_threshold"))
+                   if getattr(args, name) != parser.get_default(name)]
+        if changed:
+            parser.error(f"--input-quantizer replaces {' and '.join(changed)} (set the gradient with the "
+                         f"quantizer's own arguments, e.g. clip_value)")
+    if args.kernel_quantizer is not None and args.bits != 1:
+        parser.error(f"--kernel-quantizer replaces the --bits shorthand of the binary layers: leave --bits at 1, "
+                     f"got --bits {args.bits}")
+    if args.kernel_constraint is not None and args.bits != 1:
+        parser.error(f"--kernel-constraint applies to the binary layers, which --bits {args.bits} leaves out: "
+                     f"leave --bits at 1")
+    if args.kernel_quantizer is not None and args.scaling != "none":
+        parser.error(f"--kernel-quantizer replaces --scaling {args.scaling} (magnitude_aware_sign is XNOR-Net's "
+                     f"per-channel scale)")
+
+
 def parse_args(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.bits_a is None:
         args.bits_a = args.bits
+    _check_quantizer_flags(parser, args)
     if args.run_dir is None:
         args.run_dir = os.path.join("runs", f"{args.model}-{args.dataset}-w{args.bits}a{args.bits_a}")
     return args
@@ -213,7 +276,9 @@ def main(argv=None):
     _check_run_dir(args)
     splits = load_dataset(args.dataset, data_dir=args.data_dir, augment=args.augment, image_size=args.image_size,
                           record_classes=args.record_classes)  # a missing dataset fails before the run folder
-    check_model_input(args.model, splits[0].shape, bits=args.bits, bits_a=args.bits_a)  # so does a bad size
+    check_model_input(args.model, splits[0].shape, bits=args.bits, bits_a=args.bits_a,  # so does a bad size
+                      input_quantizer=args.input_quantizer, kernel_quantizer=args.kernel_quantizer,
+                      kernel_constraint=args.kernel_constraint)
     if args.init_from:
         source_params_file(args.init_from)
     if args.teacher:

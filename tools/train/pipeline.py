@@ -41,8 +41,14 @@ def parse_contexts(text):
 
 
 def build_model(name, *, classes, bits=1, bits_a=1, clip_threshold=0.5, activation_method="det_sign",
-                scaling="none", **model_kwargs):
+                scaling="none", input_quantizer=None, kernel_quantizer=None, kernel_constraint=None,
+                **model_kwargs):
     """Zoo model ``name`` whose quantized layers use the given settings (via :func:`binary_layer_config`).
+
+    ``input_quantizer``, ``kernel_quantizer`` (:func:`bmxnet_ext.quantizers.get` identifiers) and
+    ``kernel_constraint`` (:func:`bmxnet_ext.constraints.get`), when not None, replace the model's own choice in
+    every quantized layer (:mod:`model_zoo.common`); the quantizers replace the shorthands ``activation_method`` /
+    ``clip_threshold`` and ``bits`` / ``scaling`` there.
 
     ``name`` may also be a constructor ``f(classes=, bits=, bits_a=, **model_kwargs)``, e.g. a
     ``functools.partial`` of the zoo's generic ``resnet`` / ``densenet``.
@@ -50,7 +56,8 @@ def build_model(name, *, classes, bits=1, bits_a=1, clip_threshold=0.5, activati
     from model_zoo import get_model
 
     with binary_layer_config(bits=bits, bits_a=bits_a, grad_cancel=clip_threshold, method=activation_method,
-                             scaling=scaling):
+                             scaling=scaling, input_quantizer=input_quantizer, kernel_quantizer=kernel_quantizer,
+                             kernel_constraint=kernel_constraint):
         if callable(name):
             return name(classes=classes, bits=bits, bits_a=bits_a, **model_kwargs)
         return get_model(name, bits=bits, bits_a=bits_a, classes=classes, **model_kwargs)
@@ -118,7 +125,8 @@ def make_trainer(net, *, optimizer, lr, weight_decay, lr_schedule, epochs, steps
 
 
 def train(*, model, dataset, run_dir, data_dir=None, augment="none", image_size=None, record_classes=1000,
-          bits=1, bits_a=None, clip_threshold=0.5, activation_method="det_sign", scaling="none", model_kwargs=None,
+          bits=1, bits_a=None, clip_threshold=0.5, activation_method="det_sign", scaling="none",
+          input_quantizer=None, kernel_quantizer=None, kernel_constraint=None, model_kwargs=None,
           optimizer="adam", lr=1e-3, weight_decay=0.0, lr_schedule="cosine", warmup_epochs=0, lr_steps=(),
           lr_factor=0.1, final_lr=0.0, poly_power=2.0, momentum=0.9, nesterov=False, bop_threshold=1e-8,
           bop_gamma=1e-4, decay_binary_weights=False,
@@ -150,7 +158,8 @@ def train(*, model, dataset, run_dir, data_dir=None, augment="none", image_size=
     input_shape = (1,) + tuple(train_split.shape)
     net = create_net(model, classes=classes, seed=seed, ctx=contexts, input_shape=input_shape, bits=bits,
                      bits_a=bits_a, clip_threshold=clip_threshold, activation_method=activation_method,
-                     scaling=scaling, **(model_kwargs or {}))
+                     scaling=scaling, input_quantizer=input_quantizer, kernel_quantizer=kernel_quantizer,
+                     kernel_constraint=kernel_constraint, **(model_kwargs or {}))
     _log_summary(net, input_shape)
     if init_from:
         init_from_source(net, init_from)
