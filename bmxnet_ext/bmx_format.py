@@ -2,7 +2,8 @@
 
 The format is specified field by field in ``docs/bmx_format.md``. In short: a 32-byte header (magic
 ``BMXMODEL``, version, body size, CRC-32 of the body), a graph block (tensors, nodes with typed attributes,
-graph inputs and outputs) and a data region of 64-byte aligned constant blobs (float32 weights, packed
+graph inputs and outputs, then since version 1.1 the model's metadata: input convention and class names,
+:mod:`bmxnet_ext.model_metadata`) and a data region of 64-byte aligned constant blobs (float32 weights, packed
 ``uint64`` binary weights). Everything is little-endian.
 
 :func:`write_bmx` takes a *converted* graph (MXNet symbol JSON with standard operators plus ``BmxPack``,
@@ -23,13 +24,18 @@ from .atomic import write_bytes
 __all__ = ["MAGIC", "VERSION", "OP_SCHEMAS", "write_bmx", "read_bmx", "BmxModel"]
 
 MAGIC = b"BMXMODEL"
-VERSION = (1, 0)
+VERSION = (1, 1)
+METADATA_SINCE = (1, 1)
 HEADER = struct.Struct("<8sHHIQII")
 ALIGNMENT = 64
 
 KIND_INPUT, KIND_CONSTANT, KIND_INTERMEDIATE = 0, 1, 2
 DTYPE_FLOAT32, DTYPE_INT32, DTYPE_UINT64 = 0, 1, 2
 ATTR_INTS, ATTR_FLOAT, ATTR_STRING = 0, 1, 2
+META_FLOAT, META_STRING, META_FLOATS, META_STRINGS = 1, 2, 3, 4
+_META_KINDS = {"layout": META_STRING, "color": META_STRING, "scale": META_FLOAT, "mean": META_FLOATS,
+               "std": META_FLOATS, "resize": META_STRING, "crop_fraction": META_FLOAT, "labels": META_STRINGS}
+"""Metadata entries (``ModelMetadata`` fields) and their encodings."""
 _DTYPES = {DTYPE_FLOAT32: np.dtype("<f4"), DTYPE_INT32: np.dtype("<i4"), DTYPE_UINT64: np.dtype("<u8")}
 
 _REQUIRED = object()
@@ -178,6 +184,21 @@ class _Writer:
         else:
             self.string(value)
 
+    def meta(self, key, kind, value):
+        self.string(key)
+        self.u8(kind)
+        if kind == META_FLOAT:
+            self.parts.append(struct.pack("<d", value))
+        elif kind == META_STRING:
+            self.string(value)
+        elif kind == META_FLOATS:
+            self.u32(len(value))
+            self.parts.append(struct.pack(f"<{len(value)}d", *value))
+        else:
+            self.u32(len(value))
+            for text in value:
+                self.string(text)
+
     def data(self):
         return b"".join(self.parts)
 
@@ -258,7 +279,7 @@ def _graph(symbol_json, params, input_shapes):
     return tensors, records, inputs, outputs
 
 
-def write_bmx(path, symbol, params, input_shapes):
+def write_bmx(path, symbol, params, input_shapes, metadata=None):
     """Write a converted model as one ``.bmx`` file (atomically: temporary file, then rename).
 
     Parameters
@@ -271,21 +292,25 @@ def write_bmx(path, symbol, params, input_shapes):
         Parameter name (optionally prefixed ``arg:`` / ``aux:``) to array (NumPy or NDArray). Float weights
         are float32; packed binary weights int64 or uint64 words (stored as uint64, bits unchanged).
     input_shapes : dict
-        Graph input name to shape, e.g. ``{"data": (1, 3, 224, 224)}``. The runtime runs this shape.
+        Graph input name to shape, e.g. ``{"data": (1, 3, 224, 224)}``. The runtime runs this shape unless
+        the caller chooses another batch size.
+    metadata : bmxnet_ext.model_metadata.ModelMetadata, optional
+        Input convention and class names; without it the file records none (readers assume the default).
 
     Returns the number of bytes written.
     """
-    blob = to_bytes(symbol, params, input_shapes)
+    blob = to_bytes(symbol, params, input_shapes, metadata)
     write_bytes(path, blob)
     return len(blob)
 
 
-def to_bytes(symbol, params, input_shapes):
+def to_bytes(symbol, params, input_shapes, metadata=None):
     """The ``.bmx`` file contents for a converted model (see :func:`write_bmx`)."""
     tensors, records, inputs, outputs = _graph(_load_symbol_json(symbol), params, dict(input_shapes))
+    entries = _metadata_entries(metadata)
     # Lay out the constants first so the graph block can name their offsets; the graph block's size does not
     # depend on the offsets' values (fixed-width fields), so it is measured with placeholder offsets.
-    graph_size = len(_graph_block(tensors, records, inputs, outputs, offsets=None))
+    graph_size = len(_graph_block(tensors, records, inputs, outputs, entries, offsets=None))
     cursor = _align(HEADER.size + graph_size)
     offsets, end = {}, HEADER.size + graph_size
     for i, t in enumerate(tensors):
@@ -293,7 +318,7 @@ def to_bytes(symbol, params, input_shapes):
             offsets[i] = cursor
             end = cursor + t["array"].nbytes
             cursor = _align(end)
-    graph = _graph_block(tensors, records, inputs, outputs, offsets)
+    graph = _graph_block(tensors, records, inputs, outputs, entries, offsets)
     body = bytearray(end - HEADER.size)  # the file ends with the last constant's last byte
     body[:len(graph)] = graph
     for i, offset in offsets.items():
@@ -307,7 +332,15 @@ def _align(n):
     return (n + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
 
 
-def _graph_block(tensors, records, inputs, outputs, offsets):
+def _metadata_entries(metadata):
+    """``[(key, kind, value)]`` of a ``ModelMetadata`` (none for ``None``)."""
+    if metadata is None:
+        return []
+    values = metadata.as_dict()
+    return [(key, kind, values[key]) for key, kind in _META_KINDS.items()]
+
+
+def _graph_block(tensors, records, inputs, outputs, entries, offsets):
     w = _Writer()
     w.u32(len(tensors))
     w.u32(len(records))
@@ -340,17 +373,21 @@ def _graph_block(tensors, records, inputs, outputs, offsets):
         w.u32(i)
     for i in outputs:
         w.u32(i)
+    w.u32(len(entries))
+    for entry in entries:
+        w.meta(*entry)
     return w.data()
 
 
 class BmxModel:
     """A parsed ``.bmx`` file: ``version``, ``tensors`` (dicts with name, kind, dtype, shape, array),
-    ``nodes`` (dicts with op, name, attrs, inputs, outputs as tensor indices), ``inputs``, ``outputs``, and
-    ``graph_end``, the file offset where the graph block ends."""
+    ``nodes`` (dicts with op, name, attrs, inputs, outputs as tensor indices), ``inputs``, ``outputs``,
+    ``metadata`` (a ``ModelMetadata``, or ``None`` when the file records none) and ``graph_end``, the file
+    offset where the graph block ends."""
 
-    def __init__(self, version, tensors, nodes, inputs, outputs, graph_end):
+    def __init__(self, version, tensors, nodes, inputs, outputs, metadata, graph_end):
         self.version, self.tensors, self.nodes, self.inputs, self.outputs = version, tensors, nodes, inputs, outputs
-        self.graph_end = graph_end
+        self.metadata, self.graph_end = metadata, graph_end
 
 
 def read_bmx(data):
@@ -417,4 +454,25 @@ def _parse_body(data, major, minor):
         nodes.append({"op": op, "name": name, "attrs": attrs, "inputs": ins, "outputs": outs})
     inputs = [take("I") for _ in range(n_inputs)]
     outputs = [take("I") for _ in range(n_outputs)]
-    return BmxModel((major, minor), tensors, nodes, inputs, outputs, pos)
+    metadata = None
+    if (major, minor) >= METADATA_SINCE:
+        values = {}
+        for _ in range(take("I")):
+            key, kind = string(), take("B")
+            if kind == META_FLOAT:
+                values[key] = take("d")
+            elif kind == META_STRING:
+                values[key] = string()
+            elif kind == META_FLOATS:
+                count = take("I")
+                values[key] = tuple(struct.unpack_from(f"<{count}d", data, pos))
+                pos += 8 * count
+            elif kind == META_STRINGS:
+                values[key] = tuple(string() for _ in range(take("I")))
+            else:
+                raise ValueError(f"Metadata entry {key!r} has unknown kind {kind}")
+        if values:
+            from .model_metadata import ModelMetadata
+
+            metadata = ModelMetadata.from_dict(values)
+    return BmxModel((major, minor), tensors, nodes, inputs, outputs, metadata, pos)

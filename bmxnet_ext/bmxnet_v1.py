@@ -38,11 +38,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .words import WORD_BITS  # the released 64-bit models use our word size
+
 __all__ = ["WORD_BITS", "BINARY_OPS", "V1BinaryLayer", "V1Model", "read_v1_model", "unpack_v1_words",
            "pack_v1_words", "reference_symbol", "check_shapes"]
-
-WORD_BITS = 64
-"""Bits per packed word of the released 64-bit models."""
 
 BINARY_OPS = ("QConvolution", "QFullyConnected")
 """v1 operators whose weights are stored packed."""
@@ -129,17 +128,23 @@ def _parse_tuple(text):
     return tuple(int(v) for v in text.split(",") if v.strip())
 
 
+def _not_a_file(path):
+    return "is a folder, not a file" if os.path.isdir(path) else "not found"
+
+
 def _mxnet_reason(err):
-    """The reason in an MXNet error: its last non-empty line (the first ones are a stack trace header)."""
+    """The reason in an MXNet error, one line: the line stating the failure (MXNet's messages may start with a
+    stack trace header and end with the operator's argument list)."""
     lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
-    return lines[-1] if lines else type(err).__name__
+    stated = [line for line in lines if line.startswith("MXNetError:") or "Check failed" in line]
+    return (stated or lines or [type(err).__name__])[0 if stated else -1]
 
 
 def _load_params(params_file):
     import mxnet as mx
 
     if not os.path.isfile(params_file):
-        raise FileNotFoundError(f"BMXNet v1 params file {params_file!r} not found.")
+        raise FileNotFoundError(f"BMXNet v1 params file {params_file!r} {_not_a_file(params_file)}.")
     try:
         loaded = mx.nd.load(params_file)
     except mx.base.MXNetError as err:
@@ -158,7 +163,7 @@ def _load_params(params_file):
 
 def _load_symbol(symbol_file):
     if not os.path.isfile(symbol_file):
-        raise FileNotFoundError(f"BMXNet v1 symbol file {symbol_file!r} not found.")
+        raise FileNotFoundError(f"BMXNet v1 symbol file {symbol_file!r} {_not_a_file(symbol_file)}.")
     try:
         with open(symbol_file, encoding="utf-8") as f:
             graph = json.load(f)
@@ -282,6 +287,9 @@ def check_shapes(model, input_shape):
     except mx.base.MXNetError as err:
         raise ValueError(f"The v1 model does not accept input shape {tuple(input_shape)}: "
                          f"{_mxnet_reason(err)}") from err
+    if arg_shapes is None:
+        raise ValueError(f"The shapes of the v1 model cannot be inferred from input shape {tuple(input_shape)} "
+                         "(some outputs do not depend on the input?): the symbol is not a usable model.")
     readers = {}
     for node in model.nodes:
         for i, *_ in node.get("inputs", []):
@@ -329,24 +337,41 @@ def reference_symbol(model):
     """
     import mxnet as mx
 
-    F = mx.sym
     layers = {layer.name: layer for layer in model.binary_layers}
     built = []
     for node in model.nodes:
-        op, name = node["op"], node["name"]
-        inputs = [built[i][o] if len(built[i].list_outputs()) > 1 else built[i] for i, o, *_ in node["inputs"]]
-        attrs = {k: v for k, v in model.node_attrs(node).items() if k not in _DROPPED_ATTRS}
-        if op == "null":
-            built.append(F.var(name))
-        elif op in BINARY_OPS:
-            built.append(_binary_layer_symbol(F, layers[name], inputs[0], inputs[1]))
-        elif op == "QActivation":
-            built.append(_det_sign(F, inputs[0], name))
-        elif op == "SoftmaxOutput":
-            built.append(inputs[0])
-        elif hasattr(F, op):
-            built.append(getattr(F, op)(*inputs, name=name, **attrs))
-        else:
-            raise ValueError(f"{name}: unknown operator {op!r} in the v1 model.")
-    heads = [built[i] for i, *_ in model.heads]
-    return heads[0] if len(heads) == 1 else F.Group(heads)
+        try:
+            built.append(_node_symbol(mx.sym, node, model, layers, built))
+        except (mx.base.MXNetError, TypeError) as err:  # TypeError: an attribute named like an argument
+            raise ValueError(f"{node['name']}: MXNet refuses operator {node['op']} with attributes "
+                             f"{model.node_attrs(node)}: {_mxnet_reason(err)}") from None
+    heads = [_output(built, i, o, "the outputs") for i, o, *_ in model.heads]
+    return heads[0] if len(heads) == 1 else mx.sym.Group(heads)
+
+
+def _output(built, index, output, reader):
+    """Output ``output`` of the symbol ``built[index]``; ``ValueError`` naming ``reader`` if it has none."""
+    outputs = built[index].list_outputs()
+    if not 0 <= int(output) < len(outputs):
+        raise ValueError(f"{reader}: reads output {output} of node {index}, which has {len(outputs)}.")
+    return built[index][int(output)] if len(outputs) > 1 else built[index]
+
+
+def _node_symbol(F, node, model, layers, built):
+    """The symbol of one v1 node (see :func:`reference_symbol`), from the symbols ``built`` before it."""
+    op, name = node["op"], node["name"]
+    inputs = [_output(built, i, o, name) for i, o, *_ in node["inputs"]]
+    attrs = {k: v for k, v in model.node_attrs(node).items() if k not in _DROPPED_ATTRS}
+    if op == "null":
+        return F.var(name)
+    if op in ("QActivation", "SoftmaxOutput") and not inputs:
+        raise ValueError(f"{name}: operator {op} has no input.")
+    if op in BINARY_OPS:
+        return _binary_layer_symbol(F, layers[name], inputs[0], inputs[1])
+    if op == "QActivation":
+        return _det_sign(F, inputs[0], name)
+    if op == "SoftmaxOutput":
+        return inputs[0]
+    if hasattr(F, op):
+        return getattr(F, op)(*inputs, name=name, **attrs)
+    raise ValueError(f"{name}: unknown operator {op!r} in the v1 model.")

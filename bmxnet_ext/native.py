@@ -14,16 +14,20 @@ as well and read bit for bit. The functions that compute activations take ``out=
 writeable, C-contiguous array of the result's shape and dtype, which they fill and return instead of
 allocating one per call (a graph executor reuses its buffers the same way); it must not overlap an input.
 Every function checks its arguments and raises ``TypeError`` (dtype) or ``ValueError`` (shape, layout,
-parameter) naming the operation and the offending shapes.
+parameter) naming the operation and the offending shapes; the checks are the binding's (arrays) and the
+core's (geometry), so this module only documents and forwards.
 
 Instruction sets: ``available_isas()`` lists what this CPU and build support; the kernels use the fastest
 unless ``BMX_ISA`` or :func:`use_isa` says otherwise. Threads: :func:`set_num_threads`; results are
-bit-identical for every thread count.
+bit-identical for every thread count. Both switches are process-wide: the Python binding, the MXNet
+operators (:mod:`bmxnet_ext.ops`) and the runtime (:mod:`bmxnet_ext.runtime`) link one core library
+(``bmxnet_ext/libbmxcore.so``), and :func:`kernel_calls` counts the kernel calls each ISA ran for all of them.
 """
 import contextlib
+import numbers
 import threading
 
-import numpy as np
+from .words import WORD_BITS, words_for
 
 try:
     from . import _native
@@ -31,19 +35,16 @@ except ImportError as err:  # pragma: no cover - depends on the build
     raise ImportError("bmxnet_ext._native is not built; run `python setup.py build_ext --inplace` in the "
                       "repository root (needs a C++17 compiler and pybind11)") from err
 
-__all__ = ["WORD_BITS", "words_for", "available_isas", "current_isa", "use_isa", "set_num_threads",
+__all__ = ["WORD_BITS", "words_for", "available_isas", "current_isa", "use_isa", "kernel_calls", "set_num_threads",
            "get_num_threads", "pack_activations", "pack_conv_weights", "pack_dense_weights", "binary_conv2d",
            "binary_dense", "binary_gemm", "sign_intervals", "peak_macs_per_second", "OUT_FORMATS"]
 
-WORD_BITS = 64
+if _native.WORD_BITS != WORD_BITS:  # pragma: no cover - the two homes of the constant (C++ and Python) agree
+    raise ImportError(f"bmxnet_ext._native packs {_native.WORD_BITS}-bit words, bmxnet_ext.words says {WORD_BITS}")
+
 OUT_FORMATS = ("int32", "float", "packed")
 _ISA_LOCK = threading.RLock()
 _FORCED = []  # instruction sets forced by the active use_isa blocks, innermost last
-
-
-def words_for(bits):
-    """Number of 64-bit words that hold ``bits`` bits: ``ceil(bits / 64)``."""
-    return -(-int(bits) // WORD_BITS)
 
 
 def available_isas():
@@ -62,8 +63,6 @@ def use_isa(name):
 
     Raises ``ValueError`` if ``name`` is unknown or not supported here (see :func:`available_isas`).
     """
-    if name not in available_isas():
-        raise ValueError(f"Expected an instruction set from {available_isas()}, got {name!r}")
     with _ISA_LOCK:
         _native.force_isa(name)
         _FORCED.append(name)
@@ -85,11 +84,15 @@ def _on_isa(isa, fn, *args):
         return fn(*args)
 
 
+def kernel_calls(isa):
+    """Kernel calls (packing, convolution, dense, GEMM) that ran on instruction set ``isa`` in this process so
+    far, from any front end: the Python binding, the MXNet operators and the runtime share the one core."""
+    return _native.kernel_calls(isa)
+
+
 def set_num_threads(n):
-    """Use ``n >= 1`` threads (the caller included) in the kernels."""
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"Expected a thread count >= 1, got {n!r}")
-    _native.set_num_threads(int(n))
+    """Use ``n >= 1`` threads (the caller included) in the kernels of every front end."""
+    _native.set_num_threads(n)
 
 
 def get_num_threads():
@@ -97,69 +100,9 @@ def get_num_threads():
     return _native.get_num_threads()
 
 
-_FLOAT32 = (np.dtype(np.float32),)
-_WORDS = (np.dtype(np.uint64), np.dtype(np.int64))
-
-
-def _array(op, name, value, dtypes, ndim):
-    """Check that ``value`` is a C-contiguous NumPy array of one of ``dtypes`` (np.dtype objects) with ``ndim``
-    dimensions. These checks run on every kernel call, so the common case is one cheap test (``ndim`` is an
-    int or a tuple of ints)."""
-    if (type(value) is np.ndarray and value.dtype in dtypes
-            and (value.ndim == ndim if type(ndim) is int else value.ndim in ndim) and value.flags.c_contiguous):
-        return value
-    if not isinstance(value, np.ndarray):
-        raise TypeError(f"{op}: expected `{name}` as a numpy.ndarray, got {type(value).__name__}")
-    if value.dtype not in dtypes:
-        expected = " or ".join(d.name for d in dtypes)
-        raise TypeError(f"{op}: expected `{name}` of dtype {expected}, got {value.dtype} with shape {value.shape}")
-    if value.ndim not in ((ndim,) if isinstance(ndim, int) else ndim):
-        raise ValueError(f"{op}: expected `{name}` with {ndim} dimensions, got shape {value.shape}")
-    if not value.flags.c_contiguous:
-        raise ValueError(f"{op}: expected a C-contiguous `{name}` (use numpy.ascontiguousarray), got strides "
-                         f"{value.strides} for shape {value.shape}")
-    return value
-
-
-def _floats(op, name, value, ndim):
-    return _array(op, name, value, _FLOAT32, ndim)
-
-
-def _words(op, name, value, ndim):
-    value = _array(op, name, value, _WORDS, ndim)
-    return value if value.dtype == _WORDS[0] else value.view(np.uint64)
-
-
-def _affine(op, scale, bias, channels, required):
-    if (scale is None) != (bias is None):
-        raise ValueError(f"{op}: give both `scale` and `bias` or neither")
-    if scale is None:
-        if required:
-            raise ValueError(f"{op}: out_format 'float' and 'packed' need `scale` and `bias` of shape ({channels},)")
-        return None, None
-    scale = _floats(op, "scale", scale, 1)
-    bias = _floats(op, "bias", bias, 1)
-    if scale.shape != (channels,) or bias.shape != (channels,):
-        raise ValueError(f"{op}: expected `scale` and `bias` of shape ({channels},), got {scale.shape} and "
-                         f"{bias.shape}")
-    return scale, bias
-
-
-def _pair(op, name, value, minimum):
-    if type(value) is int and value >= minimum:  # the common case, checked first: this runs on every call
-        return value, value
-    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in pair):
-        raise ValueError(f"{op}: expected `{name}` as an int or a pair of ints, got {value!r}")
-    if min(pair) < minimum:
-        raise ValueError(f"{op}: expected `{name}` >= {minimum}, got {value!r}")
-    return int(pair[0]), int(pair[1])
-
-
-def _out_format(op, out_format):
-    if out_format not in OUT_FORMATS:
-        raise ValueError(f"{op}: expected out_format in {OUT_FORMATS}, got {out_format!r}")
-    return out_format
+def _pair(value):
+    """``(value, value)`` for one int, else the value's two entries (the core checks their ranges)."""
+    return (value, value) if isinstance(value, numbers.Integral) else tuple(value)
 
 
 def pack_activations(x, groups=1, scale=None, bias=None, *, out=None, isa=None):
@@ -170,32 +113,16 @@ def pack_activations(x, groups=1, scale=None, bias=None, *, out=None, isa=None):
     per channel / feature) the bit is set iff ``scale[c] * x + bias[c] < 0`` in float32 (multiply, round,
     add: a folded BatchNorm before the sign), else iff ``x < 0``.
     """
-    op = "pack_activations"
-    x = _floats(op, "x", x, (2, 4))
-    if x.ndim == 4:
-        if not isinstance(groups, (int, np.integer)) or groups < 1 or x.shape[1] % groups:
-            raise ValueError(f"{op}: expected groups >= 1 dividing C={x.shape[1]} of x {x.shape}, got {groups!r}")
-    elif groups != 1:
-        raise ValueError(f"{op}: groups apply to (N, C, H, W) input only, got groups={groups!r} for x {x.shape}")
-    if min(x.shape) < 1:
-        raise ValueError(f"{op}: expected a non-empty x, got shape {x.shape}")
-    scale, bias = _affine(op, scale, bias, x.shape[1], required=False)
-    return _on_isa(isa, _native.pack_activations, x, int(groups), scale, bias, out)
+    return _on_isa(isa, _native.pack_activations, x, groups, scale, bias, out)
 
 
 def pack_conv_weights(weight, *, isa=None):
     """Pack convolution weights float32 ``(O, C/groups, KH, KW)`` -> uint64 ``(O, KH, KW, ceil(C/groups/64))``."""
-    weight = _floats("pack_conv_weights", "weight", weight, 4)
-    if min(weight.shape) < 1:
-        raise ValueError(f"pack_conv_weights: expected a non-empty weight, got shape {weight.shape}")
     return _on_isa(isa, _native.pack_conv_weights, weight)
 
 
 def pack_dense_weights(weight, *, isa=None):
     """Pack dense weights float32 ``(O, K)`` -> uint64 ``(O, ceil(K / 64))``."""
-    weight = _floats("pack_dense_weights", "weight", weight, 2)
-    if min(weight.shape) < 1:
-        raise ValueError(f"pack_dense_weights: expected a non-empty weight, got shape {weight.shape}")
     return _on_isa(isa, _native.pack_dense_weights, weight)
 
 
@@ -220,36 +147,8 @@ def binary_conv2d(data, weight, *, in_channels, stride=1, pad=0, dilate=1, group
     out : None, or the output array to fill (see the module's docstring); with ``residual`` it may be the
         ``residual`` array itself (an in-place residual addition).
     """
-    op = "binary_conv2d"
-    data = _words(op, "data", data, 4)
-    weight = _words(op, "weight", weight, 4)
-    stride = _pair(op, "stride", stride, 1)
-    pad = _pair(op, "pad", pad, 0)
-    dilate = _pair(op, "dilate", dilate, 1)
-    if not isinstance(groups, (int, np.integer)) or groups < 1:
-        raise ValueError(f"{op}: expected groups >= 1, got {groups!r}")
-    if not isinstance(in_channels, (int, np.integer)) or in_channels < 1 or in_channels % groups:
-        raise ValueError(f"{op}: expected in_channels >= 1 divisible by groups={groups}, got {in_channels!r}")
-    cwg = words_for(in_channels // groups)
-    if data.shape[3] != groups * cwg or min(data.shape) < 1:
-        raise ValueError(f"{op}: expected packed data (N, H, W, {groups * cwg}) for in_channels={in_channels}, "
-                         f"groups={groups}, got {data.shape}")
-    if weight.shape[3] != cwg or min(weight.shape) < 1 or weight.shape[0] % groups:
-        raise ValueError(f"{op}: expected packed weight (O, KH, KW, {cwg}) with O divisible by groups={groups}, "
-                         f"got {weight.shape}")
-    out_format = _out_format(op, out_format)
-    scale, bias = _affine(op, scale, bias, weight.shape[0], required=out_format != "int32")
-    for axis, name in ((0, "height"), (1, "width")):
-        span = dilate[axis] * (weight.shape[1 + axis] - 1) + 1
-        if data.shape[1 + axis] + 2 * pad[axis] < span:
-            raise ValueError(f"{op}: padded input {name} {data.shape[1 + axis]} + 2*{pad[axis]} is smaller than the "
-                             f"dilated kernel {name} {span} (data {data.shape}, weight {weight.shape})")
-    if residual is not None:
-        if out_format != "float":
-            raise ValueError(f"{op}: `residual` needs out_format 'float', got {out_format!r}")
-        residual = _floats(op, "residual", residual, 4)
-    return _on_isa(isa, _native.binary_conv2d, data, weight, int(in_channels), stride, pad, dilate, int(groups),
-                   out_format, scale, bias, residual, out)
+    return _on_isa(isa, _native.binary_conv2d, data, weight, in_channels, _pair(stride), _pair(pad), _pair(dilate),
+                   groups, out_format, scale, bias, residual, out)
 
 
 def binary_dense(data, weight, *, in_units, out_format="int32", scale=None, bias=None, out=None, isa=None):
@@ -259,51 +158,25 @@ def binary_dense(data, weight, *, in_units, out_format="int32", scale=None, bias
     :func:`binary_conv2d` with shapes ``(N, O)`` (int32 / float) or ``(N, ceil(O/64))`` (packed); ``out`` as
     there.
     """
-    op = "binary_dense"
-    data = _words(op, "data", data, 2)
-    weight = _words(op, "weight", weight, 2)
-    if not isinstance(in_units, (int, np.integer)) or in_units < 1:
-        raise ValueError(f"{op}: expected in_units >= 1, got {in_units!r}")
-    kw = words_for(in_units)
-    if data.shape[1] != kw or weight.shape[1] != kw or min(data.shape + weight.shape) < 1:
-        raise ValueError(f"{op}: expected packed data (N, {kw}) and weight (O, {kw}) for in_units={in_units}, got "
-                         f"{data.shape} and {weight.shape}")
-    out_format = _out_format(op, out_format)
-    scale, bias = _affine(op, scale, bias, weight.shape[0], required=out_format != "int32")
-    return _on_isa(isa, _native.binary_dense, data, weight, int(in_units), out_format, scale, bias, out)
+    return _on_isa(isa, _native.binary_dense, data, weight, in_units, out_format, scale, bias, out)
 
 
 def binary_gemm(a, b, k, *, isa=None):
     """Raw binary GEMM: int32 ``c[m, n] = k - 2 * popcount(a[m] ^ b[n])`` for packed rows ``a`` ``(M, ceil(k/64))``
     and ``b`` ``(N, ceil(k/64))`` (tail bits past ``k`` must be zero)."""
-    op = "binary_gemm"
-    a = _words(op, "a", a, 2)
-    b = _words(op, "b", b, 2)
-    if not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"{op}: expected k >= 1, got {k!r}")
-    if a.shape[1] != words_for(k) or b.shape[1] != words_for(k) or min(a.shape + b.shape) < 1:
-        raise ValueError(f"{op}: expected a (M, {words_for(k)}) and b (N, {words_for(k)}) for k={k}, got "
-                         f"{a.shape} and {b.shape}")
-    return _on_isa(isa, _native.binary_gemm, a, b, int(k))
+    return _on_isa(isa, _native.binary_gemm, a, b, k)
 
 
 def sign_intervals(scale, bias, k):
     """Per-channel integer thresholds of the packed output: ``(lo, hi)`` int32 arrays such that
     ``scale[o] * y + bias[o] < 0`` (float32) iff ``lo[o] <= y <= hi[o]`` for every integer ``y`` in
     ``[-k, k]`` (``lo > hi``: never)."""
-    op = "sign_intervals"
-    scale = _floats(op, "scale", scale, 1)
-    bias = _floats(op, "bias", bias, 1)
-    if scale.shape != bias.shape:
-        raise ValueError(f"{op}: expected `scale` and `bias` of one shape, got {scale.shape} and {bias.shape}")
-    return _native.sign_intervals(scale, bias, int(k))
+    return _native.sign_intervals(scale, bias, k)
 
 
 def peak_macs_per_second(isa=None, threads=None, seconds=0.2):
     """The machine's xnor/popcount peak in binary MACs per second: the ISA's best xor + popcount + add loop
     on L1-resident data, on ``threads`` threads (default: :func:`get_num_threads`)."""
     isa = current_isa() if isa is None else isa
-    if isa not in available_isas():
-        raise ValueError(f"Expected an instruction set from {available_isas()}, got {isa!r}")
     threads = get_num_threads() if threads is None else threads
-    return _native.peak_binary_macs_per_second(isa, int(threads), float(seconds))
+    return _native.peak_binary_macs_per_second(isa, threads, seconds)

@@ -6,6 +6,10 @@ MXNet's engine like built-in operators (``mx.nd.BmxPack(...)``, ``mx.sym.BmxBina
 JSON loaded by ``mx.sym.load`` / ``gluon.SymbolBlock.imports``). Their semantics are the table "Operators of a
 converted model" in ``docs/conventions.md``.
 
+The library links the process's one native core (``bmxnet_ext/libbmxcore.so``), so the operators follow
+the instruction set and thread count set through :mod:`bmxnet_ext.native`; :func:`isa` and
+:func:`get_num_threads` report what they use.
+
 If the extension was not built, importing ``bmxnet_ext`` still works (training needs no native code);
 :func:`load` then raises an ``ImportError`` that says how to build it.
 """
@@ -15,7 +19,7 @@ import os
 import threading
 import warnings
 
-__all__ = ["OPERATORS", "load", "available", "set_num_threads", "get_num_threads"]
+__all__ = ["OPERATORS", "load", "available", "isa", "get_num_threads"]
 
 OPERATORS = ("BmxPack", "BmxBinaryConv2D", "BmxBinaryDense")
 """Operator names the extension library registers."""
@@ -61,25 +65,21 @@ def load():
 
 
 def _library():
-    """ctypes handle of the loaded library (the same dlopen handle MXNet uses, so the same thread pool)."""
-    return ctypes.CDLL(load())
+    """ctypes handle of the loaded library (the same dlopen handle MXNet uses)."""
+    lib = ctypes.CDLL(load())
+    lib.bmx_mxnet_isa.restype = ctypes.c_char_p
+    return lib
 
 
-def set_num_threads(n):
-    """Use ``n >= 1`` threads in the operators' kernels (default: all cores, or ``BMX_NUM_THREADS``).
-
-    The operators link their own copy of the native core, so this is separate from
-    :func:`bmxnet_ext.native.set_num_threads`; :func:`bmxnet_ext.set_num_threads` sets both.
-    """
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"Expected a thread count >= 1, got {n!r}.")
-    if not _library().bmx_mxnet_set_num_threads(n):
-        raise ValueError(f"The operator library refused {n} threads.")
+def isa():
+    """The instruction set the operators' kernels run on: the process-wide choice of
+    :func:`bmxnet_ext.native.use_isa` / ``BMX_ISA`` (the operators link the same native core)."""
+    return _library().bmx_mxnet_isa().decode()
 
 
 def get_num_threads():
-    """Threads the operators' kernels use."""
-    return _library().bmx_mxnet_get_num_threads()
+    """Threads the operators' kernels use: the process-wide count of :func:`bmxnet_ext.set_num_threads`."""
+    return _library().bmx_mxnet_num_threads()
 
 
 def _load_if_built():

@@ -36,12 +36,11 @@ from mxnet.gluon import nn
 
 from . import quantizers
 from .layers import CONFIG_ATTR, LAYER_ATTR, QActivation, RSign
+from .words import WORD_BYTES, words_for
 
 __all__ = ["summary", "ModelSummary", "LayerSummary"]
 
 FLOAT_BYTES = 4
-WORD_BYTES = 8
-WORD_BITS = 64
 MIB = 2 ** 20
 STATE_SUFFIXES = ("running_mean", "running_var")
 
@@ -296,7 +295,7 @@ def _weight_bytes(shape, bits):
     if bits != 1:
         return FLOAT_BYTES * int(math.prod(shape))
     outputs, inputs, kernel = shape[0], shape[1], shape[2:]
-    return WORD_BYTES * outputs * int(math.prod(kernel)) * math.ceil(inputs / WORD_BITS)
+    return WORD_BYTES * outputs * int(math.prod(kernel)) * words_for(inputs)
 
 
 def _macs(block, weight_shape, output_shape, batch):

@@ -17,27 +17,35 @@ BN_EPSILON = 2e-5
 BN_MOMENTUM = 0.9
 
 
-def activation(bits_a, prefix=None):
+def activation(bits_a, prefix=None, **quantizer):
     """The activation in front of a quantized layer.
 
-    ``bits_a < 32``: ``QActivation(bits_a)`` (sign for 1 bit, DoReFa k-bit otherwise). ``bits_a = 32``:
-    ReLU. ``QActivation(bits=32)`` is the identity, which would leave the body of a pre-activation network
-    linear between its stem and head; the full-precision twin uses the ReLU of the usual float networks.
+    ``bits_a < 32``: ``QActivation(bits_a, **quantizer)`` (sign for 1 bit, DoReFa k-bit otherwise;
+    ``quantizer`` may set ``gradient_cancel_threshold`` and ``method``). ``bits_a = 32``: ReLU.
+    ``QActivation(bits=32)`` is the identity, which would leave the body of a pre-activation network linear
+    between its stem and head; the full-precision twin uses the ReLU of the usual float networks.
     """
     if bits_a == 32:
         return nn.Activation("relu", prefix=prefix)
-    return QActivation(bits=bits_a, prefix=prefix)
+    return QActivation(bits=bits_a, prefix=prefix, **quantizer)
 
 
-def qconv(channels, kernel_size, in_channels, bits, strides=1, padding=0, pad_value=None, prefix=None):
-    """A bias-free ``QConv2D`` of ``bits`` weight bits (1-bit layers pad with ``pad_value``, default -1)."""
-    return QConv2D(channels, kernel_size, strides=strides, padding=padding, in_channels=in_channels,
-                   bits=bits, pad_value=pad_value, prefix=prefix)
+def qconv(channels, kernel_size, in_channels, bits, strides=1, padding=0, pad_value=None, prefix=None,
+          dilation=1, scaling=None, kernel_constraint=None):
+    """A bias-free ``QConv2D`` of ``bits`` weight bits (1-bit layers pad with ``pad_value``, default -1).
+
+    ``scaling`` and ``kernel_constraint`` (e.g. ``"weight_clip"``) apply to 1-bit layers only (other widths
+    ignore them, so full-precision twins need no case).
+    """
+    binary = bits == 1
+    return QConv2D(channels, kernel_size, strides=strides, padding=padding, dilation=dilation,
+                   in_channels=in_channels, bits=bits, pad_value=pad_value, scaling=scaling if binary else None,
+                   kernel_constraint=kernel_constraint if binary else None, prefix=prefix)
 
 
-def batch_norm(in_channels, prefix=None, scale=True):
-    """BatchNorm over ``in_channels`` channels with BMXNet v1's epsilon and momentum."""
-    return nn.BatchNorm(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, in_channels=in_channels, scale=scale,
+def batch_norm(in_channels, prefix=None, scale=True, momentum=BN_MOMENTUM, epsilon=BN_EPSILON):
+    """BatchNorm over ``in_channels`` channels; BMXNet v1's epsilon and momentum unless given."""
+    return nn.BatchNorm(epsilon=epsilon, momentum=momentum, in_channels=in_channels, scale=scale,
                         prefix=prefix)
 
 

@@ -25,15 +25,17 @@ __all__ = ["DenseNet", "DenseBlock", "densenet", "densenet13", "densenet21", "de
 class DenseBlock(HybridBlock):
     """BN, activation, quantized 3x3 convolution to ``growth_rate`` channels, concatenated to the input.
 
+    ``dilation`` dilates the convolution (padded by as much, so the size is kept).
     ``(N, in_channels, H, W) -> (N, in_channels + growth_rate, H, W)``.
     """
 
-    def __init__(self, growth_rate, in_channels, bits, bits_a, pad_value=None, **kwargs):
+    def __init__(self, growth_rate, in_channels, bits, bits_a, pad_value=None, dilation=1, **kwargs):
         super().__init__(**kwargs)
         with self.name_scope():
             self.bn = batch_norm(in_channels, prefix="bn_")
             self.act = activation(bits_a)
-            self.conv = qconv(growth_rate, 3, in_channels, bits, padding=1, pad_value=pad_value, prefix="conv_")
+            self.conv = qconv(growth_rate, 3, in_channels, bits, padding=dilation, pad_value=pad_value,
+                              prefix="conv_", dilation=dilation)
 
     def hybrid_forward(self, F, x):
         return F.concat(x, self.conv(self.act(self.bn(x))), dim=1)

@@ -4,6 +4,9 @@ Each architecture module decorates its named variants with :func:`register_model
 :mod:`model_zoo` imports every family, so the registry is complete once the package is imported.
 """
 import fnmatch
+import json
+
+from bmxnet_ext.atomic import write_text
 
 __all__ = ["register_model", "get_model", "list_models", "default_input_shape"]
 
@@ -11,16 +14,19 @@ IMAGENET_INPUT = (3, 224, 224)
 
 _MODELS = {}
 _INPUT_SHAPES = {}
+_ACTIVATION_BITS = {}
 
 
-def register_model(constructor=None, *, input_shape=IMAGENET_INPUT):
+def register_model(constructor=None, *, input_shape=IMAGENET_INPUT, activation_bits=None):
     """Register a model constructor under its function name (lower case); returns it unchanged.
 
     Use as ``@register_model`` or ``@register_model(input_shape=(C, H, W))`` (default ImageNet's
-    ``(3, 224, 224)``): the input the model is built for. The constructor takes keyword arguments
-    ``classes``, ``bits``, ``bits_a``, ``in_channels`` (default the ``C`` of ``input_shape``) and
-    family-specific ones, and returns an uninitialized ``HybridBlock``. Which input sizes it takes besides
-    its own: :mod:`model_zoo.input_size`.
+    ``(3, 224, 224)``): the input the model is built for. ``activation_bits`` is the activation width of a
+    model whose quantized activations are not as wide as its weights by design (DoReFa-Net's 2 bits):
+    :func:`get_model` then uses it for ``bits_a`` unless the model is built full precision. The constructor
+    takes keyword arguments ``classes``, ``bits``, ``bits_a``, ``in_channels`` (default the ``C`` of
+    ``input_shape``) and family-specific ones, and returns an uninitialized ``HybridBlock``. Which input sizes
+    it takes besides its own: :mod:`model_zoo.input_size`.
     """
     def register(function):
         name = function.__name__.lower()
@@ -29,6 +35,8 @@ def register_model(constructor=None, *, input_shape=IMAGENET_INPUT):
                              f"{function.__module__}).")
         _MODELS[name] = function
         _INPUT_SHAPES[name] = tuple(input_shape)
+        if activation_bits is not None:
+            _ACTIVATION_BITS[name] = activation_bits
         return function
     return register if constructor is None else register(constructor)
 
@@ -69,23 +77,46 @@ def get_model(name, pretrained=False, root=None, classes=None, bits=1, bits_a=No
         Weight bits of the quantized layers (1 = binary, 2..31 = DoReFa k-bit, 32 = full precision).
         First and last layers are always full precision.
     bits_a : int, optional
-        Activation bits; default ``bits``, so ``bits=32`` alone builds the full-precision twin.
+        Activation bits; default ``bits``, so ``bits=32`` alone builds the full-precision twin (a model
+        registered with ``activation_bits``, DoReFa-Net, defaults to those unless ``bits=32``).
     **kwargs
         Passed to the architecture (e.g. ``pad_value`` of the residual networks).
 
     Returns
     -------
     mxnet.gluon.HybridBlock
-        Uninitialized unless ``pretrained``.
+        Uninitialized unless ``pretrained``. Its ``export`` records the input shape (batch 1) as the data
+        variable's ``__shape__``, so the converter needs no input shape.
     """
     key = _checked_name(name)
     if classes is not None:
         kwargs["classes"] = classes
-    bits_a = bits if bits_a is None else bits_a
+    if bits_a is None:
+        bits_a = bits if bits == 32 else _ACTIVATION_BITS.get(key, bits)
     if pretrained:
         from . import pretrained as released  # imports the store and the v1 reader only when needed
         kwargs = released.pretrained_kwargs(key, bits, bits_a, kwargs)
     net = _MODELS[key](bits=bits, bits_a=bits_a, **kwargs)
     if pretrained:
         released.load_pretrained(net, key, pretrained, root=root)
+    _record_input_shape_on_export(net, default_input_shape(key))
     return net
+
+
+def _record_input_shape_on_export(net, shape):
+    """Make ``net.export`` write ``shape`` as the ``__shape__`` attribute of the symbol's data variable."""
+    export = net.export
+
+    def export_recording_shape(path, epoch=0, **kwargs):
+        result = export(path, epoch, **kwargs)
+        symbol_file = f"{path}-symbol.json"
+        with open(symbol_file, encoding="utf-8") as f:
+            graph = json.load(f)
+        for node in graph["nodes"]:
+            if node["op"] == "null" and node["name"] == "data":
+                node.setdefault("attrs", {})["__shape__"] = str(tuple(shape))
+        write_text(symbol_file, json.dumps(graph, indent=2))
+        return result
+
+    export_recording_shape.__doc__ = export.__doc__
+    net.export = export_recording_shape

@@ -125,3 +125,46 @@ def test_stale_temporaries_are_removed(tmp_path):
     removed = atomic.remove_stale_temporaries(str(tmp_path))
     assert removed == [str(old_dir)]
     assert sorted(os.listdir(tmp_path)) == [".tmp-fresh", "model.params"]
+
+
+def test_check_output_folder(tmp_path):
+    atomic.check_output_folder(str(tmp_path))
+    atomic.check_output_folder(str(tmp_path / "new" / "deeper"))
+    assert os.listdir(tmp_path) == []  # checking creates nothing
+    (tmp_path / "f").write_text("")
+    with pytest.raises(OSError, match="it is a file"):
+        atomic.check_output_folder(str(tmp_path / "f"))
+    with pytest.raises(OSError, match="f is a file, not a folder"):
+        atomic.check_output_folder(str(tmp_path / "f" / "run"))
+    with pytest.raises(OSError, match="a file of that name exists"):
+        atomic.check_output_parent(str(tmp_path / "f"), folder=True)
+    atomic.check_output_parent(str(tmp_path), folder=True)
+
+
+def test_atomic_outputs_are_ordinary_files_and_folders(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        atomic.write_bytes(str(tmp_path / "a.bin"), b"x")
+        with atomic.atomic_directory(str(tmp_path / "d")):
+            pass
+    finally:
+        os.umask(umask)
+    assert os.stat(tmp_path / "a.bin").st_mode & 0o777 == 0o644
+    assert os.stat(tmp_path / "d").st_mode & 0o777 == 0o755
+
+
+def test_range_list_and_shape_types():
+    bits = cli.int_in_range(1, 32)
+    assert bits("1") == 1 and bits("32") == 32
+    for text in ("0", "33", "x"):
+        with pytest.raises(Exception, match=repr(text)):
+            bits(text)
+    seeds = cli.comma_list(cli.non_negative_int)
+    assert seeds("0,1, 2") == [0, 1, 2]
+    for text in ("", "1,,2", "1,-2"):
+        with pytest.raises(Exception, match="comma-separated|'-2'"):
+            seeds(text)
+    assert cli.shape("1,3,224,224") == (1, 3, 224, 224) and cli.shape("1x3x8x8") == (1, 3, 8, 8)
+    for text in ("1", "0,3", "a,b", "4096,3,224,224"):
+        with pytest.raises(Exception, match=repr(text)):
+            cli.shape(text)

@@ -11,7 +11,6 @@ the input to ``build/fuzz/crash-*``; this script then exits non-zero. (atheris w
 measures coverage of Python code unless the native library is built with clang's fuzzer instrumentation, so
 libFuzzer on the C++ target directly is the stronger tool here.)
 """
-import argparse
 import glob
 import os
 import shutil
@@ -19,14 +18,19 @@ import subprocess
 import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from bmxnet_ext.cli import ArgumentParser, ToolError, positive_int, run  # noqa: E402
+
+PROG = "python tools/fuzz_runtime.py"
 RUNTIME = os.path.join(REPO, "native", "runtime")
 CORPUS = os.path.join(RUNTIME, "fuzz", "corpus")
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=int, default=120, help="fuzzing time (default: 120)")
-    parser.add_argument("--jobs", type=int, default=1, help="parallel fuzzing processes (default: 1)")
+    parser = ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=positive_int, default=120, help="fuzzing time (default: 120)")
+    parser.add_argument("--jobs", type=positive_int, default=1, help="parallel fuzzing processes (default: 1)")
     parser.add_argument("--build-dir", default=os.path.join(REPO, "build", "fuzz"),
                         help="where the fuzzer, its working corpus and crash files go (default: build/fuzz)")
     parser.add_argument("--clang", default="clang++", help="clang++ executable (default: clang++)")
@@ -38,7 +42,8 @@ def build(clang, build_dir):
     native core built separately by g++ (uninstrumented: the core's peak-throughput loops use GCC inline-asm
     constraints clang rejects, and the loader, not the kernels, is what is fuzzed). Returns the executable."""
     if shutil.which(clang) is None:
-        raise SystemExit(f"{clang} not found: install clang (Debian: apt-get install clang libclang-rt-14-dev)")
+        raise ToolError(f"{clang} not found: install clang (Debian: apt-get install clang libclang-rt-14-dev) or "
+                        "name it with --clang (e.g. clang++-14)")
     os.makedirs(os.path.join(build_dir, "core"), exist_ok=True)
     core_include = os.path.join(REPO, "native", "core", "include")
     objects = []
@@ -59,6 +64,10 @@ def build(clang, build_dir):
 
 
 def main(argv=None):
+    return run(PROG, _main, argv)
+
+
+def _main(argv):
     args = parse_args(argv)
     exe = build(args.clang, args.build_dir)
     work = os.path.join(args.build_dir, "corpus")

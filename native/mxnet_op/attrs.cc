@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
-#include <sstream>
+#include <charconv>
+#include <cstring>
+#include <system_error>
 
 #include "op_registry.h"
 
@@ -15,43 +17,49 @@ std::string lower(std::string s) {
   return s;
 }
 
-/// Parse a whole string as an integer; false if it is not one.
-bool parse_int(const std::string& text, std::int64_t* value) {
-  std::istringstream in(text);
-  in >> *value;
-  if (in.fail()) return false;
-  in >> std::ws;
-  return in.eof();
+/// Parse `[first, last)` (blanks around it allowed) as an integer; false if it is not one. No streams: this
+/// runs for every attribute of every operator call.
+bool parse_int(const char* first, const char* last, std::int64_t* value) {
+  while (first < last && std::isspace(static_cast<unsigned char>(*first))) ++first;
+  while (last > first && std::isspace(static_cast<unsigned char>(last[-1]))) --last;
+  if (last - first > 1 && *first == '+' && std::isdigit(static_cast<unsigned char>(first[1]))) ++first;
+  const auto result = std::from_chars(first, last, *value);
+  return first < last && result.ec == std::errc() && result.ptr == last;
 }
 
 }  // namespace
 
-Attrs::Attrs(const char* op, const char* const* keys, const char* const* vals, int num) : op_(op) {
-  for (int i = 0; i < num; ++i) values_[keys[i]] = vals[i];
+Attrs::Attrs(const char* op, const char* const* keys, const char* const* vals, int num)
+    : op_(op), keys_(keys), vals_(vals), num_(num) {}
+
+const char* Attrs::find(const std::string& key) const {
+  for (int i = num_ - 1; i >= 0; --i)  // the last of repeated keys wins
+    if (std::strcmp(keys_[i], key.c_str()) == 0) return vals_[i];
+  return nullptr;
 }
 
 void Attrs::fail(const std::string& key, const std::string& expected) const {
-  auto it = values_.find(key);
-  std::string got = it == values_.end() ? "nothing" : "'" + it->second + "'";
+  const char* value = find(key);
+  std::string got = value == nullptr ? "nothing" : "'" + std::string(value) + "'";
   throw OpError(op_ + ": expected attribute `" + key + "` to be " + expected + ", got " + got + ".");
 }
 
 std::int64_t Attrs::integer(const std::string& key, std::int64_t fallback, std::int64_t min, bool required) const {
-  auto it = values_.find(key);
-  std::string expected = "an integer >= " + std::to_string(min);
-  if (it == values_.end()) {
-    if (required) fail(key, expected);
+  const char* text = find(key);
+  auto bad = [&] { fail(key, "an integer >= " + std::to_string(min)); };  // the message only when needed
+  if (text == nullptr) {
+    if (required) bad();
     return fallback;
   }
   std::int64_t value = 0;
-  if (!parse_int(it->second, &value) || value < min) fail(key, expected);
+  if (!parse_int(text, text + std::strlen(text), &value) || value < min) bad();
   return value;
 }
 
 bool Attrs::boolean(const std::string& key, bool fallback) const {
-  auto it = values_.find(key);
-  if (it == values_.end()) return fallback;
-  std::string v = lower(it->second);
+  const char* text = find(key);
+  if (text == nullptr) return fallback;
+  std::string v = lower(text);
   if (v == "true" || v == "1") return true;
   if (v == "false" || v == "0") return false;
   fail(key, "True or False");
@@ -60,33 +68,37 @@ bool Attrs::boolean(const std::string& key, bool fallback) const {
 std::pair<std::int64_t, std::int64_t> Attrs::pair(const std::string& key,
                                                   std::pair<std::int64_t, std::int64_t> fallback,
                                                   std::int64_t min, bool required) const {
-  auto it = values_.find(key);
-  std::string expected = "a pair (a, b) of integers >= " + std::to_string(min);
-  if (it == values_.end()) {
-    if (required) fail(key, expected);
+  const char* text = find(key);
+  auto bad = [&] { fail(key, "a pair (a, b) of integers >= " + std::to_string(min)); };
+  if (text == nullptr) {
+    if (required) bad();
     return fallback;
   }
-  std::string text = it->second;
-  for (char& c : text) {
-    if (c == '(' || c == ')' || c == '[' || c == ']' || c == ',') c = ' ';
+  // "(a, b)", "[a, b]", "(a,)" or "a": integers separated by brackets, commas and blanks
+  std::int64_t values[2] = {0, 0};
+  int count = 0;
+  const char* end = text + std::strlen(text);
+  for (const char* p = text; p < end;) {
+    if (*p == '(' || *p == ')' || *p == '[' || *p == ']' || *p == ',' || std::isspace(static_cast<unsigned char>(*p))) {
+      ++p;
+      continue;
+    }
+    const char* token = p;
+    while (p < end && *p != ')' && *p != ']' && *p != ',' && !std::isspace(static_cast<unsigned char>(*p))) ++p;
+    if (count == 2 || !parse_int(token, p, &values[count++])) bad();
   }
-  std::istringstream in(text);
-  std::vector<std::int64_t> values;
-  std::int64_t v = 0;
-  while (in >> v) values.push_back(v);
-  in >> std::ws;
-  if (!in.eof() || values.empty() || values.size() > 2) fail(key, expected);
-  if (values.size() == 1) values.push_back(values[0]);
-  if (values[0] < min || values[1] < min) fail(key, expected);
+  if (count == 0) bad();
+  if (count == 1) values[1] = values[0];
+  if (values[0] < min || values[1] < min) bad();
   return {values[0], values[1]};
 }
 
 std::string Attrs::choice(const std::string& key, const std::vector<std::string>& choices,
                           const std::string& fallback) const {
-  auto it = values_.find(key);
-  if (it == values_.end()) return fallback;
+  const char* text = find(key);
+  if (text == nullptr) return fallback;
   for (const auto& c : choices) {
-    if (it->second == c) return c;
+    if (c == text) return c;
   }
   std::string expected = "one of";
   for (const auto& c : choices) expected += " '" + c + "'";

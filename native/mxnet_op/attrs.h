@@ -1,8 +1,10 @@
 // Operator attributes as MXNet passes them (strings), with typed, checked accessors.
+//
+// An Attrs views MXNet's key and value arrays without copying them (they are built for every operator call):
+// it is valid only during the entry-point call it was made for.
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,7 +16,7 @@ class Attrs {
   Attrs(const char* op, const char* const* keys, const char* const* vals, int num);
 
   const std::string& op() const { return op_; }
-  bool has(const std::string& key) const { return values_.count(key) > 0; }
+  bool has(const std::string& key) const { return find(key) != nullptr; }
 
   /// An integer attribute >= `min`; `fallback` when absent, OpError when absent and `required`.
   std::int64_t integer(const std::string& key, std::int64_t fallback, std::int64_t min, bool required = false) const;
@@ -27,9 +29,13 @@ class Attrs {
   std::string choice(const std::string& key, const std::vector<std::string>& choices, const std::string& fallback) const;
 
  private:
+  /// The value of `key`, or nullptr when absent.
+  const char* find(const std::string& key) const;
   [[noreturn]] void fail(const std::string& key, const std::string& expected) const;
   std::string op_;
-  std::map<std::string, std::string> values_;
+  const char* const* keys_;
+  const char* const* vals_;
+  int num_;
 };
 
 }  // namespace bmx_mxnet

@@ -15,42 +15,22 @@ namespace {
 
 constexpr const char* kOp = "BmxBinaryConv2D";
 
-/// Geometry from the attributes and the packed data shape (N, H, W, G * Cwg); checks the last dimension.
+/// Geometry from the attributes and the packed data shape (N, H, W, G * Cwg), checked by the core.
 bmx::Conv2DParams conv_params(const Attrs& attrs, const std::vector<std::int64_t>& data) {
   bmx::Conv2DParams p;
   auto kernel = attrs.pair("kernel", {1, 1}, 1, true);
   auto stride = attrs.pair("stride", {1, 1}, 1);
   auto pad = attrs.pair("pad", {0, 0}, 0);
   auto dilate = attrs.pair("dilate", {1, 1}, 1);
-  p.kernel_h = kernel.first, p.kernel_w = kernel.second;
   p.stride_h = stride.first, p.stride_w = stride.second;
   p.pad_h = pad.first, p.pad_w = pad.second;
   p.dilation_h = dilate.first, p.dilation_w = dilate.second;
-  p.out_channels = attrs.integer("num_filter", 0, 1, true);
   p.groups = attrs.integer("num_group", 1, 1);
   p.in_channels = attrs.integer("in_channels", 0, 1, true);
-  if (p.in_channels % p.groups || p.out_channels % p.groups) {
-    throw OpError(std::string(kOp) + ": expected `num_group` (" + std::to_string(p.groups) +
-                  ") to divide in_channels (" + std::to_string(p.in_channels) + ") and num_filter (" +
-                  std::to_string(p.out_channels) + ").");
-  }
-  if (data.size() != 4) {
-    throw OpError(std::string(kOp) + ": expected packed `data` of shape (N, H, W, words), got " +
-                  shape_str(data) + ".");
-  }
-  std::int64_t words = p.groups * p.words_per_group();
-  if (data[3] != words) {
-    throw OpError(std::string(kOp) + ": expected packed `data` with " + std::to_string(words) +
-                  " words per pixel (in_channels=" + std::to_string(p.in_channels) + ", num_group=" +
-                  std::to_string(p.groups) + "), got shape " + shape_str(data) + ".");
-  }
-  p.batch = data[0], p.in_height = data[1], p.in_width = data[2];
-  try {
-    p.validate(kOp);
-  } catch (const bmx::Error& err) {
-    throw OpError(err.what());
-  }
-  return p;
+  const std::int64_t out_channels = attrs.integer("num_filter", 0, 1, true);
+  // the weight shape the attributes describe: MXNet checks the actual one against infer_shape's
+  return bmx::conv2d_geometry(kOp, p, data,
+                              {out_channels, kernel.first, kernel.second, bmx::words_for(p.in_channels / p.groups)});
 }
 
 void parse(const Attrs& attrs, int* num_in, int* num_out) {

@@ -11,23 +11,12 @@ namespace {
 
 constexpr const char* kOp = "BmxBinaryDense";
 
-/// Geometry from the attributes and the packed data shape (N, ceil(K / 64)).
+/// Geometry from the attributes and the packed data shape (N, ceil(K / 64)), checked by the core.
 bmx::DenseParams dense_params(const Attrs& attrs, const std::vector<std::int64_t>& data) {
-  bmx::DenseParams p;
-  p.out_units = attrs.integer("num_hidden", 0, 1, true);
-  p.in_units = attrs.integer("in_units", 0, 1, true);
-  std::int64_t words = bmx::words_for(p.in_units);
-  if (data.size() != 2 || data[1] != words || data[0] < 1) {
-    throw OpError(std::string(kOp) + ": expected packed `data` of shape (N, " + std::to_string(words) +
-                  ") for in_units=" + std::to_string(p.in_units) + ", got " + shape_str(data) + ".");
-  }
-  p.batch = data[0];
-  try {
-    p.validate(kOp);
-  } catch (const bmx::Error& err) {
-    throw OpError(err.what());
-  }
-  return p;
+  const std::int64_t out_units = attrs.integer("num_hidden", 0, 1, true);
+  const std::int64_t in_units = attrs.integer("in_units", 0, 1, true);
+  // the weight shape the attributes describe: MXNet checks the actual one against infer_shape's
+  return bmx::dense_geometry(kOp, in_units, data, {out_units, bmx::words_for(in_units)});
 }
 
 void parse(const Attrs& attrs, int* num_in, int* num_out) {

@@ -1,16 +1,12 @@
 #include "op_registry.h"
 
+#include "bmx/types.h"
+
 namespace bmx_mxnet {
 
 const std::vector<OpDef>& registered_ops() {
   static const std::vector<OpDef> ops = {pack_op(), binary_conv2d_op(), binary_dense_op()};
   return ops;
-}
-
-std::string shape_str(const std::vector<std::int64_t>& dims) {
-  std::string s = "(";
-  for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
-  return s + (dims.size() == 1 ? ",)" : ")");
 }
 
 const char* dtype_name(int dtype) {
@@ -44,8 +40,8 @@ void require_shape(const char* op, const char* what, const std::vector<std::int6
     return;
   }
   if (shape->dims != expected) {
-    throw OpError(std::string(op) + ": expected `" + what + "` of shape " + shape_str(expected) + ", got " +
-                  shape_str(shape->dims) + ".");
+    throw OpError(std::string(op) + ": expected `" + what + "` of shape " + bmx::shape_string(expected) + ", got " +
+                  bmx::shape_string(shape->dims) + ".");
   }
 }
 

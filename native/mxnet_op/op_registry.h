@@ -58,7 +58,6 @@ OpDef binary_conv2d_op();
 OpDef binary_dense_op();
 
 /// Helpers shared by the operators' checks.
-std::string shape_str(const std::vector<std::int64_t>& dims);
 const char* dtype_name(int dtype);
 /// Unknown (-1) -> `expected`; any other value than `expected` -> OpError naming `op` and `what`.
 void require_dtype(const char* op, const char* what, int expected, int* dtype);

@@ -31,28 +31,24 @@ void infer_shape(const Attrs& attrs, std::vector<Shape>* in, std::vector<Shape>*
   if (!data.known) throw OpError(std::string(kOp) + ": the shape of `data` is unknown; give the input shape.");
   const auto& d = data.dims;
   if (d.size() != 2 && d.size() != 4) {
-    throw OpError(std::string(kOp) + ": expected `data` of shape (N, C, H, W) or (N, K), got " + shape_str(d) +
+    throw OpError(std::string(kOp) + ": expected `data` of shape (N, C, H, W) or (N, K), got " + bmx::shape_string(d) +
                   ".");
   }
-  for (auto v : d) {
-    if (v < 1) throw OpError(std::string(kOp) + ": expected a non-empty `data`, got shape " + shape_str(d) + ".");
+  if (d.size() == 2 && a.groups != 1) {
+    throw OpError(std::string(kOp) + ": `num_group` applies to 4-d `data` only, got " + std::to_string(a.groups) +
+                  " for shape " + bmx::shape_string(d) + ".");
   }
-  std::int64_t channels = d[1];
-  if (channels % a.groups != 0 || (d.size() == 2 && a.groups != 1)) {
-    throw OpError(std::string(kOp) + ": expected `num_group` to divide the " + std::to_string(channels) +
-                  " channels of a 4-d `data` (and 1 for 2-d data), got " + std::to_string(a.groups) + ".");
-  }
+  const std::int64_t channels = d[1];
+  // (N, K) packs like (N, K, 1, 1); the core checks the shape and the groups
+  const std::int64_t words = d.size() == 4 ? bmx::packed_pixel_words(kOp, d[0], d[1], d[2], d[3], a.groups)
+                                           : bmx::packed_pixel_words(kOp, d[0], d[1], 1, 1, 1);
   if (a.affine) {
     require_shape(kOp, "scale", {channels}, &(*in)[1]);
     require_shape(kOp, "bias", {channels}, &(*in)[2]);
   }
   Shape& o = (*out)[0];
   o.known = true;
-  if (d.size() == 4) {
-    o.dims = {d[0], d[2], d[3], a.groups * bmx::words_for(channels / a.groups)};
-  } else {
-    o.dims = {d[0], bmx::words_for(channels)};
-  }
+  o.dims = d.size() == 4 ? std::vector<std::int64_t>{d[0], d[2], d[3], words} : std::vector<std::int64_t>{d[0], words};
 }
 
 void infer_type(const Attrs& attrs, std::vector<int>* in, std::vector<int>* out) {

@@ -1,7 +1,7 @@
 """The bad-input suite's one check: a tool given a bad input exits with the right code, prints exactly one
 error line ``PROG: error: ...`` that names the problem, prints no traceback, and writes nothing.
 
-Cases call the tools' ``main(argv)`` in-process (fast); ``test_console_scripts.py`` runs a few as processes.
+Cases call the tools' ``main(argv)`` in-process (fast); ``test_bad_processes.py`` runs a few as processes.
 """
 import os
 

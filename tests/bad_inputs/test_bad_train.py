@@ -132,3 +132,55 @@ def test_imagenet_folder_without_data(bad, tmp_path):
 def test_default_run_folder_is_not_created_on_a_bad_flag(bad, tmp_path):
     bad(main, ["--lr", "-1"], 2, "--lr", prog=PROG)
     assert not os.path.exists(tmp_path / "runs")
+
+
+def _stale(path, is_dir):
+    from bmxnet_ext.atomic import STALE_AFTER_SECONDS
+
+    if is_dir:
+        path.mkdir(parents=True)
+        (path / "net.params").write_bytes(b"\0" * 1000)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"partial")
+    past = os.path.getmtime(path) - 2 * STALE_AFTER_SECONDS
+    os.utime(path, (past, past))
+
+
+def test_a_killed_runs_temporaries_are_removed_by_the_next_checkpoint(tmp_path):
+    import mxnet as mx
+
+    from tools.train.checkpoint import save_checkpoint
+
+    root = tmp_path / "run" / "checkpoints"
+    _stale(root / ".tmp-epoch-0003-killed", is_dir=True)
+    _stale(root / ".tmp-fresh-writer", is_dir=True)
+    os.utime(root / ".tmp-fresh-writer")  # another process writing right now: kept
+    net = mx.gluon.nn.Dense(2, in_units=3)
+    net.initialize()
+    trainer = mx.gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+    save_checkpoint(str(tmp_path / "run"), epoch=1, net=net, trainer=trainer, state={"history": []})
+    assert sorted(os.listdir(root)) == [".tmp-fresh-writer", "epoch-0001"]
+
+
+def test_a_killed_runs_temporaries_are_removed_when_training_starts(tmp_path):
+    from tools.train.cli import _check_run_dir, parse_args
+
+    _stale(tmp_path / "run" / ".tmp-export-killed", is_dir=True)
+    _stale(tmp_path / "run" / ".tmp-abc-args.json", is_dir=False)
+    _stale(tmp_path / "run" / "checkpoints" / ".tmp-epoch-0002-killed", is_dir=True)
+    _check_run_dir(parse_args(["--run-dir", str(tmp_path / "run")]))
+    assert os.listdir(tmp_path / "run") == ["checkpoints"] and os.listdir(tmp_path / "run" / "checkpoints") == []
+
+
+def test_a_diverging_run_stops_without_checkpointing_or_exporting(tmp_path, capsys, monkeypatch):
+    """Not a bad flag (a huge lr is a legal one), so the run folder exists; but the diverged epoch leaves no
+    checkpoint, no export and a one-line error."""
+    monkeypatch.delenv("BMX_DEBUG", raising=False)
+    code = main(["--lr", "1e38", "--epochs", "2", "--limit-batches", "3", "--batch-size", "32", "--no-progress",
+                 "--run-dir", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("bmxnet-train: error: the training loss became nan at step")
+    assert not os.path.exists(tmp_path / "run" / "checkpoints" / "epoch-0001")
+    assert not os.path.exists(tmp_path / "run" / "model-0000.params")

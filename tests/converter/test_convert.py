@@ -238,7 +238,7 @@ def test_command_line_converts_and_reports(exported, tmp_path, capsys):
     out = str(tmp_path / "out")
     assert main([*exported, "-o", out, "--json", str(tmp_path / "r.json")]) == 0
     printed = capsys.readouterr().out
-    assert "binary layers (packed)" in printed and "(1, 1, 28, 28) guessed" in printed
+    assert "binary layers (packed)" in printed and "(1, 1, 28, 28) recorded in the export" in printed
     assert json.load(open(tmp_path / "r.json"))["binary_layers"] == 2
     assert main([*exported, "-o", out, "--input-shape", "1,1,28,28"]) == 1
     assert "already exists" in capsys.readouterr().err

@@ -3,7 +3,6 @@
 threshold, XNOR-Net's K map), RPReLU becomes standard operators, and ternary / k-bit / heaviside kernels stay
 float operators with the reason in the report."""
 import mxnet as mx
-import numpy as np
 import pytest
 from mxnet.gluon import nn
 

@@ -5,9 +5,15 @@ import numpy as np
 import pytest
 
 from bmxnet_ext import ops
-from tools.model_converter.packing import pack_conv_weight, pack_dense_weight, pack_last_axis
+from native.reference import pack_bits  # tests/native/reference.py: the plain NumPy packing spec
+from tools.model_converter.packing import pack_conv_weight, pack_dense_weight
 
 built = pytest.mark.skipif(not ops.available(), reason="bmxnet_ext._mxnet_op not built")
+
+
+def pack_last_axis(values):
+    """The reference packing of the signs of ``values`` along the last axis, as MXNet's int64 words."""
+    return pack_bits(np.asarray(values) < 0).view(np.int64)
 
 
 def det_sign(x):
@@ -101,7 +107,7 @@ def test_symbol_infers_weight_and_affine_shapes_from_data():
 @pytest.mark.parametrize("call,message", [
     (lambda: mx.nd.BmxPack(mx.nd.ones((2, 3, 4))), "expected `data` of shape (N, C, H, W) or (N, K)"),
     (lambda: mx.nd.BmxPack(mx.nd.ones((2, 3, 4, 4), dtype=np.float64)), "expected `data` of dtype float32"),
-    (lambda: mx.nd.BmxPack(mx.nd.ones((2, 6, 4, 4)), num_group=4), "`num_group` to divide"),
+    (lambda: mx.nd.BmxPack(mx.nd.ones((2, 6, 4, 4)), num_group=4), "BmxPack: expected groups >= 1 dividing C=6 of (2, 6, 4, 4), got 4"),
     (lambda: mx.nd.BmxPack(mx.nd.ones((2, 3, 4, 4)), mx.nd.ones(4), mx.nd.ones(3), affine=True),
      "expected `scale` of shape (3,)"),
     (lambda: mx.nd.BmxBinaryConv2D(mx.nd.ones((1, 4, 4, 1), dtype=np.int64), mx.nd.ones((8, 3, 3, 2), dtype=np.int64),
@@ -109,7 +115,8 @@ def test_symbol_infers_weight_and_affine_shapes_from_data():
      "expected `weight` of shape (8, 3, 3, 1)"),
     (lambda: mx.nd.BmxBinaryConv2D(mx.nd.ones((1, 4, 4, 2), dtype=np.int64), mx.nd.ones((8, 3, 3, 1), dtype=np.int64),
                                    mx.nd.ones(8), mx.nd.ones(8), kernel=(3, 3), num_filter=8, in_channels=64),
-     "expected packed `data` with 1 words per pixel"),
+     "BmxBinaryConv2D: expected packed data (N, H, W, 1) and weight (O, KH, KW, 1) for in_channels=64 and "
+     "groups=1, got data (1, 4, 4, 2)"),
     (lambda: mx.nd.BmxBinaryConv2D(mx.nd.ones((1, 4, 4, 1)), mx.nd.ones((8, 3, 3, 1), dtype=np.int64),
                                    mx.nd.ones(8), mx.nd.ones(8), kernel=(3, 3), num_filter=8, in_channels=64),
      "expected `data` of dtype int64, got float32"),
@@ -124,7 +131,7 @@ def test_symbol_infers_weight_and_affine_shapes_from_data():
      "attribute `in_channels` to be an integer >= 1, got nothing"),
     (lambda: mx.nd.BmxBinaryDense(mx.nd.ones((2, 3), dtype=np.int64), mx.nd.ones((5, 2), dtype=np.int64),
                                   mx.nd.ones(5), mx.nd.ones(5), num_hidden=5, in_units=100),
-     "expected packed `data` of shape (N, 2) for in_units=100, got (2, 3)"),
+     "BmxBinaryDense: expected packed data (N, 2) and weight (O, 2) for 100 input bits, got data (2, 3)"),
 ])
 def test_bad_shapes_dtypes_and_attributes_raise_clear_errors(call, message):
     with pytest.raises(mx.MXNetError) as err:
@@ -167,6 +174,6 @@ def test_operator_thread_count_is_settable_and_does_not_change_results(rng):
             results.append(conv(mx.nd.BmxPack(mx.nd.array(x)), pack_conv_weight(weight), ones, zeros, **attrs))
         assert all(np.array_equal(results[0], r) for r in results[1:])
         with pytest.raises(ValueError, match="thread count"):
-            ops.set_num_threads(0)
+            bmxnet_ext.set_num_threads(0)
     finally:
         bmxnet_ext.set_num_threads(saved)

@@ -36,6 +36,17 @@ PARAMS = {
     "binary_densenet45": 13_889_512,
     "meliusnet22": 6_944_584,
     "meliusnet29": 11_328_328,
+    # Larq Zoo's models and ReActNet-A: tests/model_zoo/test_zoo_larq.py has their sources and splits.
+    "birealnet18": 11_689_512,
+    "binary_alexnet": 61_848_720,
+    "xnornet": 62_387_104,
+    "dorefanet": 62_394_440,
+    "quicknet": 10_511_232,
+    "quicknet_large": 11_819_136,
+    "quicknet_xl": 22_058_368,
+    "real_to_binary_net": 11_986_920,
+    "binary_densenet37_dilated": 8_702_248,
+    "reactnet_a": 29_343_592,
 }
 
 # Larq Zoo's published "Parameters" (its docs), which count BatchNorm running statistics too, except for
@@ -47,8 +58,12 @@ LARQ_PUBLISHED_WITH_STATE = {
     "binary_densenet45": 13_939_240,
 }
 
-HUGE = {"resnet34_wide", "resnet68_wide", "densenet45", "alexnet"}
-"""Only traced symbolically in these tests (tens of millions of weights to allocate)."""
+HUGE = {"resnet34_wide", "resnet68_wide", "densenet45", "alexnet", "binary_alexnet", "xnornet", "dorefanet"}
+"""Only traced symbolically in these tests (tens of millions of weights to allocate; the AlexNets of Larq Zoo
+also need 224x224 input)."""
+
+BINARY_FIRST_AND_LAST = {"binary_alexnet"}
+"""Larq Zoo's Binary AlexNet binarizes the weights of its first and last layer too (its reference does)."""
 
 SMALL_INPUT = {"lenet": (2, 1, 28, 28), "resnet18_cifar": (2, 3, 32, 32), "densenet21_cifar": (2, 3, 32, 32),
                "inception_bn": (1, 3, 224, 224)}
@@ -110,7 +125,8 @@ def test_k_bit_model_runs():
 @pytest.mark.parametrize("name", sorted(PARAMS))
 def test_first_and_last_layers_are_full_precision(name):
     layers = [layer for layer in summary(get_model(name), print_fn=None).layers if layer.weight_bits is not None]
-    assert layers[0].weight_bits == 32 and layers[-1].weight_bits == 32
+    end_bits = 1 if name in BINARY_FIRST_AND_LAST else 32
+    assert layers[0].weight_bits == end_bits and layers[-1].weight_bits == end_bits
     assert any(layer.weight_bits == 1 for layer in layers)
 
 

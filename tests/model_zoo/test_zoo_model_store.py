@@ -107,7 +107,8 @@ def test_add_rejects_unregistered_files(tmp_path, root):
 
 
 def test_unknown_names_and_tags():
-    with pytest.raises(ModelStoreError, match=r"expected one of \['lenet', 'resnet18', 'resnet18_cifar'\]"):
+    with pytest.raises(ModelStoreError, match=r"expected one of \['lenet', 'lenet_32bit', 'resnet18', "
+                                              r"'resnet18_cifar', 'resnet18_fp_stage1'\]"):
         model_store.get_model_files("densenet21")
     with pytest.raises(ModelStoreError, match="No pretrained weights for model 'densenet21'"):
         get_model("densenet21", pretrained=True)
@@ -123,7 +124,7 @@ def test_download_failure_names_the_url_and_the_manual_fix(fake_release, root):
     with pytest.raises(ModelStoreError) as info:
         model_store.get_model_files("tiny", root=root, url=url)
     message = str(info.value)
-    assert f"{url}/{stored.store_name('tiny')}" in message
+    assert f"{url}/{stored.source_name}" in message
     assert "python -m model_zoo.model_store add" in message and stored.source_name in message
     assert [n for n in os.listdir(root) if not n.endswith(".lock")] == []
 
@@ -131,7 +132,7 @@ def test_download_failure_names_the_url_and_the_manual_fix(fake_release, root):
 def test_download_from_a_local_server(fake_release, root, http_server):
     _, stored = fake_release
     mirror, url = http_server
-    (mirror / stored.store_name("tiny")).write_bytes(CONTENT)
+    (mirror / stored.source_name).write_bytes(CONTENT)
     paths = model_store.get_model_files("tiny", root=root, url=url)
     assert open(paths["params"], "rb").read() == CONTENT
     assert sorted(os.listdir(root)) == sorted([stored.store_name("tiny"), stored.store_name("tiny") + ".lock"])
@@ -140,7 +141,7 @@ def test_download_from_a_local_server(fake_release, root, http_server):
 def test_download_with_a_wrong_hash_saves_nothing(fake_release, root, http_server, monkeypatch):
     _, stored = fake_release
     mirror, url = http_server
-    (mirror / stored.store_name("tiny")).write_bytes(CONTENT + b"tampered")
+    (mirror / stored.source_name).write_bytes(CONTENT[:-8] + b"tampered")
     monkeypatch.setenv("BMXNET_MODEL_URL", url)
     with pytest.raises(ModelStoreError, match="not saved"):
         model_store.get_model_files("tiny", root=root)
@@ -151,7 +152,7 @@ def test_download_from_a_file_url(fake_release, root, tmp_path):
     _, stored = fake_release
     mirror = tmp_path / "file-mirror"
     mirror.mkdir()
-    (mirror / stored.store_name("tiny")).write_bytes(CONTENT)
+    (mirror / stored.source_name).write_bytes(CONTENT)
     path = model_store.get_model_files("tiny", root=root, url=mirror.as_uri())["params"]
     assert open(path, "rb").read() == CONTENT
 

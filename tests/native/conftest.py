@@ -3,7 +3,7 @@ import pytest
 
 native = pytest.importorskip("bmxnet_ext.native", reason="bmxnet_ext._native is not built")
 
-ALL_ISAS = ("portable", "avx2", "avx512", "neon")
+ALL_ISAS = ("portable", "avx2", "avx512", "neon", "wasm_simd")
 SUPPORTED_ISAS = [name for name in ALL_ISAS if name in native.available_isas()]
 
 

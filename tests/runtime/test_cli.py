@@ -54,7 +54,7 @@ def test_cli_reports_top5_and_latency(host_cli, model):
     report = json.loads(stdout)
     assert report["threads"] == 2 and report["repeat"] == 3
     assert report["min_ms"] <= report["median_ms"] <= report["max_ms"]
-    assert [t["class"] for t in report["top5"]] == list(np.argsort(-expected[0][0])[:5])
+    assert [t["class"] for t in report["top"]] == list(np.argsort(-expected[0][0])[:5])
     for out, ref in zip(outputs, expected):
         assert out.dtype == ref.dtype
         np.testing.assert_array_equal(out, ref)  # same machine, same kernels: identical
@@ -89,7 +89,7 @@ def test_cli_reads_ppm_images(host_cli, model, tmp_path):
     proc = subprocess.run([host_cli, str(folder / "model.bmx"), "--input", str(image), "--json"],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert len(json.loads(proc.stdout)["top5"]) == 5
+    assert len(json.loads(proc.stdout)["top"]) == 5
 
 
 @pytest.mark.parametrize("isa", ["portable", "avx2", "avx512"])

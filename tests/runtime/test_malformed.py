@@ -132,3 +132,11 @@ def test_huge_attributes_are_rejected(runtime, attrs):
     g.op("Convolution", "conv", [x, g.param("w", np.zeros((4, 3, 3, 3), np.float32))], **conv_attrs)
     with pytest.raises(runtime.BmxRuntimeError, match="outside"):
         runtime.Model(bmx_format.to_bytes(g.symbol_text(), g.params, g.input_shapes))
+
+
+def test_a_folder_is_not_a_model(runtime, tmp_path):
+    # a folder opens like a file on Linux and reports a size of LONG_MAX: once an "out of memory" error
+    with pytest.raises(runtime.BmxRuntimeError, match="is a folder, not a .bmx file"):
+        runtime.Model(str(tmp_path))
+    with pytest.raises(runtime.BmxRuntimeError, match="cannot open"):
+        runtime.Model(str(tmp_path / "absent.bmx"))

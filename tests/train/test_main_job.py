@@ -23,3 +23,8 @@ def test_main_job_trains_converts_runs_natively_and_compares(tmp_path, capsys):
     agreement = float(re.search(r"identical predictions on ([\d.]+) %", out).group(1))
     assert agreement >= 99.0  # float rounding in folded BatchNorms may flip a near-tie, nothing more
     assert (tmp_path / "converted").is_dir() and (tmp_path / "binary" / "learning_curves.png").is_file()
+    rows = {m.group(1): float(m.group(2)) for m in re.finditer(r"^(converted|standalone) .*? ([\d.]+)% ", out, re.M)}
+    assert abs(rows["standalone"] - rows["converted"]) <= 0.6  # the same graph: at most a near-tie differs
+    top3 = re.search(r"top-3:\n((?:  +\d\. class .*\n){3})", out)
+    assert top3 and all(line.split()[-1] in "0123456789" for line in top3.group(1).splitlines())
+    assert list(tmp_path.glob("held-out-digit-*.png")) and list((tmp_path / "converted-bmx").glob("*.bmx"))

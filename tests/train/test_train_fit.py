@@ -191,6 +191,7 @@ def test_command_line_saves_args_first_and_trains(tmp_path):
                  "--clip-threshold", "none"]) == 0
     saved = json.loads((run_dir / "args.json").read_text())
     assert saved["optimizer"] == "radam" and saved["lr_steps"] == [1.0] and saved["clip_threshold"] is None
+    assert saved["preprocessing"]["color"] == "GRAY" and saved["preprocessing"]["label_set"] == "digits"
     assert (run_dir / "model-symbol.json").is_file() and (run_dir / "log.jsonl").is_file()
     assert parse_args([]).run_dir == os.path.join("runs", "lenet-digits-w1a1")
 

@@ -17,6 +17,7 @@ SUBCOMMANDS = {
     "models": "converted binary model inside MXNet vs the float model",
     "runtime": "standalone runtime vs MXNet float model",
     "training": "training step time of a binary zoo model vs its full-precision twin",
+    "web": "the demo models natively and in WebAssembly (SIMD128 and portable builds) under Node.js",
 }
 
 

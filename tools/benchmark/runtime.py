@@ -1,6 +1,7 @@
 """``python -m tools.benchmark runtime``: the standalone runtime on a converted binary model vs MXNet float.
 
-For each model (default ``resnet18`` and ``densenet21_k140``) and thread count (default 1 and 2): MXNet runs
+For each model (any zoo model with binary layers; default ``resnet18`` and ``densenet21_k140``) and thread
+count (default 1 and 2): MXNet runs
 the float twin (``get_model(name, bits=32)``, hybridized, static memory) in a subprocess with
 ``OMP_NUM_THREADS`` set, and ``bmx-run`` runs the binary model converted to ``.bmx`` (``get_model(name, bits=1)``,
 ``tools.model_converter --format bmx``) with ``--threads``. Batch 1, 224x224, the same random input. The two
@@ -22,7 +23,7 @@ import tempfile
 
 import numpy as np
 
-from bmxnet_ext.cli import ToolError, non_negative_int, positive_int
+from bmxnet_ext.cli import ToolError, UsageError, non_negative_int, positive_int
 
 __all__ = ["add_arguments", "run"]
 
@@ -50,6 +51,8 @@ print(json.dumps({"times": times, "peak_rss_mb": resource.getrusage(resource.RUS
 def add_arguments(parser):
     parser.add_argument("--model", action="append", default=None,
                         help="zoo model; repeatable (default: resnet18 and densenet21_k140)")
+    parser.add_argument("--models", nargs="+", default=None, metavar="NAME",
+                        help="zoo models, several at once; adds to --model (default: none)")
     parser.add_argument("--threads", type=positive_int, action="append", default=None,
                         help="thread count; repeatable (default: 1 and 2)")
     parser.add_argument("--size", type=positive_int, default=224, help="input height and width (default: 224)")
@@ -127,12 +130,24 @@ def _env_pair(text):
     return key, value
 
 
+def _model_names(args):
+    """The models of ``--model`` and ``--models`` (default resnet18, densenet21_k140), each a zoo name."""
+    from model_zoo import list_models
+
+    names = [name.lower() for name in (args.model or []) + (args.models or [])] or ["resnet18", "densenet21_k140"]
+    unknown = [name for name in names if name not in list_models()]
+    if unknown:
+        raise UsageError(f"unknown zoo model(s) {', '.join(unknown)}; expected names from {list_models()}")
+    return names
+
+
 def run(args):
+    names = _model_names(args)
     bmx_run = _ensure_bmx_run(args.bmx_run)
     mxnet_env = dict(args.mxnet_env)
     rng = np.random.default_rng(0)
     rows = []
-    for name in args.model or ["resnet18", "densenet21_k140"]:
+    for name in names:
         with tempfile.TemporaryDirectory(prefix="bmx-bench-runtime-") as folder:
             bmx_bytes = _prepare(name, args.size, folder, rng)
             for threads in args.threads or [1, 2]:

@@ -19,6 +19,7 @@ EXPERIMENTS = {
     "bottleneck": "ResNet basic vs bottleneck units (paper Table 3)",
     "precision": "LeNet binary vs k-bit vs full precision",
     "connections": "binary DenseNet vs binary ResNet at matched parameters (paper Table 4)",
+    "visualization": "deep dream and VisualBackProp of float vs binary twins (paper Fig. 5, 6)",
 }
 
 

@@ -11,7 +11,7 @@ import os
 import sys
 
 from bmxnet_ext.atomic import check_output_parent, write_text
-from bmxnet_ext.cli import ArgumentParser, UsageError, run, shape
+from bmxnet_ext.cli import ArgumentParser, UsageError, comma_list, finite_float, positive_float, run, shape
 
 from . import WRITERS, convert_bmxnet_v1, convert_files
 
@@ -27,8 +27,8 @@ def parse_args(argv=None):
     parser.add_argument("params_file", help="the model's PREFIX-NNNN.params")
     parser.add_argument("-o", "--output-dir", required=True, help="directory to create for the converted model")
     parser.add_argument("--input-shape", type=shape, default=None,
-                        help="data shape for verification, e.g. 1,3,224,224 (default: guessed from the first "
-                             "layer; required for BMXNet v1 models)")
+                        help="data shape for verification, e.g. 1,3,224,224 (default: recorded by zoo exports, "
+                             "else guessed from the first layer; required for BMXNet v1 models)")
     parser.add_argument("--exact", action="store_true",
                         help="keep BatchNorm unfolded: outputs identical to the original (default: fold)")
     parser.add_argument("--force", action="store_true", help="replace an existing output directory (default: error)")
@@ -37,7 +37,29 @@ def parse_args(argv=None):
     parser.add_argument("--bmxnet-v1", choices=("auto", "yes", "no"), default="auto",
                         help="treat the input as a BMXNet v1 model (default: auto, by its operators)")
     parser.add_argument("--json", metavar="FILE", default=None, help="also write the report as JSON (default: none)")
+    meta = parser.add_argument_group(
+        "input convention and class names recorded in the output (default: from the training run's args.json "
+        "beside the symbol, or BMXNet v1's convention; docs/converter.md)")
+    meta.add_argument("--mean", type=comma_list(finite_float), default=None,
+                      help="per-channel (or one) mean, e.g. 0.485,0.456,0.406")
+    meta.add_argument("--std", type=comma_list(finite_float), default=None,
+                      help="per-channel (or one) std, e.g. 0.229,0.224,0.225")
+    meta.add_argument("--scale", type=positive_float, default=None,
+                      help="pixel multiplier before mean/std: 0.00392156862745098 (1/255) for [0, 1], 1 for 0..255")
+    meta.add_argument("--labels", default=None, metavar="FILE|SET",
+                      help="class names: a file with one per line, or one of imagenet1k, cifar10, digits")
     return parser.parse_args(argv)
+
+
+def _metadata_flags(args):
+    """The metadata fields the flags replace (an empty dict without flags)."""
+    from bmxnet_ext import model_metadata
+
+    fields = {"mean": args.mean, "std": args.std, "scale": args.scale}
+    if args.labels:
+        fields["labels"] = (model_metadata.label_set(args.labels) if args.labels in model_metadata.LABEL_SETS
+                            else model_metadata.read_labels_file(args.labels))
+    return {k: v for k, v in fields.items() if v is not None}
 
 
 def _is_v1(symbol_file):
@@ -52,11 +74,11 @@ def _is_v1(symbol_file):
 def _check_paths(args):
     """Every output path is usable and distinct from the inputs, checked before any work."""
     if args.json:
-        check_output_parent(args.json)
         out = os.path.abspath(args.output_dir)
         if os.path.abspath(args.json) == out or os.path.abspath(args.json).startswith(out + os.sep):
             raise UsageError(f"--json {args.json!r} lies inside the output folder {args.output_dir!r}, which is "
                              "replaced as a whole: write the report elsewhere")
+        check_output_parent(args.json)
 
 
 def main(argv=None):
@@ -70,7 +92,7 @@ def _main(argv):
     convert = convert_bmxnet_v1 if v1 else convert_files
     report = convert(args.symbol_file, args.params_file, output_dir=args.output_dir,
                      input_shape=args.input_shape, exact=args.exact, overwrite=args.force,
-                     output_format=args.format, prefix=args.prefix)
+                     output_format=args.format, prefix=args.prefix, metadata=_metadata_flags(args))
     print(report.format())
     if args.json:
         write_text(args.json, json.dumps(report.as_dict(), indent=2) + "\n")

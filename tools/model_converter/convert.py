@@ -8,14 +8,20 @@ Every function (1) reads its input, (2) rewrites it into the converted graph (``
 it against the original on random inputs (``verify.py``), and only then (4) writes the chosen output format
 into ``output_dir`` atomically (``writers.py``), returning a :class:`ConversionReport`. Options are
 keyword-only and checked before any work.
+
+The output records the model's :class:`~bmxnet_ext.model_metadata.ModelMetadata` (input convention and class
+names), found by :func:`detect_metadata`: the training run's ``args.json`` beside the exported symbol, BMXNet
+v1's convention for v1 models, or none; ``metadata=`` replaces it (a ``ModelMetadata``) or some of its fields
+(a dict such as ``{"mean": (0, 0, 0), "labels": names}``).
 """
+import json
 import os
 import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from bmxnet_ext import bmxnet_v1, ops
+from bmxnet_ext import bmxnet_v1, model_metadata, ops
 from bmxnet_ext.atomic import check_output_parent
 from bmxnet_ext.manifest import MANIFEST_NAME
 
@@ -26,7 +32,7 @@ from .v1_import import v1_layer_graph
 from .verify import verify
 from .writers import WRITERS, to_mxnet_symbol, write_output_dir
 
-__all__ = ["ConversionReport", "convert_files", "convert_block", "convert_bmxnet_v1"]
+__all__ = ["ConversionReport", "convert_files", "convert_block", "convert_bmxnet_v1", "detect_metadata"]
 
 MIB = 1024 * 1024
 
@@ -85,7 +91,7 @@ def _require_shape(input_shape, what):
         raise ValueError(f"Expected `input_shape` for {what}, like (1, 3, 224, 224), got None.")
 
 
-def _check_options(output_dir, input_shape, exact, overwrite, output_format, prefix):
+def _check_options(output_dir, input_shape, exact, overwrite, output_format, prefix, metadata=None):
     if not isinstance(output_dir, (str, os.PathLike)) or not str(output_dir):
         raise ValueError(f"Expected `output_dir` to be a path, got {output_dir!r}.")
     check_output_parent(output_dir, folder=True)
@@ -104,23 +110,82 @@ def _check_options(output_dir, input_shape, exact, overwrite, output_format, pre
         raise ValueError(f"Expected `output_format` to be one of {sorted(WRITERS)}, got {output_format!r}.")
     if not isinstance(prefix, str) or not prefix or os.sep in prefix:
         raise ValueError(f"Expected `prefix` to be a file name prefix, got {prefix!r}.")
+    if metadata is not None and not isinstance(metadata, (model_metadata.ModelMetadata, dict)):
+        raise ValueError(f"Expected `metadata` to be a ModelMetadata or a dict of its fields, got {metadata!r}.")
 
 
-def check_finite(params, source):
+def detect_metadata(symbol_file, *, v1=False, input_shape=None, classes=None):
+    """``(ModelMetadata or None, where it came from)`` for a model to convert.
+
+    A BMXNet v1 model gets v1's convention: ImageNet-style models RGB pixels 0..255 without mean or std,
+    1-channel (MNIST) models grey pixels scaled to [0, 1]; class names by the number of classes. Otherwise the
+    training run's ``args.json`` beside ``symbol_file`` (``bmxnet-train`` records its preprocessing there) is
+    read, if present.
+    """
+    if v1:
+        if input_shape is not None and len(input_shape) == 4 and input_shape[1] == 1:
+            return model_metadata.for_dataset("mnist"), "BMXNet v1 MNIST convention"
+        labels = {1000: "imagenet1k", 10: "cifar10"}.get(classes)
+        size = input_shape[-1] if input_shape is not None else 224
+        meta = model_metadata.BMXNET_V1.with_overrides(
+            labels=model_metadata.label_set(labels) if labels else (),
+            resize="stretch" if size < 64 else None)  # CIFAR-sized inputs are taken whole
+        return meta, "BMXNet v1 convention (RGB 0..255, no mean/std)"
+    args_file = os.path.join(os.path.dirname(os.path.abspath(str(symbol_file))), "args.json")
+    if not os.path.isfile(args_file):
+        return None, None
+    try:
+        with open(args_file, encoding="utf-8") as f:
+            meta = model_metadata.from_training_args(json.load(f))
+    except (OSError, ValueError) as err:
+        raise ConversionError(f"Cannot read the training run's {args_file!r}: {err}") from err
+    return meta, (args_file if meta is not None else None)
+
+
+def _resolve_metadata(detected, source, metadata, notes):
+    """The metadata to record: ``metadata`` if it is a ModelMetadata, else ``detected`` (or the default when
+    only some fields are given) with the fields of a ``metadata`` dict replaced; notes where it came from."""
+    if isinstance(metadata, model_metadata.ModelMetadata):
+        result, source = metadata, "given"
+    elif metadata:
+        result = (detected or model_metadata.DEFAULT).with_overrides(**metadata)
+        source = f"{source or 'default'}, with {', '.join(sorted(metadata))} given"
+    else:
+        result = detected
+    if result is not None:
+        notes.append(f"input convention: {result.color}, x = (pixel * {result.scale:.6g} - mean {list(result.mean)}) "
+                     f"/ std {list(result.std)}, resize {result.resize}; {len(result.labels)} class names "
+                     f"({source}).")
+    return result
+
+
+HUGE_PARAMETER = 1e10
+"""Parameters beyond this magnitude are reported: no trained layer needs them; a diverged training makes them."""
+
+
+def check_values(params, source):
     """Raise :class:`ConversionError` naming the first parameter of ``params`` (name -> NumPy array) with NaN or
-    infinite values (as float32, the converted model's precision) and how many it holds."""
+    infinite values (as float32, the converted model's precision) and how many it holds. Returns notes for the
+    report naming parameters with values beyond :data:`HUGE_PARAMETER` (converted, but suspicious)."""
+    notes = []
     for name, array in params.items():
-        if not np.issubdtype(array.dtype, np.floating):
+        if not np.issubdtype(array.dtype, np.floating) or not array.size:
             continue
-        bad = np.count_nonzero(~np.isfinite(array.astype(np.float32, copy=False)))
+        magnitude = np.abs(array.astype(np.float32, copy=False))
+        bad = np.count_nonzero(~np.isfinite(magnitude))
         if bad:
             raise ConversionError(f"Parameter {name!r} in {source} holds {bad} non-finite value"
                                   f"{'s' if bad > 1 else ''} (NaN or beyond float32's range) of {array.size}: "
                                   "the model cannot be converted; retrain or repair it.")
+        huge = np.count_nonzero(magnitude > HUGE_PARAMETER)
+        if huge:
+            notes.append(f"warning: parameter {name!r} holds {huge} values beyond {HUGE_PARAMETER:g} in magnitude "
+                         f"(largest {float(magnitude.max()):.3g}): the training may have diverged.")
+    return notes
 
 
 def _convert(source, layer_graph, original_symbol, original_params, original_aux, bytes_before, *, output_dir,
-             input_shape, exact, overwrite, output_format, prefix, notes=()):
+             input_shape, exact, overwrite, output_format, prefix, notes=(), metadata=None):
     """Shared tail: rewrite, verify, write, report."""
     rewritten = rewrite(layer_graph, exact=exact)
     converted_symbol = to_mxnet_symbol(rewritten.graph)
@@ -128,7 +193,7 @@ def _convert(source, layer_graph, original_symbol, original_params, original_aux
     verification = verify(original_symbol, original_params, original_aux, rewritten, converted_symbol, data_name,
                           input_shape, exact=exact)
     files = write_output_dir(output_dir, lambda tmp: WRITERS[output_format](rewritten.graph, tmp, prefix,
-                                                                            tuple(input_shape)),
+                                                                            tuple(input_shape), metadata),
                              overwrite=overwrite)
     model_files = [f for f in files if f != MANIFEST_NAME]
     bytes_after = sum(os.path.getsize(os.path.join(output_dir, f)) for f in model_files if f.endswith(".params"))
@@ -140,7 +205,7 @@ def _convert(source, layer_graph, original_symbol, original_params, original_aux
 
 
 def convert_files(symbol_file, params_file, *, output_dir, input_shape=None, exact=False, overwrite=False,
-                  output_format="mxnet", prefix=None):
+                  output_format="mxnet", prefix=None, metadata=None):
     """Convert an exported model (``PREFIX-symbol.json`` + ``PREFIX-NNNN.params`` of a Gluon model built from
     ``bmxnet_ext`` layers).
 
@@ -158,27 +223,34 @@ def convert_files(symbol_file, params_file, *, output_dir, input_shape=None, exa
         A key of :data:`writers.WRITERS` (``"mxnet"``: symbol JSON + params for ``SymbolBlock.imports``).
     prefix : str, optional
         Output file prefix; default: the input's prefix.
+    metadata : ModelMetadata or dict, optional
+        Input convention and class names to record, or fields replacing the detected ones (module docstring).
     """
     prefix = prefix or os.path.basename(str(symbol_file)).rsplit("-symbol.json", 1)[0] or "model"
-    _check_options(output_dir, input_shape, exact, overwrite, output_format, prefix)
+    _check_options(output_dir, input_shape, exact, overwrite, output_format, prefix, metadata)
     ops.load()
     import mxnet as mx
 
     graph = read_mxnet_model(symbol_file, params_file)
-    check_finite(graph.params, repr(str(params_file)))
-    symbol = mx.sym.load(symbol_file)
-    notes = []
+    notes = check_values(graph.params, repr(str(params_file)))
+    try:
+        symbol = mx.sym.load(symbol_file)
+    except mx.base.MXNetError as err:
+        raise ConversionError(f"MXNet cannot load the symbol {str(symbol_file)!r}: "
+                              f"{str(err).strip().splitlines()[-1]}") from err
     if input_shape is None:
-        input_shape = guess_input_shape(graph, symbol)
-        notes.append(f"input shape {input_shape} guessed from the first layer (give input_shape to choose).")
+        input_shape, how = guess_input_shape(graph, symbol)
+        notes.append(f"input shape {input_shape} {how} (give input_shape to choose).")
     check_param_shapes(graph, symbol, input_shape)
+    metadata = _resolve_metadata(*detect_metadata(symbol_file), metadata, notes)
     return _convert(f"{symbol_file} + {params_file}", collapse_quantized_layers(graph), symbol, graph.params,
                     graph.aux_names, os.path.getsize(params_file), output_dir=output_dir, input_shape=input_shape,
-                    exact=exact, overwrite=overwrite, output_format=output_format, prefix=prefix, notes=notes)
+                    exact=exact, overwrite=overwrite, output_format=output_format, prefix=prefix, notes=notes,
+                    metadata=metadata)
 
 
 def convert_block(block, *, output_dir, input_shape, exact=False, overwrite=False, output_format="mxnet",
-                  prefix="model"):
+                  prefix="model", metadata=None):
     """Convert a Gluon ``HybridBlock`` built from ``bmxnet_ext`` layers (initialized; it is hybridized and run
     once on zeros of ``input_shape`` to export it). Other options as :func:`convert_files`."""
     import mxnet as mx
@@ -187,7 +259,7 @@ def convert_block(block, *, output_dir, input_shape, exact=False, overwrite=Fals
     if not isinstance(block, HybridBlock):
         raise ValueError(f"Expected `block` to be a gluon HybridBlock, got {type(block).__name__}.")
     _require_shape(input_shape, "a Gluon block")
-    _check_options(output_dir, input_shape, exact, overwrite, output_format, prefix)
+    _check_options(output_dir, input_shape, exact, overwrite, output_format, prefix, metadata)
     with tempfile.TemporaryDirectory(prefix="bmx-export-") as tmp:
         block.hybridize()
         block(mx.nd.zeros(tuple(input_shape)))
@@ -195,27 +267,37 @@ def convert_block(block, *, output_dir, input_shape, exact=False, overwrite=Fals
         block.export(path, 0)
         return convert_files(f"{path}-symbol.json", f"{path}-0000.params", output_dir=output_dir,
                              input_shape=input_shape, exact=exact, overwrite=overwrite, output_format=output_format,
-                             prefix=prefix)
+                             prefix=prefix, metadata=metadata)
 
 
 def convert_bmxnet_v1(symbol_file, params_file, *, output_dir, input_shape, exact=False, overwrite=False,
-                      output_format="mxnet", prefix=None):
+                      output_format="mxnet", prefix=None, metadata=None):
     """Import a BMXNet v1 released model (``QConvolution`` / ``QFullyConnected`` with packed float64 words)
     and convert it to our operators. Verified against :func:`bmxnet_v1.reference_symbol`. Options as
     :func:`convert_files`."""
     prefix = prefix or os.path.basename(str(symbol_file)).rsplit("-symbol.json", 1)[0] or "model"
     _require_shape(input_shape, "a BMXNet v1 model")
-    _check_options(output_dir, input_shape, exact, overwrite, output_format, prefix)
+    _check_options(output_dir, input_shape, exact, overwrite, output_format, prefix, metadata)
     ops.load()
     try:
         model = bmxnet_v1.read_v1_model(symbol_file, params_file)
         params = {**model.args, **model.aux}
-        check_finite(params, repr(str(params_file)))
+        value_notes = check_values(params, repr(str(params_file)))
         bmxnet_v1.check_shapes(model, input_shape)
     except (OSError, ValueError) as err:
         raise ConversionError(str(err)) from err
     reference = bmxnet_v1.reference_symbol(model)
-    notes = ["BMXNet v1 import: output (dot + K) / 2 and +1 padding reproduced; SoftmaxOutput dropped (logits)."]
+    notes = ["BMXNet v1 import: output (dot + K) / 2 and +1 padding reproduced; SoftmaxOutput dropped (logits).",
+             *value_notes]
+    detected = detect_metadata(symbol_file, v1=True, input_shape=input_shape, classes=_v1_classes(model))
+    metadata = _resolve_metadata(*detected, metadata, notes)
     return _convert(f"{symbol_file} + {params_file} (BMXNet v1)", v1_layer_graph(model), reference, params,
                     set(model.aux), os.path.getsize(params_file), output_dir=output_dir, input_shape=input_shape,
-                    exact=exact, overwrite=overwrite, output_format=output_format, prefix=prefix, notes=notes)
+                    exact=exact, overwrite=overwrite, output_format=output_format, prefix=prefix, notes=notes,
+                    metadata=metadata)
+
+
+def _v1_classes(model):
+    """Outputs of the v1 model's last FullyConnected layer (its number of classes), or None."""
+    dense = [n for n in model.nodes if n["op"] in ("FullyConnected", "QFullyConnected")]
+    return int(model.node_attrs(dense[-1])["num_hidden"]) if dense else None

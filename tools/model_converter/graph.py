@@ -10,11 +10,12 @@ import contextlib
 import io
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Node", "Graph", "ConversionError", "read_mxnet_model", "known_operator"]
+__all__ = ["Node", "Graph", "ConversionError", "read_mxnet_model", "known_operator", "mxnet_quiet"]
 
 
 class ConversionError(ValueError):
@@ -75,9 +76,13 @@ def known_operator(op):
     return op in _registered_ops
 
 
+def _not_a_file(path):
+    return "is a folder, not a file" if os.path.isdir(path) else "not found"
+
+
 def _read_symbol(path):
     if not os.path.isfile(path):
-        raise ConversionError(f"Symbol file {path!r} not found.")
+        raise ConversionError(f"Symbol file {path!r} {_not_a_file(path)}.")
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
@@ -107,7 +112,7 @@ def _read_params(path):
     import mxnet as mx
 
     if not os.path.isfile(path):
-        raise ConversionError(f"Params file {path!r} not found.")
+        raise ConversionError(f"Params file {path!r} {_not_a_file(path)}.")
     try:
         loaded = mx.nd.load(path)
     except mx.base.MXNetError as err:
@@ -149,6 +154,23 @@ def read_mxnet_model(symbol_file, params_file):
     return graph
 
 
+@contextlib.contextmanager
+def mxnet_quiet():
+    """Silence what MXNet prints while the block runs: its C++ log lines on file descriptor 2 (e.g. "subgraph
+    backend is not in use" when binding) and Python's "infer_shape error" lines on stdout. Its errors still
+    arrive as exceptions."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _shape_mismatch(graph, symbol, input_shape):
     """``None`` when every parameter fits ``input_shape``, else ``(position, message)`` of the first that does
     not (``position``: how far into the symbol's arguments it lies; -1 when the input itself is refused)."""
@@ -156,11 +178,14 @@ def _shape_mismatch(graph, symbol, input_shape):
 
     data = graph.input_names()[0]
     try:
-        with contextlib.redirect_stdout(io.StringIO()):  # MXNet prints the arguments of a failed inference
+        with mxnet_quiet():
             arg_shapes, _, aux_shapes = symbol.infer_shape(**{data: tuple(input_shape)})
     except mx.base.MXNetError as err:
         return -1, (f"The model does not accept input shape {tuple(input_shape)}: "
                     f"{str(err).strip().splitlines()[-1]}")
+    if arg_shapes is None:
+        return -1, (f"The model's shapes cannot be inferred from input shape {tuple(input_shape)} (some outputs "
+                    "do not depend on the input?): the symbol is not a usable model.")
     names = symbol.list_arguments() + symbol.list_auxiliary_states()
     for position, (name, shape) in enumerate(zip(names, arg_shapes + aux_shapes)):
         if name in graph.params and tuple(graph.params[name].shape) != tuple(shape):
@@ -180,10 +205,32 @@ GUESSED_SIZES = (224, 32, 28, 64, 96, 299)
 """Spatial sizes tried, in order, when no input shape is given (ImageNet, CIFAR, MNIST, ...)."""
 
 
+def recorded_input_shape(graph):
+    """The input shape an export records as the data variable's ``__shape__`` (MXNet's shape hint; the zoo's
+    models write it), or None."""
+    data = graph.input_names()[0]
+    node = next(n for n in graph.nodes if n.op == "null" and n.name == data)
+    text = node.attrs.get("__shape__", "").strip("()[] ")
+    try:
+        shape = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        return None
+    return shape if len(shape) >= 2 and min(shape) > 0 else None
+
+
 def guess_input_shape(graph, symbol):
-    """A batch-1 input shape the model accepts, from its first layer: ``(1, K)`` for a dense first layer,
-    ``(1, C, S, S)`` for a convolution with the first size ``S`` of :data:`GUESSED_SIZES` that fits every
-    parameter. Raises ConversionError when none fits (then the user must give the shape)."""
+    """``(shape, how)``: the input shape the export records (:func:`recorded_input_shape`), else a batch-1
+    shape the model accepts, from its first layer: ``(1, K)`` for a dense first layer, ``(1, C, S, S)`` for a
+    convolution with the first size ``S`` of :data:`GUESSED_SIZES` that fits every parameter. Raises
+    ConversionError when none fits (then the user must give the shape)."""
+    recorded = recorded_input_shape(graph)
+    if recorded is not None:
+        check_param_shapes(graph, symbol, recorded)
+        return recorded, "recorded in the export"
+    return _first_layer_shape(graph, symbol), "guessed from the first layer"
+
+
+def _first_layer_shape(graph, symbol):
     data = graph.input_names()[0]
     index = next(i for i, n in enumerate(graph.nodes) if n.op == "null" and n.name == data)
     channels = None

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bmxnet_ext.words import WORD_BYTES, words_for
+
 from .graph import ConversionError, Graph, Node, as_float32
 from .packing import pack_conv_weight, pack_dense_weight
 
@@ -575,7 +577,7 @@ def _row_sums(weight):
 def packed_weight_bytes(weight, kind):
     """Bytes of the packed words of a binary weight."""
     shape = weight.shape
-    per_row = -(-shape[1] // 64) * 8
+    per_row = words_for(shape[1]) * WORD_BYTES
     return shape[0] * per_row * (shape[2] * shape[3] if kind == "conv" else 1)
 
 

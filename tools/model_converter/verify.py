@@ -26,11 +26,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .graph import ConversionError
+from .graph import ConversionError, mxnet_quiet
 
 __all__ = ["VerificationError", "Verification", "verify", "run_symbol", "check_memory"]
 
-_SUBGRAPH_ENV = {"MXNET_SUBGRAPH_BACKEND": "NONE", "MXNET_SUBGRAPH_VERBOSE": "0"}
+_SUBGRAPH_ENV = "MXNET_SUBGRAPH_BACKEND"
 BOUNDARY_RTOL = 1e-5
 OUTPUT_RTOL = 1e-3
 MEMORY_SHARE = 0.5
@@ -60,8 +60,7 @@ def run_symbol(symbol, params, aux_names, data_name, data):
     """Forward ``symbol`` (inference) with ``params`` (NumPy arrays) on ``data``; list of NumPy outputs.
 
     MXNet's graph-rewriting backends (oneDNN operator fusion) are off while binding, so internal values are
-    the graph's own (a fused Convolution + BatchNorm would replace the Convolution's output); MXNet's log line
-    announcing that is silenced.
+    the graph's own (a fused Convolution + BatchNorm would replace the Convolution's output).
     """
     import mxnet as mx
 
@@ -70,17 +69,17 @@ def run_symbol(symbol, params, aux_names, data_name, data):
     args[data_name] = mx.nd.array(data)
     needed_args = {n: args[n] for n in symbol.list_arguments()}
     needed_aux = {n: aux[n] for n in symbol.list_auxiliary_states()}
-    previous = {key: os.environ.get(key) for key in _SUBGRAPH_ENV}
-    os.environ.update(_SUBGRAPH_ENV)
+    previous = os.environ.get(_SUBGRAPH_ENV)
+    os.environ[_SUBGRAPH_ENV] = "NONE"
     try:
-        executor = symbol.bind(mx.cpu(), needed_args, aux_states=needed_aux, grad_req="null")
+        with mxnet_quiet():  # binding logs "MXNET_SUBGRAPH_BACKEND=NONE is detected" on stderr
+            executor = symbol.bind(mx.cpu(), needed_args, aux_states=needed_aux, grad_req="null")
         return [o.asnumpy() for o in executor.forward(is_train=False)]
     finally:
-        for key, value in previous.items():
-            if value is None:
-                del os.environ[key]
-            else:
-                os.environ[key] = value
+        if previous is None:
+            del os.environ[_SUBGRAPH_ENV]
+        else:
+            os.environ[_SUBGRAPH_ENV] = previous
 
 
 def _internal(internals, name):
@@ -159,7 +158,7 @@ def check_memory(symbol, data_name, input_shape, limit=None):
     except mx.base.MXNetError as err:
         raise ConversionError(f"The model does not accept input shape {tuple(input_shape)}: "
                               f"{str(err).strip().splitlines()[-1]}") from err
-    needed = 4 * sum(int(np.prod(s, dtype=np.float64)) for s in shapes if s)
+    needed = 4 * sum(int(np.prod(s, dtype=np.float64)) for s in shapes or () if s)
     if needed > limit:
         raise ConversionError(f"Verifying with input shape {tuple(input_shape)} needs about {needed / 2**30:.1f} GiB "
                               f"of activations, more than the {limit / 2**30:.1f} GiB allowed: give a smaller "

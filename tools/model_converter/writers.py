@@ -1,7 +1,8 @@
 """Output formats of the converter, and writing an output directory atomically.
 
-A writer is ``write(graph, directory, prefix, input_shape) -> [file names]``: it writes the converted :class:`Graph` into an
-existing, empty ``directory``. :data:`WRITERS` maps format names to writers; other formats (the standalone
+A writer is ``write(graph, directory, prefix, input_shape, metadata) -> [file names]``: it writes the converted
+:class:`Graph` and its :class:`~bmxnet_ext.model_metadata.ModelMetadata` (input convention and class names, or
+``None``) into an existing, empty ``directory``. :data:`WRITERS` maps format names to writers; other formats (the standalone
 runtime's) register themselves there. :func:`write_output_dir` creates the files in a temporary directory
 next to the destination and renames it into place at the end, so a failure leaves no partial output.
 """
@@ -21,10 +22,19 @@ __all__ = ["WRITERS", "register_writer", "graph_to_json", "to_mxnet_symbol", "wr
 MXNET_VERSION = 10901
 
 
-def graph_to_json(graph):
-    """MXNet's symbol JSON for ``graph`` (loadable by ``mx.sym.load_json`` once ``bmxnet_ext`` is imported)."""
+IMPORT_HINT = "needs `import bmxnet_ext`: "
+"""Prefix of the first binary operator's node name in a written symbol: MXNet names that node when it cannot
+load the operator, so a process that did not import ``bmxnet_ext`` gets an error that says what is missing."""
+
+
+def graph_to_json(graph, import_hint=False):
+    """MXNet's symbol JSON for ``graph`` (loadable by ``mx.sym.load_json`` once ``bmxnet_ext`` is imported);
+    ``import_hint`` prefixes the first ``Bmx*`` node's name with :data:`IMPORT_HINT`."""
     nodes = [{"op": n.op, "name": n.name, "attrs": {k: str(v) for k, v in n.attrs.items()},
               "inputs": [[src, out, 0] for src, out in n.inputs]} for n in graph.nodes]
+    first_binary = next((node for node in nodes if node["op"].startswith("Bmx")), None)
+    if import_hint and first_binary is not None:
+        first_binary["name"] = IMPORT_HINT + first_binary["name"]
     for node in nodes:
         if not node["attrs"]:
             del node["attrs"]
@@ -54,20 +64,28 @@ def mxnet_params(graph):
     return arrays
 
 
-def write_mxnet(graph, directory, prefix, input_shape=None):
-    """``PREFIX-symbol.json`` + ``PREFIX-0000.params``, loadable by ``gluon.SymbolBlock.imports``."""
+def write_mxnet(graph, directory, prefix, input_shape=None, metadata=None):
+    """``PREFIX-symbol.json`` + ``PREFIX-0000.params``, loadable by ``gluon.SymbolBlock.imports``, and with
+    ``metadata`` ``PREFIX-metadata.json``."""
     import mxnet as mx
+
+    from bmxnet_ext import model_metadata
 
     symbol_file, params_file = f"{prefix}-symbol.json", f"{prefix}-0000.params"
     with open(os.path.join(directory, symbol_file), "w", encoding="utf-8") as f:
-        f.write(graph_to_json(graph))
+        f.write(graph_to_json(graph, import_hint=True))
     mx.nd.save(os.path.join(directory, params_file), mxnet_params(graph))
-    return [symbol_file, params_file]
+    files = [symbol_file, params_file]
+    if metadata is not None:
+        files.append(model_metadata.metadata_file_name(prefix))
+        model_metadata.write_metadata_file(os.path.join(directory, files[-1]), metadata)
+    return files
 
 
-def write_bmx(graph, directory, prefix, input_shape):
+def write_bmx(graph, directory, prefix, input_shape, metadata=None):
     """``PREFIX.bmx``: one file for the standalone runtime (``docs/bmx_format.md``, ``docs/runtime.md``); the
-    data input gets ``input_shape`` (the runtime runs that shape)."""
+    data input gets ``input_shape`` (the runtime's default batch size is its first dimension), the file's
+    metadata section ``metadata``."""
     from bmxnet_ext import bmx_format
 
     inputs = graph.input_names()
@@ -76,7 +94,7 @@ def write_bmx(graph, directory, prefix, input_shape):
     params = {name: a if a.dtype in (np.int64, np.uint64) else a.astype(np.float32) for name, a in graph.params.items()}
     file_name = f"{prefix}.bmx"
     bmx_format.write_bmx(os.path.join(directory, file_name), graph_to_json(graph), params,
-                         {inputs[0]: tuple(input_shape)})
+                         {inputs[0]: tuple(input_shape)}, metadata)
     return [file_name]
 
 

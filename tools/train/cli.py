@@ -16,12 +16,12 @@ import logging
 import os
 import sys
 
+from bmxnet_ext import model_metadata
+from bmxnet_ext.atomic import check_output_folder, remove_stale_temporaries, write_text
 from bmxnet_ext.cli import (ArgumentParser, fraction, int_in_range, non_negative_float, non_negative_int,
                             open_fraction, positive_float, positive_int)
 from bmxnet_ext.layers import SCALING_MODES
 from bmxnet_ext.quantizers import ACTIVATION_METHODS
-
-from bmxnet_ext.atomic import check_output_folder, remove_stale_temporaries, write_text
 
 from .checkpoint import latest_checkpoint, verify_checkpoint
 from .data import AUGMENTATIONS, DATASETS, load_dataset
@@ -172,7 +172,8 @@ def parse_args(argv=None):
 def _save_args(args):
     """Write ``args.json`` first; on ``--resume`` warn about settings that differ from the saved ones."""
     path = os.path.join(args.run_dir, "args.json")
-    current = vars(args)
+    # the preprocessing is recorded for the converter (bmxnet_ext.model_metadata.from_training_args)
+    current = {**vars(args), "preprocessing": model_metadata.training_record(args.dataset)}
     if args.resume and os.path.exists(path):
         with open(path) as f:
             saved = json.load(f)

@@ -153,32 +153,5 @@ Image read_image(const std::string& path) {
   fail(path, "unrecognised image format (this build reads " + image_formats() + ")");
 }
 
-std::vector<float> preprocess(const Image& im, int height, int width, const std::array<float, 3>& mean,
-                              const std::array<float, 3>& std) {
-  // Scale so the shorter side becomes round(target / 0.875), then crop the centre height x width.
-  const double target = std::round(std::min(height, width) / 0.875);
-  const double scale = target / std::min(im.height, im.width);
-  const double rh = std::max<double>(height, std::round(im.height * scale));
-  const double rw = std::max<double>(width, std::round(im.width * scale));
-  const double top = std::floor((rh - height) / 2), left = std::floor((rw - width) / 2);
-  std::vector<float> out(static_cast<size_t>(3) * height * width);
-  for (int y = 0; y < height; ++y) {
-    const double sy = std::clamp((y + top + 0.5) * im.height / rh - 0.5, 0.0, im.height - 1.0);
-    const int y0 = static_cast<int>(sy), y1 = std::min(y0 + 1, im.height - 1);
-    const double fy = sy - y0;
-    for (int x = 0; x < width; ++x) {
-      const double sx = std::clamp((x + left + 0.5) * im.width / rw - 0.5, 0.0, im.width - 1.0);
-      const int x0 = static_cast<int>(sx), x1 = std::min(x0 + 1, im.width - 1);
-      const double fx = sx - x0;
-      for (int c = 0; c < 3; ++c) {
-        auto px = [&](int yy, int xx) { return double(im.rgb[(static_cast<size_t>(yy) * im.width + xx) * 3 + c]); };
-        double v = (1 - fy) * ((1 - fx) * px(y0, x0) + fx * px(y0, x1)) + fy * ((1 - fx) * px(y1, x0) + fx * px(y1, x1));
-        out[(static_cast<size_t>(c) * height + y) * width + x] = static_cast<float>((v / 255.0 - mean[c]) / std[c]);
-      }
-    }
-  }
-  return out;
-}
-
 }  // namespace cli
 }  // namespace bmx

@@ -1,10 +1,8 @@
-// Decode an image file and turn it into a network input.
+// Decode an image file into 8-bit RGB pixels (the runtime's bmx_model_set_input_image turns them into the
+// model's input by its input convention).
 //
 // Formats: binary PPM (P6, always), JPEG and PNG when built with libjpeg / libpng (CMake finds them;
-// BMX_WITH_JPEG / BMX_WITH_PNG). Preprocessing (the ImageNet evaluation convention of gluoncv):
-//   1. resize so the shorter side is round(S / 0.875) for a target S x S' (bilinear, pixel centres aligned),
-//   2. centre crop to the model's input height x width,
-//   3. x = (pixel / 255 - mean[c]) / std[c] per RGB channel, stored (1, 3, H, W) float32.
+// BMX_WITH_JPEG / BMX_WITH_PNG).
 #ifndef BMX_CLI_IMAGE_H_
 #define BMX_CLI_IMAGE_H_
 
@@ -23,9 +21,6 @@ struct Image {
 
 // Throws std::runtime_error naming the file and the problem.
 Image read_image(const std::string& path);
-
-std::vector<float> preprocess(const Image& image, int height, int width, const std::array<float, 3>& mean,
-                              const std::array<float, 3>& std);
 
 // The formats this build decodes, e.g. "ppm, jpeg, png".
 std::string image_formats();

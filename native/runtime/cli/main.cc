@@ -1,20 +1,26 @@
-// bmx-run: run a .bmx model on one input and report the top-5 classes and the latency.
+// bmx-run: run a .bmx model on an image, an array or random input; report the top classes and the latency.
 //
-//   bmx-run MODEL --input FILE [--threads N] [--repeat K] [--warmup W] [--labels FILE]
-//           [--mean R,G,B] [--std R,G,B] [--json] [--profile] [--save-outputs DIR]
+//   bmx-run MODEL (--input FILE | --benchmark) [--batch N] [--threads N] [--repeat K] [--warmup W]
+//           [--labels FILE] [--mean V[,V,V]] [--std V[,V,V]] [--scale S] [--top K] [--json] [--profile]
+//           [--save-outputs DIR]
 //
-// FILE is a .npy float32 array of the model input's shape (a missing leading batch axis of 1 is allowed) or an
-// image (see image.h for decoding and preprocessing). After W warm-up runs (default 2), K timed runs
-// (default 10) give the median, min and max latency. --json prints one JSON object instead of text;
-// --save-outputs writes every graph output as DIR/output_<i>.npy (dtype kept).
+// FILE is a .npy float32 array of the model input's shape (a missing leading batch axis of 1 is allowed; another
+// leading batch size becomes the run's batch size) or an image, turned into the input by the model's input
+// convention (recorded in the file; --mean/--std/--scale override it) and repeated over the batch. With
+// --benchmark the input is random numbers of the model's shape. After W warm-up runs (default 2), K timed
+// runs (default 10) give the median, min and max latency. Class names come from --labels or the model file.
+// --json prints one JSON object instead of text; --save-outputs writes every graph output as
+// DIR/output_<i>.npy (dtype kept).
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <numeric>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -31,21 +37,27 @@ namespace {
 
 struct Options {
   std::string model, input, labels, save_dir;
-  int threads = 1, repeat = 10, warmup = 2;
-  std::array<float, 3> mean{0.485f, 0.456f, 0.406f}, std{0.229f, 0.224f, 0.225f};
-  bool json = false, profile = false;
+  int threads = 1, repeat = 10, warmup = 2, batch = 0, top = 5;
+  std::vector<double> mean, std;  // empty: the model's convention
+  double scale = 0;               // 0: the model's convention
+  bool json = false, profile = false, benchmark = false;
 };
 
 const char kUsage[] =
-    "usage: bmx-run MODEL --input FILE [--threads N] [--repeat K] [--warmup W] [--labels FILE]\n"
-    "               [--mean R,G,B] [--std R,G,B] [--json] [--profile] [--save-outputs DIR]\n"
+    "usage: bmx-run MODEL (--input FILE | --benchmark) [--batch N] [--threads N] [--repeat K] [--warmup W]\n"
+    "               [--labels FILE] [--mean V[,V,V]] [--std V[,V,V]] [--scale S] [--top K] [--json] [--profile]\n"
+    "               [--save-outputs DIR]\n"
     "  MODEL          a .bmx model file\n"
-    "  --input FILE   .npy float32 array of the input's shape, or an image (resized, centre-cropped, normalised)\n"
+    "  --input FILE   .npy float32 array of the input's shape, or an image (prepared by the model's convention)\n"
+    "  --benchmark    time random input of the model's shape (no --input)\n"
+    "  --batch N      batch size (default: the .npy's, else the model file's)\n"
     "  --threads N    worker threads (default 1)\n"
     "  --repeat K     timed runs (default 10)\n"
     "  --warmup W     untimed runs first (default 2)\n"
-    "  --labels FILE  class names, one per line\n"
-    "  --mean, --std  per-channel normalisation of images scaled to [0, 1] (default ImageNet's)\n"
+    "  --labels FILE  class names, one per line (default: the model file's)\n"
+    "  --mean, --std  per-channel (or one) values replacing the model's: x = (pixel * scale - mean) / std\n"
+    "  --scale S      pixel multiplier replacing the model's (1/255 for [0, 1] inputs, 1 for 0..255)\n"
+    "  --top K        classes to show (default 5)\n"
     "  --json         print one JSON object\n"
     "  --profile      print each node's mean time over the timed runs (to stderr)\n"
     "  --save-outputs DIR  write every output as DIR/output_<i>.npy\n";
@@ -60,22 +72,28 @@ int parse_int(const std::string& flag, const char* text, int lo, int hi) {
   return static_cast<int>(v);
 }
 
-std::array<float, 3> parse_triple(const std::string& flag, const std::string& text) {
-  std::array<float, 3> v{};
-  size_t pos = 0;
-  for (int i = 0; i < 3; ++i) {
-    size_t used = 0;
-    try {
-      v[i] = std::stof(text.substr(pos), &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    pos += used;
-    if (used == 0 || (i < 2 && (pos >= text.size() || text[pos++] != ','))) {
-      throw std::runtime_error("expected " + flag + " to be three comma-separated numbers, got '" + text + "'");
-    }
+double parse_number(const std::string& flag, const std::string& text) {
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end || !std::isfinite(v)) {
+    throw std::runtime_error("expected " + flag + " to be a number, got '" + text + "'");
   }
-  if (pos != text.size()) throw std::runtime_error("expected " + flag + " to be three numbers, got '" + text + "'");
+  return v;
+}
+
+// One or three comma-separated numbers.
+std::vector<double> parse_values(const std::string& flag, const std::string& text) {
+  std::vector<double> v;
+  size_t start = 0;
+  for (;;) {
+    size_t comma = text.find(',', start);
+    v.push_back(parse_number(flag, text.substr(start, comma == std::string::npos ? std::string::npos : comma - start)));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  if (v.size() != 1 && v.size() != 3) {
+    throw std::runtime_error("expected " + flag + " to be one or three comma-separated numbers, got '" + text + "'");
+  }
   return v;
 }
 
@@ -88,12 +106,19 @@ Options parse_args(int argc, char** argv) {
       return argv[++i];
     };
     if (a == "--input") o.input = value();
+    else if (a == "--benchmark") o.benchmark = true;
+    else if (a == "--batch") o.batch = parse_int(a, value(), 1, 1 << 20);
     else if (a == "--threads") o.threads = parse_int(a, value(), 1, 256);
     else if (a == "--repeat") o.repeat = parse_int(a, value(), 1, 1000000);
     else if (a == "--warmup") o.warmup = parse_int(a, value(), 0, 1000000);
+    else if (a == "--top") o.top = parse_int(a, value(), 1, 1000000);
     else if (a == "--labels") o.labels = value();
-    else if (a == "--mean") o.mean = parse_triple(a, value());
-    else if (a == "--std") o.std = parse_triple(a, value());
+    else if (a == "--mean") o.mean = parse_values(a, value());
+    else if (a == "--std") o.std = parse_values(a, value());
+    else if (a == "--scale") {
+      o.scale = parse_number(a, value());
+      if (o.scale <= 0) throw std::runtime_error("--scale must be positive");
+    }
     else if (a == "--json") o.json = true;
     else if (a == "--profile") o.profile = true;
     else if (a == "--save-outputs") o.save_dir = value();
@@ -105,9 +130,10 @@ Options parse_args(int argc, char** argv) {
     else if (o.model.empty()) o.model = a;
     else throw std::runtime_error("unexpected argument '" + a + "'");
   }
-  if (o.model.empty() || o.input.empty()) throw std::runtime_error("MODEL and --input FILE are required");
-  for (float s : o.std)
-    if (s == 0.f) throw std::runtime_error("--std values must be non-zero");
+  if (o.model.empty()) throw std::runtime_error("MODEL is required");
+  if (o.input.empty() == !o.benchmark) throw std::runtime_error("give exactly one of --input FILE and --benchmark");
+  for (double s : o.std)
+    if (s == 0) throw std::runtime_error("--std values must be non-zero");
   return o;
 }
 
@@ -119,35 +145,96 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// The input tensor's float32 values from a .npy file or an image.
-std::vector<float> load_input(const Options& o, const bmx_tensor_info& info) {
-  std::vector<int64_t> shape(info.dims, info.dims + info.ndim);
-  auto shape_text = [](const std::vector<int64_t>& s) {
-    std::string t = "(";
-    for (size_t i = 0; i < s.size(); ++i) t += (i ? ", " : "") + std::to_string(s[i]);
-    return t + ")";
-  };
-  if (ends_with(o.input, ".npy")) {
-    bmx::cli::NpyArray a = bmx::cli::read_npy(o.input);
-    std::vector<int64_t> batched = a.shape;
-    if (batched.size() + 1 == shape.size()) batched.insert(batched.begin(), 1);
-    if (batched != shape) {
-      throw std::runtime_error("'" + o.input + "' has shape " + shape_text(a.shape) + ", the model's input '" +
-                               info.name + "' needs " + shape_text(shape));
-    }
-    return a.data;
-  }
-  if (info.ndim != 4 || info.dims[0] != 1 || info.dims[1] != 3) {
-    throw std::runtime_error("images need a model input of shape (1, 3, H, W), '" + std::string(info.name) +
-                             "' is " + shape_text(shape));
-  }
-  bmx::cli::Image im = bmx::cli::read_image(o.input);
-  return bmx::cli::preprocess(im, static_cast<int>(info.dims[2]), static_cast<int>(info.dims[3]), o.mean, o.std);
+std::string shape_text(const bmx_tensor_info& info) {
+  std::string t = "(";
+  for (int i = 0; i < info.ndim; ++i) t += (i ? ", " : "") + std::to_string(info.dims[i]);
+  return t + ")";
 }
 
-std::vector<std::string> read_labels(const std::string& path) {
+// Apply --mean/--std/--scale over the model's input convention.
+void override_convention(bmx_model* model, const Options& o) {
+  if (o.mean.empty() && o.std.empty() && o.scale == 0) return;
+  bmx_input_convention c{};
+  check(bmx_model_input_convention(model, &c));
+  auto apply = [&](const std::vector<double>& values, double* target) {
+    if (values.empty()) return;
+    if (values.size() != 1 && static_cast<int32_t>(values.size()) != c.num_values) {
+      throw std::runtime_error("--mean/--std need 1 or " + std::to_string(c.num_values) + " values for this model");
+    }
+    for (int i = 0; i < c.num_values; ++i) target[i] = values.size() == 1 ? values[0] : values[i];
+  };
+  apply(o.mean, c.mean);
+  apply(o.std, c.std);
+  if (o.scale) c.scale = o.scale;
+  check(bmx_model_set_input_convention(model, &c));
+}
+
+// Set input 0 from the .npy file, the image (every sample of the batch) or random numbers.
+void set_input(bmx_model* model, const Options& o) {
+  bmx_tensor_info info{};
+  check(bmx_model_input_info(model, 0, &info));
+  if (o.benchmark) {
+    std::vector<float> x(info.nbytes / sizeof(float));
+    std::mt19937 rng(0);
+    std::uniform_real_distribution<float> uniform(-1.f, 1.f);
+    for (float& v : x) v = uniform(rng);
+    check(bmx_model_set_input(model, 0, x.data(), info.nbytes));
+    return;
+  }
+  if (ends_with(o.input, ".npy")) {
+    bmx::cli::NpyArray a = bmx::cli::read_npy(o.input);
+    std::vector<int64_t> shape = a.shape;
+    if (shape.size() + 1 == static_cast<size_t>(info.ndim)) shape.insert(shape.begin(), 1);
+    if (o.batch == 0 && shape.size() == static_cast<size_t>(info.ndim) && shape[0] != info.dims[0]) {
+      check(bmx_model_set_batch_size(model, shape[0]));  // the array's batch size
+      check(bmx_model_input_info(model, 0, &info));
+    }
+    if (shape != std::vector<int64_t>(info.dims, info.dims + info.ndim)) {
+      std::string got = "(";
+      for (size_t i = 0; i < a.shape.size(); ++i) got += (i ? ", " : "") + std::to_string(a.shape[i]);
+      throw std::runtime_error("'" + o.input + "' has shape " + got + "), the model's input '" + info.name +
+                               "' needs " + shape_text(info));
+    }
+    check(bmx_model_set_input(model, 0, a.data.data(), a.data.size() * sizeof(float)));
+    return;
+  }
+  if (info.ndim != 4 || (info.dims[1] != 1 && info.dims[1] != 3)) {
+    throw std::runtime_error("images need a model input of shape (N, 1 or 3, H, W), '" + std::string(info.name) +
+                             "' is " + shape_text(info));
+  }
+  bmx::cli::Image im = bmx::cli::read_image(o.input);
+  for (int64_t n = 0; n < info.dims[0]; ++n) {
+    check(bmx_model_set_input_image(model, 0, n, im.rgb.data(), im.height, im.width, 3));
+  }
+}
+
+std::string convention_text(const bmx_model* model) {
+  bmx_input_convention c{};
+  check(bmx_model_input_convention(model, &c));
+  static const char* colors[] = {"RGB", "BGR", "GRAY"};
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%s, %s, x = (pixel * %.6g - mean) / std, mean", colors[c.color],
+                c.resize == BMX_RESIZE_CROP ? "resize + centre crop" : "stretched", c.scale);
+  std::string t = buf;
+  for (int i = 0; i < c.num_values; ++i) t += (i ? "," : " ") + std::to_string(c.mean[i]).substr(0, 6);
+  t += " std";
+  for (int i = 0; i < c.num_values; ++i) t += (i ? "," : " ") + std::to_string(c.std[i]).substr(0, 6);
+  return t + (c.recorded ? " (from the model file)" : " (default: the file records none)");
+}
+
+// Class names from --labels, else those the model file records.
+std::vector<std::string> read_labels(const std::string& path, const bmx_model* model) {
   std::vector<std::string> labels;
-  if (path.empty()) return labels;
+  if (path.empty()) {
+    size_t n = 0;
+    check(bmx_model_num_labels(model, &n));
+    for (size_t i = 0; i < n; ++i) {
+      const char* name = nullptr;
+      check(bmx_model_label(model, i, &name));
+      labels.emplace_back(name);
+    }
+    return labels;
+  }
   std::ifstream f(path);
   if (!f) throw std::runtime_error("cannot open labels file '" + path + "'");
   for (std::string line; std::getline(f, line);) labels.push_back(line);
@@ -220,16 +307,17 @@ int run(const Options& o) {
   bmx_model* model = nullptr;
   check(bmx_model_load_file(o.model.c_str(), &model));
   std::unique_ptr<bmx_model, void (*)(bmx_model*)> owner(model, bmx_model_free);
-  check(bmx_model_set_threads(model, o.threads));
   size_t inputs = 0;
   check(bmx_model_num_inputs(model, &inputs));
   if (inputs != 1) throw std::runtime_error("bmx-run needs a model with one input, this one has " + std::to_string(inputs));
+  if (o.batch) check(bmx_model_set_batch_size(model, o.batch));
+  check(bmx_model_set_threads(model, o.threads));
+  override_convention(model, o);
+  set_input(model, o);
   bmx_tensor_info in{}, out{};
   check(bmx_model_input_info(model, 0, &in));
   check(bmx_model_output_info(model, 0, &out));
   if (out.dtype != BMX_DTYPE_FLOAT32) throw std::runtime_error("output 0 is not float32; cannot rank classes");
-  std::vector<float> x = load_input(o, in);
-  check(bmx_model_set_input(model, 0, x.data(), x.size() * sizeof(float)));
 
   std::vector<double> ms;
   for (int i = 0; i < o.warmup + o.repeat; ++i) {
@@ -245,20 +333,23 @@ int run(const Options& o) {
 
   if (!o.save_dir.empty()) save_outputs(model, o.save_dir);
 
+  // Ranks sample 0 of the batch.
   const size_t classes = out.ndim >= 2 ? y.size() / static_cast<size_t>(out.dims[0]) : y.size();
   std::vector<size_t> order(classes);
   std::iota(order.begin(), order.end(), 0);
-  const size_t top = std::min<size_t>(5, classes);
+  const size_t top = std::min<size_t>(static_cast<size_t>(o.top), classes);
   std::partial_sort(order.begin(), order.begin() + top, order.end(), [&](size_t a, size_t b) { return y[a] > y[b]; });
   std::sort(ms.begin(), ms.end());
   const double median = ms.size() % 2 ? ms[ms.size() / 2] : (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]) / 2;
-  const std::vector<std::string> labels = read_labels(o.labels);
+  const std::vector<std::string> labels = read_labels(o.labels, model);
   auto label = [&](size_t c) { return c < labels.size() ? labels[c] : std::string(); };
+  const std::string source = o.benchmark ? std::string("random") : o.input;
 
   if (o.json) {
-    std::printf("{\"model\": \"%s\", \"threads\": %d, \"repeat\": %d, \"median_ms\": %.4f, \"min_ms\": %.4f, "
-                "\"max_ms\": %.4f, \"peak_rss_mb\": %.2f, \"top5\": [",
-                json_escape(o.model).c_str(), o.threads, o.repeat, median, ms.front(), ms.back(), peak_rss_mb());
+    std::printf("{\"model\": \"%s\", \"input\": \"%s\", \"batch\": %lld, \"threads\": %d, \"repeat\": %d, "
+                "\"median_ms\": %.4f, \"min_ms\": %.4f, \"max_ms\": %.4f, \"peak_rss_mb\": %.2f, \"top\": [",
+                json_escape(o.model).c_str(), json_escape(source).c_str(), static_cast<long long>(in.dims[0]),
+                o.threads, o.repeat, median, ms.front(), ms.back(), peak_rss_mb());
     for (size_t i = 0; i < top; ++i) {
       std::printf("%s{\"class\": %zu, \"score\": %.6g, \"label\": \"%s\"}", i ? ", " : "", order[i], y[order[i]],
                   json_escape(label(order[i])).c_str());
@@ -266,9 +357,14 @@ int run(const Options& o) {
     std::printf("]}\n");
     return 0;
   }
-  std::printf("model %s, input %s, %d thread(s)\ntop-%zu:\n", o.model.c_str(), o.input.c_str(), o.threads, top);
-  for (size_t i = 0; i < top; ++i) {
-    std::printf("  %2zu. class %5zu  score %.6f  %s\n", i + 1, order[i], y[order[i]], label(order[i]).c_str());
+  std::printf("model %s, input %s, batch %lld, %d thread(s)\n", o.model.c_str(), source.c_str(),
+              static_cast<long long>(in.dims[0]), o.threads);
+  if (!o.benchmark && !ends_with(o.input, ".npy")) std::printf("image input: %s\n", convention_text(model).c_str());
+  if (!o.benchmark) {
+    std::printf("top-%zu%s:\n", top, in.dims[0] > 1 ? " of sample 0" : "");
+    for (size_t i = 0; i < top; ++i) {
+      std::printf("  %2zu. class %5zu  score %.6f  %s\n", i + 1, order[i], y[order[i]], label(order[i]).c_str());
+    }
   }
   std::printf("latency over %d runs after %d warm-up: median %.3f ms, min %.3f ms, max %.3f ms\n", o.repeat,
               o.warmup, median, ms.front(), ms.back());

@@ -1,9 +1,12 @@
 // The C API (bmx_runtime.h): status codes and a per-thread error message around the C++ runtime.
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <cstring>
 #include <new>
 #include <string>
 
+#include "bmx/isa.h"
 #include "bmx_runtime.h"
 #include "error.h"
 #include "model.h"
@@ -71,7 +74,15 @@ const char* bmx_status_string(int status) {
   }
 }
 
-const char* bmx_version(void) { return "0.1.0 (model format 1.0)"; }
+const char* bmx_version(void) { return "0.2.0 (model format 1.1)"; }
+
+const char* bmx_isa(void) {
+  try {
+    return bmx::isa_name(bmx::current_isa());
+  } catch (const std::exception&) {
+    return "";
+  }
+}
 
 int bmx_model_load_memory(const void* data, size_t size, bmx_model** out_model) {
   if (!out_model) return null_argument("bmx_model_load_memory", "out_model");
@@ -91,6 +102,13 @@ int bmx_model_load_file(const char* path, bmx_model** out_model) {
   return guarded("bmx_model_load_file", [&] {
     std::FILE* f = std::fopen(path, "rb");
     if (!f) throw bmx::rt::Error(BMX_ERR_IO, bmx::rt::cat("cannot open '", path, "': ", std::strerror(errno)));
+    struct stat info;
+    if (fstat(fileno(f), &info) == 0 && (info.st_mode & S_IFMT) != S_IFREG) {
+      std::fclose(f);  // a folder opens on Linux and reports a size of LONG_MAX: refuse it by its kind
+      throw bmx::rt::Error(BMX_ERR_IO, bmx::rt::cat("'", path, "' is ",
+                                                    (info.st_mode & S_IFMT) == S_IFDIR ? "a folder" : "not a file",
+                                                    ", not a .bmx file"));
+    }
     long size = -1;
     if (std::fseek(f, 0, SEEK_END) == 0) size = std::ftell(f);
     if (size < 0 || std::fseek(f, 0, SEEK_SET) != 0) {
@@ -165,6 +183,71 @@ int bmx_model_run(bmx_model* model) {
 int bmx_model_get_output(const bmx_model* model, size_t index, void* data, size_t nbytes) {
   if (!model || (!data && nbytes)) return null_argument("bmx_model_get_output", !model ? "model" : "data");
   return guarded("bmx_model_get_output", [&] { model->model.get_output(index, data, nbytes); });
+}
+
+int bmx_model_set_batch_size(bmx_model* model, int64_t batch) {
+  if (!model) return null_argument("bmx_model_set_batch_size", "model");
+  return guarded("bmx_model_set_batch_size", [&] { model->model.set_batch_size(batch); });
+}
+
+int bmx_model_input_convention(const bmx_model* model, bmx_input_convention* out) {
+  if (!model || !out) return null_argument("bmx_model_input_convention", !model ? "model" : "out");
+  const bmx::rt::InputConvention& c = model->model.convention();
+  std::memset(out, 0, sizeof(*out));
+  out->color = c.color;
+  out->resize = c.resize;
+  out->scale = c.scale;
+  out->crop_fraction = c.crop_fraction;
+  out->num_values = c.channels();  // a single mean / std value is reported per channel
+  for (int i = 0; i < c.channels(); ++i) {
+    out->mean[i] = c.mean.size() == 1 ? c.mean[0] : c.mean[i];
+    out->std[i] = c.std.size() == 1 ? c.std[0] : c.std[i];
+  }
+  out->recorded = c.recorded ? 1 : 0;
+  return BMX_OK;
+}
+
+int bmx_model_set_input_convention(bmx_model* model, const bmx_input_convention* in) {
+  if (!model || !in) return null_argument("bmx_model_set_input_convention", !model ? "model" : "convention");
+  return guarded("bmx_model_set_input_convention", [&] {
+    if (in->color < BMX_COLOR_RGB || in->color > BMX_COLOR_GRAY || in->resize < BMX_RESIZE_CROP ||
+        in->resize > BMX_RESIZE_STRETCH || in->num_values < 1 || in->num_values > 3) {
+      throw bmx::rt::Error(BMX_ERR_INVALID_ARGUMENT, bmx::rt::cat("color ", in->color, ", resize ", in->resize,
+                                                                  " or num_values ", in->num_values, " out of range"));
+    }
+    bmx::rt::InputConvention c;
+    c.color = static_cast<bmx::rt::InputConvention::Color>(in->color);
+    c.resize = static_cast<bmx::rt::InputConvention::Resize>(in->resize);
+    c.scale = in->scale;
+    c.crop_fraction = in->crop_fraction;
+    c.mean.assign(in->mean, in->mean + in->num_values);
+    c.std.assign(in->std, in->std + in->num_values);
+    c.recorded = in->recorded != 0;
+    model->model.set_convention(c);
+  });
+}
+
+int bmx_model_set_input_image(bmx_model* model, size_t index, int64_t batch_index, const uint8_t* pixels,
+                              int height, int width, int channels) {
+  if (!model || !pixels) return null_argument("bmx_model_set_input_image", !model ? "model" : "pixels");
+  return guarded("bmx_model_set_input_image",
+                 [&] { model->model.set_input_image(index, pixels, height, width, channels, batch_index); });
+}
+
+int bmx_model_num_labels(const bmx_model* model, size_t* out_count) {
+  if (!model || !out_count) return null_argument("bmx_model_num_labels", !model ? "model" : "out_count");
+  *out_count = model->model.labels().size();
+  return BMX_OK;
+}
+
+int bmx_model_label(const bmx_model* model, size_t index, const char** out_name) {
+  if (!model || !out_name) return null_argument("bmx_model_label", !model ? "model" : "out_name");
+  if (index >= model->model.labels().size()) {
+    return fail(BMX_ERR_INVALID_ARGUMENT, bmx::rt::cat("bmx_model_label: index ", index, " >= ",
+                                                       model->model.labels().size(), " labels"));
+  }
+  *out_name = model->model.labels()[index].c_str();
+  return BMX_OK;
 }
 
 int bmx_model_memory(const bmx_model* model, size_t* arena_bytes, size_t* scratch_bytes, size_t* weight_bytes) {

@@ -6,6 +6,7 @@
 #include <new>
 
 #include "bmx/threading.h"
+#include "image_input.h"
 #include "memory_plan.h"
 
 namespace bmx {
@@ -37,10 +38,60 @@ AlignedBuffer& AlignedBuffer::operator=(AlignedBuffer&& other) noexcept {
 
 Model::Model(AlignedBuffer image)
     : image_(std::move(image)), desc_(parse_model(image_.data(), image_.size())),
-      pool_(std::make_unique<ThreadPool>(1)) {
+      convention_(desc_.convention), pool_(std::make_unique<ThreadPool>(1)) {
+  build();
+}
+
+void Model::build() {
+  ops_.clear();
+  inputs_.clear();
   build_ops();
   fuse();
   plan();
+}
+
+void Model::set_batch_size(int64_t batch) {
+  if (batch < 1 || batch > (int64_t{1} << 20)) {
+    throw Error(BMX_ERR_INVALID_ARGUMENT, cat("expected a batch size in [1, 2^20], got ", batch));
+  }
+  for (uint32_t id : desc_.inputs) {
+    if (desc_.tensors[id].shape.empty()) throw Error(BMX_ERR_INVALID_ARGUMENT, "an input has no batch axis");
+  }
+  const int threads = pool_->size();
+  const int64_t previous = desc_.tensors[desc_.inputs.at(0)].shape[0];
+  auto rebuild = [&](int64_t n) {
+    for (uint32_t id : desc_.inputs) desc_.tensors[id].shape[0] = n;
+    build();
+    set_threads(threads);
+  };
+  try {
+    rebuild(batch);  // every operator validates the new shapes
+  } catch (...) {
+    rebuild(previous);  // the model stays usable with its previous batch size
+    throw;
+  }
+  set_profiling(false);
+}
+
+void Model::set_convention(const InputConvention& c) {
+  validate_convention(c, BMX_ERR_INVALID_ARGUMENT, "the input convention");
+  convention_ = c;
+}
+
+void Model::set_input_image(size_t i, const uint8_t* pixels, int height, int width, int channels,
+                            int64_t batch_index) {
+  if (i >= inputs_.size()) throw Error(BMX_ERR_INVALID_ARGUMENT, cat("input index ", i, " >= ", inputs_.size()));
+  const TensorInfo& info = input_info(i);
+  if (info.shape.size() != 4 || info.dtype != DType::kFloat32) {
+    throw Error(BMX_ERR_INVALID_ARGUMENT, cat("input '", input_name(i), "' ", shape_string(info.shape),
+                                              " is not an NCHW image input"));
+  }
+  if (batch_index < 0 || batch_index >= info.shape[0]) {
+    throw Error(BMX_ERR_INVALID_ARGUMENT, cat("batch index ", batch_index, " outside the batch of ", info.shape[0]));
+  }
+  const int c = static_cast<int>(info.shape[1]), h = static_cast<int>(info.shape[2]), w = static_cast<int>(info.shape[3]);
+  float* out = reinterpret_cast<float*>(inputs_[i].data()) + static_cast<size_t>(batch_index) * c * h * w;
+  image_to_input(pixels, height, width, channels, convention_, c, h, w, out);
 }
 
 // Fold a per-channel affine (BatchNorm) or a ReLU into the operator producing its input, when nothing else
@@ -195,7 +246,13 @@ void Model::set_profiling(bool enabled) {
 }
 
 void Model::run() {
-  if (bmx::get_num_threads() != pool_->size()) bmx::set_num_threads(pool_->size());
+  // The thread count is a setting of the process's one native core, shared with the other front ends of a
+  // Python process: a run uses the model's count and gives the previous one back.
+  struct ThreadCount {
+    int saved = bmx::get_num_threads();
+    ~ThreadCount() { bmx::set_num_threads(saved); }
+  } restore;
+  if (restore.saved != pool_->size()) bmx::set_num_threads(pool_->size());
   RunContext ctx{pool_.get(), scratch_.data()};
   for (size_t s = 0; s < ops_.size(); ++s) {
     if (fused_[s]) continue;

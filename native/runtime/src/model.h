@@ -47,6 +47,15 @@ class Model {
   const std::string& output_name(size_t i) const { return tensor_name(desc_.outputs.at(i)); }
 
   void set_input(size_t i, const void* data, size_t nbytes);
+  // Fill sample `batch_index` of 4-D float input `i` from an 8-bit image by the input convention.
+  void set_input_image(size_t i, const uint8_t* pixels, int height, int width, int channels, int64_t batch_index);
+  // Change the batch size (dimension 0 of every input): operators and the memory plan are rebuilt, inputs
+  // are zeroed, the thread count is kept, profiling is reset.
+  void set_batch_size(int64_t batch);
+
+  const InputConvention& convention() const { return convention_; }
+  void set_convention(const InputConvention& c);
+  const std::vector<std::string>& labels() const { return desc_.labels; }
   void run();
   void get_output(size_t i, void* data, size_t nbytes) const;
 
@@ -61,6 +70,7 @@ class Model {
   size_t weight_bytes() const;
 
  private:
+  void build();
   void build_ops();
   void fuse();
   void plan();
@@ -68,6 +78,7 @@ class Model {
 
   AlignedBuffer image_;
   ModelDesc desc_;
+  InputConvention convention_;
   std::vector<std::unique_ptr<Op>> ops_;  // one per node
   std::vector<char> fused_;               // per node: folded into its producer at load time, not run
   std::vector<TensorInfo> info_;          // per tensor

@@ -1,5 +1,6 @@
 #include "model_file.h"
 
+#include <cmath>
 #include <cstring>
 #include <limits>
 
@@ -160,6 +161,63 @@ NodeDesc read_node(Reader& r, size_t n_tensors) {
   return n;
 }
 
+// The metadata section of format 1.1: typed entries; unknown keys are skipped (a newer minor version).
+void read_metadata(Reader& r, ModelDesc& m) {
+  enum Kind : uint8_t { kFloat = 1, kString = 2, kFloats = 3, kStrings = 4 };
+  uint32_t n = r.count("the metadata entry count", 5);
+  InputConvention& c = m.convention;
+  for (uint32_t i = 0; i < n; ++i) {
+    std::string key = r.string("a metadata key");
+    uint8_t kind = r.read<uint8_t>("a metadata kind");
+    check_format(kind >= kFloat && kind <= kStrings, "metadata entry '", key, "' has kind ", int(kind));
+    double number = 0;
+    std::string text;
+    std::vector<double> numbers;
+    std::vector<std::string> texts;
+    if (kind == kFloat) {
+      number = r.read<double>("a metadata number");
+    } else if (kind == kString) {
+      text = r.string("a metadata string");
+    } else if (kind == kFloats) {
+      numbers.resize(r.count("a metadata list length", 8));
+      for (double& v : numbers) v = r.read<double>("a metadata number");
+    } else {
+      texts.resize(r.count("a metadata list length", 4));
+      for (std::string& t : texts) t = r.string("a metadata string");
+    }
+    auto expect = [&](uint8_t want) {
+      check_format(kind == want, "metadata entry '", key, "' has kind ", int(kind), ", expected ", int(want));
+    };
+    if (key == "layout") {
+      expect(kString);
+      check_format(text == "NCHW", "metadata layout is '", text, "', expected 'NCHW'");
+    } else if (key == "color") {
+      expect(kString);
+      check_format(text == "RGB" || text == "BGR" || text == "GRAY", "metadata color is '", text,
+                   "', expected RGB, BGR or GRAY");
+      c.color = text == "RGB" ? InputConvention::kRGB : text == "BGR" ? InputConvention::kBGR : InputConvention::kGray;
+    } else if (key == "resize") {
+      expect(kString);
+      check_format(text == "crop" || text == "stretch", "metadata resize is '", text, "', expected crop or stretch");
+      c.resize = text == "crop" ? InputConvention::kCrop : InputConvention::kStretch;
+    } else if (key == "scale") {
+      expect(kFloat);
+      c.scale = number;
+    } else if (key == "crop_fraction") {
+      expect(kFloat);
+      c.crop_fraction = number;
+    } else if (key == "mean" || key == "std") {
+      expect(kFloats);
+      (key == "mean" ? c.mean : c.std) = numbers;
+    } else if (key == "labels") {
+      expect(kStrings);
+      m.labels = texts;
+    }
+    c.recorded = true;
+  }
+  validate_convention(c, BMX_ERR_FORMAT, "the file's metadata");
+}
+
 // Structure: tensors defined before use, each intermediate produced by exactly one node, inputs listed once.
 void check_graph(const ModelDesc& m) {
   std::vector<char> defined(m.tensors.size(), 0);
@@ -195,6 +253,23 @@ void check_graph(const ModelDesc& m) {
 }
 
 }  // namespace
+
+void validate_convention(const InputConvention& c, int status, const char* what) {
+  auto require = [&](bool ok, const std::string& message) {
+    if (!ok) throw Error(status, cat(what, ": ", message));
+  };
+  const size_t channels = static_cast<size_t>(c.channels());
+  for (const auto* values : {&c.mean, &c.std}) {
+    const char* name = values == &c.mean ? "mean" : "std";
+    require(values->size() == 1 || values->size() == channels,
+            cat(name, " has ", values->size(), " values, expected 1 or ", channels));
+    for (double v : *values) require(std::isfinite(v), cat(name, " has a non-finite value"));
+  }
+  for (double v : c.std) require(v != 0.0, "std has a zero value");
+  require(std::isfinite(c.scale) && c.scale > 0, cat("scale is ", c.scale, ", expected a positive number"));
+  require(c.crop_fraction > 0 && c.crop_fraction <= 1, cat("crop_fraction is ", c.crop_fraction,
+                                                           ", expected a number in (0, 1]"));
+}
 
 ModelDesc parse_model(const uint8_t* data, size_t size) {
   check_format(data != nullptr && size >= kHeaderSize, "a .bmx file has a ", kHeaderSize,
@@ -236,6 +311,7 @@ ModelDesc parse_model(const uint8_t* data, size_t size) {
       check_format(id < n_tensors, "graph input/output refers to tensor ", id, " of ", n_tensors);
     }
   }
+  if (m.version_minor >= kMetadataSinceMinor) read_metadata(r, m);
   size_t graph_end = r.file_offset();
   for (const TensorDesc& t : m.tensors) {
     check_format(t.kind != TensorKind::kConstant || static_cast<size_t>(t.data - data) >= graph_end,

@@ -18,7 +18,8 @@ namespace bmx {
 namespace rt {
 
 constexpr uint16_t kFormatMajor = 1;
-constexpr uint16_t kFormatMinor = 0;
+constexpr uint16_t kFormatMinor = 1;
+constexpr uint16_t kMetadataSinceMinor = 1;
 constexpr size_t kHeaderSize = 32;
 constexpr size_t kDataAlignment = 64;
 constexpr int kMaxNdim = 8;
@@ -51,11 +52,30 @@ struct NodeDesc {
   std::vector<uint32_t> outputs;  // tensor indices
 };
 
+// How an 8-bit image becomes the model's input, and the class names (bmxnet_ext/model_metadata.py has the
+// meaning of every field). The defaults are ImageNet's convention, used for files that record none.
+struct InputConvention {
+  enum Color { kRGB = 0, kBGR = 1, kGray = 2 };
+  enum Resize { kCrop = 0, kStretch = 1 };
+  Color color = kRGB;
+  Resize resize = kCrop;
+  double scale = 1.0 / 255.0;
+  double crop_fraction = 0.875;
+  std::vector<double> mean{0.485, 0.456, 0.406}, std{0.229, 0.224, 0.225};  // 1 value or one per channel
+  bool recorded = false;  // true when the file records the convention
+  int channels() const { return color == kGray ? 1 : 3; }
+};
+
+// Throw an Error with `error_status` (`what` names the source) unless every field of `c` is valid.
+void validate_convention(const InputConvention& c, int error_status, const char* what);
+
 struct ModelDesc {
   uint16_t version_major = 0, version_minor = 0;
   std::vector<TensorDesc> tensors;
   std::vector<NodeDesc> nodes;  // in a valid execution order
   std::vector<uint32_t> inputs, outputs;
+  InputConvention convention;           // format 1.1 metadata, else the defaults
+  std::vector<std::string> labels;      // class names by output index (format 1.1 metadata), may be empty
 };
 
 // Parse `size` bytes at `data`, which must be 8-byte aligned and outlive the result (constants point into it).

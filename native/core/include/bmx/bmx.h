@@ -4,6 +4,7 @@
 #include "bmx/benchmark.h"
 #include "bmx/conv.h"
 #include "bmx/dense.h"
+#include "bmx/export.h"
 #include "bmx/isa.h"
 #include "bmx/pack.h"
 #include "bmx/threading.h"

@@ -16,7 +16,9 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
+#include "bmx/export.h"
 #include "bmx/types.h"
 
 namespace bmx {
@@ -35,7 +37,7 @@ struct Conv2DParams {
   std::int64_t groups = 1;  ///< G; C and O must be multiples of G
 
   /// Throws bmx::Error (prefixed with `op`) if a field is out of range or the output would be empty.
-  void validate(const std::string& op = "binary_conv2d") const;
+  BMX_API void validate(const std::string& op = "binary_conv2d") const;
 
   std::int64_t out_height() const { return (in_height + 2 * pad_h - dilation_h * (kernel_h - 1) - 1) / stride_h + 1; }
   std::int64_t out_width() const { return (in_width + 2 * pad_w - dilation_w * (kernel_w - 1) - 1) / stride_w + 1; }
@@ -52,21 +54,28 @@ struct Conv2DParams {
   std::int64_t output_words() const { return batch * out_height() * out_width() * words_for(out_channels); }
 };
 
+/// The geometry of a convolution of packed `data` (N, H, W, G * Cwg) with packed `weight` (O, KH, KW, Cwg):
+/// batch, in_height, in_width, out_channels, kernel_h and kernel_w come from the shapes, every other field
+/// from `p`. Checks everything validate() checks and that the shapes' word counts fit in_channels and groups;
+/// every message names `op` and both shapes. The one argument check of the front ends.
+BMX_API Conv2DParams conv2d_geometry(const std::string& op, Conv2DParams p, const std::vector<std::int64_t>& data,
+                                     const std::vector<std::int64_t>& weight);
+
 /// y as int32 (N, O, OH, OW).
-void binary_conv2d_int32(const Conv2DParams& p, const word_t* input, const word_t* weights, std::int32_t* out);
+BMX_API void binary_conv2d_int32(const Conv2DParams& p, const word_t* input, const word_t* weights, std::int32_t* out);
 
 /// scale[o] * y + bias[o] as float32 (N, O, OH, OW); scale and bias are (O,) arrays.
-void binary_conv2d_float(const Conv2DParams& p, const word_t* input, const word_t* weights, const float* scale,
+BMX_API void binary_conv2d_float(const Conv2DParams& p, const word_t* input, const word_t* weights, const float* scale,
                          const float* bias, float* out);
 
 /// scale[o] * y + bias[o] + residual as float32 (N, O, OH, OW): the float output followed by an element-wise
 /// addition of `residual` (N, O, OH, OW), in one pass and with the same roundings (product, + bias,
 /// + residual). `residual` may be `out` itself (accumulate in place).
-void binary_conv2d_float_add(const Conv2DParams& p, const word_t* input, const word_t* weights, const float* scale,
+BMX_API void binary_conv2d_float_add(const Conv2DParams& p, const word_t* input, const word_t* weights, const float* scale,
                              const float* bias, const float* residual, float* out);
 
 /// Packed sign of scale[o] * y + bias[o]: words (N, OH, OW, ceil(O / 64)), ready for the next binary layer.
-void binary_conv2d_packed(const Conv2DParams& p, const word_t* input, const word_t* weights, const float* scale,
+BMX_API void binary_conv2d_packed(const Conv2DParams& p, const word_t* input, const word_t* weights, const float* scale,
                           const float* bias, word_t* out);
 
 }  // namespace bmx

@@ -6,14 +6,16 @@
 #include <cstdint>
 #include <functional>
 
+#include "bmx/export.h"
+
 namespace bmx {
 
 /// Use `n` threads (n >= 1, the calling thread included) for the following kernel calls.
 /// Throws bmx::Error if n < 1. Default: the number of hardware threads (or BMX_NUM_THREADS if set).
-void set_num_threads(int n);
+BMX_API void set_num_threads(int n);
 
 /// The number of threads kernel calls use.
-int get_num_threads();
+BMX_API int get_num_threads();
 
 /// Run fn(task, thread) for every task in [0, tasks) on the kernels' own thread pool (get_num_threads()
 /// threads, the caller included) and return when all are done; `thread` in [0, get_num_threads()) names the
@@ -23,6 +25,6 @@ int get_num_threads();
 /// already spinning from the previous kernel call, serves every layer of a network. 0 <= tasks < 2^20.
 /// If another thread is running a loop on the pool, the caller runs all tasks itself as thread 0.
 /// The first exception thrown by a task is rethrown after all tasks finished.
-void parallel_for(std::int64_t tasks, const std::function<void(std::int64_t task, int thread)>& fn);
+BMX_API void parallel_for(std::int64_t tasks, const std::function<void(std::int64_t task, int thread)>& fn);
 
 }  // namespace bmx

@@ -8,6 +8,8 @@
 
 #include <cstdint>
 
+#include "bmx/export.h"
+
 namespace bmx {
 
 /// The interval of dot products whose output bit is set: lo <= y <= hi (empty when lo > hi).
@@ -17,10 +19,10 @@ struct SignInterval {
 };
 
 /// The interval for one channel; `k` is the number of binary inputs per output (y in [-k, k]).
-SignInterval sign_interval(float scale, float bias, std::int64_t k);
+BMX_API SignInterval sign_interval(float scale, float bias, std::int64_t k);
 
 /// Intervals for `channels` channels at once (out[o] for scale[o], bias[o]).
-void sign_intervals(const float* scale, const float* bias, std::int64_t channels, std::int64_t k,
+BMX_API void sign_intervals(const float* scale, const float* bias, std::int64_t channels, std::int64_t k,
                     SignInterval* out);
 
 }  // namespace bmx

@@ -10,6 +10,9 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <vector>
+
+#include "bmx/export.h"
 
 namespace bmx {
 
@@ -22,9 +25,12 @@ constexpr int kWordBits = 64;
 /// Number of words that hold `bits` bits: ceil(bits / 64).
 constexpr std::int64_t words_for(std::int64_t bits) { return (bits + kWordBits - 1) / kWordBits; }
 
+/// A shape as Python prints it, for messages: "(2, 3)", "(4,)".
+BMX_API std::string shape_string(const std::vector<std::int64_t>& shape);
+
 /// Every invalid argument (bad shape, bad parameter, unsupported instruction set) throws this.
 /// Messages name the operation, the argument, the expected and the actual value.
-class Error : public std::invalid_argument {
+class BMX_API Error : public std::invalid_argument {
  public:
   explicit Error(const std::string& what) : std::invalid_argument(what) {}
 };

@@ -2,7 +2,9 @@
 #include "bmx/isa.h"
 
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
+#include <iterator>
 #include <string>
 
 #include "bmx/types.h"
@@ -11,7 +13,7 @@
 namespace bmx {
 namespace {
 
-constexpr Isa kAllIsas[] = {Isa::portable, Isa::avx2, Isa::avx512, Isa::neon};
+constexpr Isa kAllIsas[] = {Isa::portable, Isa::avx2, Isa::avx512, Isa::neon, Isa::wasm_simd};
 
 bool cpu_has(Isa isa) {
   switch (isa) {
@@ -28,6 +30,10 @@ bool cpu_has(Isa isa) {
     case Isa::neon:
       return true;  // Advanced SIMD is mandatory on AArch64
 #endif
+#if defined(__wasm_simd128__)
+    case Isa::wasm_simd:
+      return true;  // a module built with -msimd128 only instantiates where SIMD128 is supported
+#endif
     default:
       return false;
   }
@@ -35,6 +41,9 @@ bool cpu_has(Isa isa) {
 
 // -1: not forced; otherwise the forced Isa's value.
 std::atomic<int> g_forced{-1};
+
+// Kernel calls per ISA (indexed by the enum's value), for kernel_calls().
+std::atomic<std::int64_t> g_calls[std::size(kAllIsas)];
 
 Isa isa_from_environment_or_best() {
   const char* env = std::getenv("BMX_ISA");
@@ -53,6 +62,7 @@ const char* isa_name(Isa isa) {
     case Isa::avx2: return "avx2";
     case Isa::avx512: return "avx512";
     case Isa::neon: return "neon";
+    case Isa::wasm_simd: return "wasm_simd";
   }
   return "unknown";
 }
@@ -60,7 +70,7 @@ const char* isa_name(Isa isa) {
 Isa parse_isa(const std::string& name) {
   for (Isa isa : kAllIsas)
     if (name == isa_name(isa)) return isa;
-  throw Error("Expected an instruction set name portable, avx2, avx512 or neon, got '" + name + "'");
+  throw Error("Expected an instruction set name portable, avx2, avx512, neon or wasm_simd, got '" + name + "'");
 }
 
 bool isa_supported(Isa isa) { return cpu_has(isa); }
@@ -82,15 +92,23 @@ Isa current_isa() {
 }
 
 void force_isa(Isa isa) {
-  if (!isa_supported(isa))
+  if (!isa_supported(isa)) {
+    std::string available;
+    for (Isa a : available_isas()) available += std::string(available.empty() ? "" : ", ") + isa_name(a);
     throw Error(std::string("force_isa: instruction set '") + isa_name(isa) +
-                "' is not supported by this CPU or build");
+                "' is not supported by this CPU or build (available: " + available + ")");
+  }
   g_forced.store(static_cast<int>(isa), std::memory_order_relaxed);
 }
 
 void reset_isa() { g_forced.store(-1, std::memory_order_relaxed); }
 
-Isa kernels_isa() { return detail::current_kernels().isa; }
+Isa kernels_isa() { return detail::kernels_for(current_isa()).isa; }
+
+std::int64_t kernel_calls(Isa isa) {
+  const auto i = static_cast<std::size_t>(isa);
+  return i < std::size(g_calls) ? g_calls[i].load(std::memory_order_relaxed) : 0;
+}
 
 namespace detail {
 
@@ -109,8 +127,17 @@ const IsaKernels& kernels_for(Isa isa) {
 #if defined(__aarch64__)
     case Isa::neon: return neon_kernels();
 #endif
+#if defined(__wasm_simd128__)
+    case Isa::wasm_simd: return wasm_simd_kernels();
+#endif
     default: return portable_kernels();
   }
+}
+
+const IsaKernels& current_kernels() {
+  const IsaKernels& kernels = kernels_for(current_isa());
+  g_calls[static_cast<std::size_t>(kernels.isa)].fetch_add(1, std::memory_order_relaxed);
+  return kernels;
 }
 
 }  // namespace detail

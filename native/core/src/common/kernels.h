@@ -77,9 +77,10 @@ struct IsaKernels {
   ConvFloatFn conv_float = nullptr;
 };
 
-/// The kernels of a supported ISA (throws bmx::Error otherwise) and of the current one.
+/// The kernels of a supported ISA (throws bmx::Error otherwise).
 const IsaKernels& kernels_for(Isa isa);
-inline const IsaKernels& current_kernels() { return kernels_for(current_isa()); }
+/// The kernels of the current ISA for one kernel call (counted for kernel_calls()).
+const IsaKernels& current_kernels();
 
 const IsaKernels& portable_kernels();
 #if defined(__x86_64__)
@@ -96,6 +97,9 @@ bool cpu_has_gfni_vbmi();
 #endif
 #if defined(__aarch64__)
 const IsaKernels& neon_kernels();
+#endif
+#if defined(__wasm_simd128__)
+const IsaKernels& wasm_simd_kernels();
 #endif
 
 /// Plain C++ building blocks shared by the portable kernels and the ISA kernels' tails.

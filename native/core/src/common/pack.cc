@@ -13,25 +13,21 @@ namespace {
 
 constexpr std::int64_t kPixelGrain = 32;  // pixels per unit of work: whole 32-pixel blocks for the kernels
 
-void check(bool ok, const char* op, const std::string& message) {
-  if (!ok) throw Error(std::string(op) + ": " + message);
+void check(bool ok, const std::string& op, const std::string& message) {
+  if (!ok) throw Error(op + ": " + message);
 }
 
-void check_affine(const char* op, const float* scale, const float* bias) {
+void check_affine(const std::string& op, const float* scale, const float* bias) {
   check((scale == nullptr) == (bias == nullptr), op, "scale and bias must both be given or both be null");
 }
 
-void pack_nchw(const char* op, const float* x, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
+void pack_nchw(const std::string& op, const float* x, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
                std::int64_t groups, const float* scale, const float* bias, word_t* out) {
-  check(n >= 1 && c >= 1 && h >= 1 && w >= 1, op,
-        "expected positive N, C, H, W, got (" + std::to_string(n) + ", " + std::to_string(c) + ", " +
-            std::to_string(h) + ", " + std::to_string(w) + ")");
-  check(groups >= 1 && c % groups == 0, op,
-        "expected groups >= 1 dividing C=" + std::to_string(c) + ", got " + std::to_string(groups));
+  const std::int64_t wpp = packed_pixel_words(op, n, c, h, w, groups);
   check(x != nullptr && out != nullptr, op, "null input or output pointer");
   check_affine(op, scale, bias);
   const detail::IsaKernels& isa = detail::current_kernels();
-  const std::int64_t hw = h * w, wpp = groups * words_for(c / groups);
+  const std::int64_t hw = h * w;
   const std::int64_t units = n * ((hw + kPixelGrain - 1) / kPixelGrain), per_sample = units / n;
   // One contiguous range per thread: every task claim is a cross-core atomic, and a thread that packs the
   // same range call after call keeps its input and output lines in its own cache.
@@ -50,7 +46,7 @@ void pack_nchw(const char* op, const float* x, std::int64_t n, std::int64_t c, s
 
 void pack_rows(const char* op, const float* x, std::int64_t n, std::int64_t k, const float* scale, const float* bias,
                word_t* out) {
-  check(n >= 1 && k >= 1, op, "expected positive N, K, got (" + std::to_string(n) + ", " + std::to_string(k) + ")");
+  check(n >= 1 && k >= 1, op, "expected a non-empty (N, K), got (" + std::to_string(n) + ", " + std::to_string(k) + ")");
   check(x != nullptr && out != nullptr, op, "null input or output pointer");
   check_affine(op, scale, bias);
   const detail::IsaKernels& isa = detail::current_kernels();
@@ -66,6 +62,17 @@ void pack_rows(const char* op, const float* x, std::int64_t n, std::int64_t k, c
 }
 
 }  // namespace
+
+std::int64_t packed_pixel_words(const std::string& op, std::int64_t n, std::int64_t c, std::int64_t h,
+                                std::int64_t w, std::int64_t groups) {
+  const std::string shape =
+      "(" + std::to_string(n) + ", " + std::to_string(c) + ", " + std::to_string(h) + ", " + std::to_string(w) + ")";
+  if (n < 1 || c < 1 || h < 1 || w < 1) throw Error(op + ": expected a non-empty (N, C, H, W), got " + shape);
+  if (groups < 1 || c % groups != 0)
+    throw Error(op + ": expected groups >= 1 dividing C=" + std::to_string(c) + " of " + shape + ", got " +
+                std::to_string(groups));
+  return groups * words_for(c / groups);
+}
 
 void pack_activations_nchw(const float* x, std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
                            std::int64_t groups, const float* scale, const float* bias, word_t* out) {

@@ -44,6 +44,9 @@ const GemmKernel& select_gemm_kernel() {
     case Isa::neon:
       if (const GemmKernel* k = gemm_kernel_neon()) return *k;
       break;
+    case Isa::wasm_simd:
+      if (const GemmKernel* k = gemm_kernel_wasm_simd()) return *k;
+      break;
     case Isa::portable: break;
   }
   return kPortable;

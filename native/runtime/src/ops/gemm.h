@@ -3,9 +3,9 @@
 // C (M x N) = (A (M x K) * B (K x N)) * scale[m] + shift[m], optionally followed by ReLU. A (the weights) is packed once at
 // load time into row blocks of `mr` rows: [ceil(M / mr)][K][mr], zero-padded; B is packed per tile by the
 // caller into column blocks of `nr` columns: [ceil(cols / nr)][K][nr], zero-padded. A micro-kernel computes one
-// mr x nr block of C with vector FMAs. Kernels exist for AVX-512 and AVX2+FMA (x86-64), NEON (aarch64) and
-// portable C++; the instruction set is chosen at run time with the native core's selection
-// (bmx::current_isa(), BMX_ISA).
+// mr x nr block of C with vector FMAs. Kernels exist for AVX-512 and AVX2+FMA (x86-64), NEON (aarch64),
+// WASM SIMD128 (multiply then add: WebAssembly has no fused multiply-add) and portable C++; the instruction set
+// is chosen at run time with the native core's selection (bmx::current_isa(), BMX_ISA).
 #ifndef BMX_RUNTIME_OPS_GEMM_H_
 #define BMX_RUNTIME_OPS_GEMM_H_
 
@@ -33,6 +33,7 @@ const GemmKernel* gemm_kernel_portable();
 const GemmKernel* gemm_kernel_avx2();
 const GemmKernel* gemm_kernel_avx512();
 const GemmKernel* gemm_kernel_neon();
+const GemmKernel* gemm_kernel_wasm_simd();
 
 // The kernel for the current CPU / BMX_ISA choice.
 const GemmKernel& select_gemm_kernel();

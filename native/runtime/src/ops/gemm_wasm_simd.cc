@@ -1,0 +1,43 @@
+// WebAssembly SIMD128 float GEMM micro-kernel: 6 x 8 block (12 v128 accumulators, 15 registers with the operands:
+// a host engine maps v128 onto 16 on x86-64; a 4 x 16 block spills and ran slower). WebAssembly has no fused
+// multiply-add, so each step is a multiplication then an addition.
+#include "ops/gemm.h"
+
+#if defined(__wasm_simd128__)
+#include <wasm_simd128.h>
+
+namespace bmx {
+namespace rt {
+namespace {
+
+struct WasmSimd {
+  using T = v128_t;
+  static constexpr int kLanes = 4;
+  static T zero() { return wasm_f32x4_splat(0.f); }
+  static T load(const float* p) { return wasm_v128_load(p); }
+  static T loadu(const float* p) { return wasm_v128_load(p); }
+  static void storeu(float* p, T v) { wasm_v128_store(p, v); }
+  static T broadcast(float v) { return wasm_f32x4_splat(v); }
+  static T fma(T a, T b, T c) { return wasm_f32x4_add(wasm_f32x4_mul(a, b), c); }
+  static T max(T a, T b) { return wasm_f32x4_max(a, b); }
+  static T add(T a, T b) { return wasm_f32x4_add(a, b); }
+  static T mul(T a, T b) { return wasm_f32x4_mul(a, b); }
+};
+
+#include "ops/gemm_block.h"
+
+const GemmKernel kKernel{"wasm_simd", 6, 8, gemm_block<WasmSimd, 6, 2>, gemm_dot<WasmSimd>};
+
+}  // namespace
+
+const GemmKernel* gemm_kernel_wasm_simd() { return &kKernel; }
+
+}  // namespace rt
+}  // namespace bmx
+#else
+namespace bmx {
+namespace rt {
+const GemmKernel* gemm_kernel_wasm_simd() { return nullptr; }
+}  // namespace rt
+}  // namespace bmx
+#endif
