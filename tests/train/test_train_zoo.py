@@ -14,7 +14,8 @@ from tools.train.cli import main
 
 #: Models whose two-batch run takes more than a few seconds here (tens of millions of parameters to initialise,
 #: checkpoint and export).
-SLOW = {"alexnet", "densenet45", "resnet34_wide", "resnet68_wide", "inception_bn"}
+SLOW = {"alexnet", "binary_alexnet", "dorefanet", "xnornet", "densenet45", "resnet34_wide", "resnet68_wide",
+        "inception_bn"}
 
 
 def _zoo_params():
