@@ -4,7 +4,7 @@ import pytest
 
 from tools.visualize import deep_dream, load_model, parse_objective, stage_layers
 
-from .conftest import TINY_SHAPE, tiny_resnet
+from .conftest import tiny_resnet
 
 
 @pytest.mark.parametrize("hybridize", [False, True])
