@@ -306,6 +306,10 @@ def _main(argv):
         try:
             if os.path.isdir(source):
                 added, skipped = add_folder(source, root)
+                if not added:
+                    raise ModelStoreError(f"{source!r} holds no registered pretrained file "
+                                          f"({len(skipped)} other files): give the folder of the downloaded "
+                                          "releases (see `list` for their names)")
                 print("\n".join([f"{source}: added {path}" for path in added]
                                  + [f"{source}: skipped {name} (not a registered model file)" for name in skipped]))
                 continue

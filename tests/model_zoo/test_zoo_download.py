@@ -129,3 +129,14 @@ def test_add_a_release_folder_skips_other_files(bmxnet_v1_dir, tmp_path, capsys)
         assert len(paths) == 2
     digest = hashlib.sha256(open(os.path.join(bmxnet_v1_dir, "binarized_mnist_32bit-symbol.json"), "rb").read())
     assert digest.hexdigest() == model_store.PRETRAINED["lenet"][0].sha256  # the shared symbol, placed for both
+
+
+def test_add_a_folder_without_releases_is_an_error(tmp_path, capsys):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "README.md").write_text("not a model\n")
+    root = tmp_path / "store"
+    assert model_store.main(["--root", str(root), "add", str(folder)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "holds no registered pretrained file" in err[0] and "notes" in err[0]
+    assert not root.exists() or not [n for n in os.listdir(root) if not n.endswith(".lock")]
