@@ -10,6 +10,8 @@ step, or by hand after ``trainer.step``) applies every parameter's constraint in
 """
 import math
 
+from .identifiers import resolve
+
 __all__ = ["WeightClip", "REGISTRY", "get", "apply_constraints"]
 
 
@@ -51,20 +53,8 @@ REGISTRY = {WeightClip.name: WeightClip}
 def get(identifier):
     """None, a registered name, a dict ``{"name": ..., **kwargs}``, a constraint or a callable ``f(ndarray)``
     (applied in place) -> the constraint; anything else raises ``ValueError`` listing the registered names."""
-    if identifier is None or isinstance(identifier, WeightClip):
-        return identifier
-    if isinstance(identifier, str) and identifier in REGISTRY:
-        return REGISTRY[identifier]()
-    if isinstance(identifier, dict) and identifier.get("name") in REGISTRY:
-        kwargs = {k: v for k, v in identifier.items() if k != "name"}
-        try:
-            return REGISTRY[identifier["name"]](**kwargs)
-        except TypeError as err:
-            raise ValueError(f"Cannot build constraint from {identifier!r}: {err}.") from None
-    if callable(identifier) and not isinstance(identifier, type):
-        return identifier
-    raise ValueError(f"Expected a constraint: None, one of {sorted(REGISTRY)}, a dict {{'name': ..., **kwargs}} "
-                     f"or a callable, got {identifier!r}.")
+    return resolve(identifier, REGISTRY, kind="constraint", instance_type=WeightClip,
+                   callable_form="a callable f(ndarray) applied in place")
 
 
 def apply_constraints(params):

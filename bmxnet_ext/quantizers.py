@@ -26,6 +26,8 @@ Conventions (``docs/conventions.md``): the sign of zero is +1 (``ste_heaviside(0
 """
 import re
 
+from .identifiers import resolve
+
 __all__ = [
     "Quantizer", "SteSign", "ApproxSign", "SwishSign", "MagnitudeAwareSign", "SteHeaviside", "SteTern", "DoReFa",
     "NoOp", "REGISTRY", "ACTIVATION_METHODS", "get", "precision", "from_bits", "check_bits",
@@ -374,20 +376,8 @@ def get(identifier):
 
     Anything else raises ``ValueError`` naming the value and the registered names.
     """
-    if identifier is None or isinstance(identifier, Quantizer):
-        return identifier
-    if isinstance(identifier, str) and identifier in REGISTRY:
-        return REGISTRY[identifier]()
-    if isinstance(identifier, dict) and identifier.get("name") in REGISTRY:
-        kwargs = {k: v for k, v in identifier.items() if k != "name"}
-        try:
-            return REGISTRY[identifier["name"]](**kwargs)
-        except TypeError as err:
-            raise ValueError(f"Cannot build quantizer from {identifier!r}: {err}.") from None
-    if callable(identifier) and not isinstance(identifier, (str, dict, type)):
-        return identifier
-    raise ValueError(f"Expected a quantizer: None, one of {sorted(REGISTRY)}, a dict {{'name': ..., **kwargs}}, "
-                     f"a Quantizer or a callable f(F, x), got {identifier!r}.")
+    return resolve(identifier, REGISTRY, kind="quantizer", instance_type=Quantizer,
+                   callable_form="a callable f(F, x)")
 
 
 def precision(quantizer):
