@@ -17,7 +17,7 @@ Binary convolutions pad with -1 (``docs/conventions.md``); Larq pads with 0.
 """
 from mxnet.gluon import HybridBlock, nn
 
-from .common import activation, batch_norm, qconv
+from .common import StemStagesNet, activation, batch_norm, qconv
 from .registry import register_model
 
 __all__ = ["BiRealNet", "BiRealBlock", "birealnet18"]
@@ -59,36 +59,18 @@ class BiRealBlock(HybridBlock):
         return self.bn(self.conv(self.act(x))) + shortcut
 
 
-class BiRealNet(HybridBlock):
+class BiRealNet(StemStagesNet):
     """Bi-Real Net with ``units`` single-convolution blocks per stage and ``filters`` (stem, then each stage).
 
     Input ``(N, in_channels, H, W)``, output ``(N, classes)``. ``bits`` / ``bits_a`` apply to the 3x3
     convolutions of the blocks; stem, shortcut projections and classifier are full precision.
     """
 
-    def __init__(self, units=(4, 4, 4, 4), filters=(64, 64, 128, 256, 512), classes=1000, bits=1, bits_a=1,
-                 pad_value=None, in_channels=3, **kwargs):
-        super().__init__(**kwargs)
-        if len(filters) != len(units) + 1:
-            raise ValueError(f"Expected `filters` to have len(units) + 1 = {len(units) + 1} entries, got "
-                             f"{len(filters)}: {tuple(filters)}.")
-        with self.name_scope():
-            self.features = nn.HybridSequential(prefix="")
-            self.features.add(nn.Conv2D(filters[0], 7, strides=2, padding=3, use_bias=False,
-                                        in_channels=in_channels, prefix="conv0_"),
-                              _bn(filters[0], "bn0_"),
-                              nn.MaxPool2D(3, strides=2, padding=1))
-            channels = filters[0]
-            for stage, (count, width) in enumerate(zip(units, filters[1:]), start=1):
-                for block in range(1, count + 1):
-                    self.features.add(BiRealBlock(width, channels, bits, bits_a, pad_value,
-                                                  prefix=f"stage{stage}_block{block}_"))
-                    channels = width
-            self.output = nn.HybridSequential(prefix="")
-            self.output.add(nn.GlobalAvgPool2D(), nn.Dense(classes, in_units=channels, prefix="fc_"))
+    def stem_norm(self, channels):
+        return [_bn(channels, "bn0_")]
 
-    def hybrid_forward(self, F, x):
-        return self.output(self.features(x))
+    def block(self, channels, in_channels, prefix):
+        return BiRealBlock(channels, in_channels, self.bits, self.bits_a, self.pad_value, prefix=prefix)
 
 
 @register_model

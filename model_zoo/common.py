@@ -12,12 +12,12 @@ whose width is below 32 bits.
 BatchNorm uses BMXNet v1's settings (``epsilon = 2e-5``, ``momentum = 0.9``) so released models load as
 they were trained.
 """
-from mxnet.gluon import nn
+from mxnet.gluon import HybridBlock, nn
 
 from bmxnet_ext import QActivation, QConv2D, QDense, config, quantizers
 
 __all__ = ["chosen", "activation", "qconv", "qdense", "batch_norm", "input_norm", "imagenet_stem", "thumbnail_stem",
-           "classifier"]
+           "classifier", "StemStagesNet"]
 
 BN_EPSILON = 2e-5
 BN_MOMENTUM = 0.9
@@ -129,3 +129,45 @@ def classifier(in_channels, classes):
              nn.GlobalAvgPool2D(prefix="pool1_"),
              nn.Dense(classes, in_units=in_channels, prefix="fc1_"))
     return head
+
+
+class StemStagesNet(HybridBlock):
+    """A ResNet-18-like binary network: stem, stages of single-convolution blocks, global pool and FP dense.
+
+    Stem: conv 7x7/2 (FP, no bias), the subclass's :meth:`stem_norm` blocks (BN, maybe an activation),
+    max-pool 3x3/2. Stage ``i`` holds ``units[i]`` blocks :meth:`block` of width ``filters[i + 1]``
+    (``filters[0]`` is the stem's). Input ``(N, in_channels, H, W)``, output ``(N, classes)``; ``bits`` /
+    ``bits_a`` and ``pad_value`` reach the blocks (their binary convolutions).
+    """
+
+    def __init__(self, units=(4, 4, 4, 4), filters=(64, 64, 128, 256, 512), classes=1000, bits=1, bits_a=1,
+                 pad_value=None, in_channels=3, **kwargs):
+        super().__init__(**kwargs)
+        if len(filters) != len(units) + 1:
+            raise ValueError(f"Expected `filters` to have len(units) + 1 = {len(units) + 1} entries, got "
+                             f"{len(filters)}: {tuple(filters)}.")
+        self.bits, self.bits_a, self.pad_value = bits, bits_a, pad_value
+        with self.name_scope():
+            self.features = nn.HybridSequential(prefix="")
+            self.features.add(nn.Conv2D(filters[0], 7, strides=2, padding=3, use_bias=False,
+                                        in_channels=in_channels, prefix="conv0_"),
+                              *self.stem_norm(filters[0]),
+                              nn.MaxPool2D(3, strides=2, padding=1))
+            channels = filters[0]
+            for stage, (count, width) in enumerate(zip(units, filters[1:]), start=1):
+                for index in range(1, count + 1):
+                    self.features.add(self.block(width, channels, prefix=f"stage{stage}_block{index}_"))
+                    channels = width
+            self.output = nn.HybridSequential(prefix="")
+            self.output.add(nn.GlobalAvgPool2D(), nn.Dense(classes, in_units=channels, prefix="fc_"))
+
+    def stem_norm(self, channels):
+        """The blocks between the stem's convolution and its max-pool."""
+        raise NotImplementedError
+
+    def block(self, channels, in_channels, prefix):
+        """One block ``(N, in_channels, H, W) -> (N, channels, H', W')`` named by ``prefix``."""
+        raise NotImplementedError
+
+    def hybrid_forward(self, F, x):
+        return self.output(self.features(x))
