@@ -145,13 +145,19 @@ def test_concat(run_graph, rng, dim):
     np.testing.assert_array_equal(out, ref)
 
 
-@pytest.mark.parametrize("op,shape_b", [("elemwise_add", (2, 3, 4, 5)), ("broadcast_add", (1, 3, 1, 5)),
-                                        ("broadcast_add", (5,))])
-def test_add(run_graph, rng, op, shape_b):
+@pytest.mark.parametrize("op, shape_a, shape_b", [
+    ("elemwise_add", (2, 3, 4, 5), (2, 3, 4, 5)), ("broadcast_add", (2, 3, 4, 5), (1, 3, 1, 5)),
+    ("broadcast_add", (2, 3, 4, 5), (5,)), ("broadcast_add", (2, 3, 4, 5), (1, 3, 1, 1)),
+    ("broadcast_add", (1, 3, 1, 1), (2, 3, 4, 5)), ("broadcast_add", (2, 1, 4, 1), (1, 3, 1, 5)),
+    ("broadcast_add", (2, 3, 1, 5), (2, 1, 4, 1)), ("broadcast_add", (1,), (2, 3, 4, 5)),
+    ("broadcast_add", (3, 1, 1), (2, 3, 4, 5)), ("broadcast_add", (1, 1, 1, 1), (1, 1, 1, 1)),
+])
+def test_add(run_graph, rng, op, shape_a, shape_b):
+    """Every broadcast pattern of the runtime's row loop: either side, both sides, leading dims, scalars."""
     g = Graph()
-    a, b = g.input("a", (2, 3, 4, 5)), g.input("b", shape_b)
+    a, b = g.input("a", shape_a), g.input("b", shape_b)
     g.op(op, "add", [a, b])
-    inputs = {"a": rng.standard_normal((2, 3, 4, 5)).astype(np.float32),
+    inputs = {"a": rng.standard_normal(shape_a).astype(np.float32),
               "b": rng.standard_normal(shape_b).astype(np.float32)}
     (out,), (ref,) = run_graph(g, inputs)
     np.testing.assert_array_equal(out, ref)

@@ -85,6 +85,7 @@ class Add : public Op {
       sb *= db;
     }
     same_ = a == b;
+    collapse_dims();
     return TensorInfo{DType::kFloat32, out_};
   }
 
@@ -104,26 +105,77 @@ class Add : public Op {
       });
       return;
     }
-    const size_t nd = out_.size();
-    parallel_range(ctx, n, 1 << 14, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        int64_t rest = i, ia = 0, ib = 0;
-        for (size_t k = nd; k-- > 0;) {
-          int64_t coord = rest % out_[k];
-          rest /= out_[k];
-          ia += coord * a_strides_[k];
-          ib += coord * b_strides_[k];
+    // rows of the innermost collapsed dimension: one index computation per row, a plain loop along it
+    const int64_t inner = dims_.back(), rows = n / std::max<int64_t>(1, inner);
+    const int64_t sa = a_run_strides_.back(), sb = b_run_strides_.back();
+    parallel_range(ctx, rows, std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(1, inner)),
+                   [&](int64_t begin, int64_t end) {
+      for (int64_t row = begin; row < end; ++row) {
+        int64_t rest = row, ia = 0, ib = 0;
+        for (size_t k = dims_.size() - 1; k-- > 0;) {
+          int64_t coord = rest % dims_[k];
+          rest /= dims_[k];
+          ia += coord * a_run_strides_[k];
+          ib += coord * b_run_strides_[k];
         }
-        y[i] = multiply_ ? a[ia] * b[ib] : a[ia] + b[ib];
+        float* out = y + row * inner;
+        if (multiply_) {
+          combine(out, a + ia, sa, b + ib, sb, inner, [](float u, float v) { return u * v; });
+        } else {
+          combine(out, a + ia, sa, b + ib, sb, inner, [](float u, float v) { return u + v; });
+        }
       }
     });
   }
 
  private:
+  // y[j] = f(a[j * sa], b[j * sb]) for j < count, with each stride 0 (broadcast) or 1, specialised so the
+  // compiler vectorises the common cases.
+  template <typename F>
+  static void combine(float* y, const float* a, int64_t sa, const float* b, int64_t sb, int64_t count, F f) {
+    if (sa == 1 && sb == 0) {
+      const float v = b[0];
+      for (int64_t j = 0; j < count; ++j) y[j] = f(a[j], v);
+    } else if (sa == 0 && sb == 1) {
+      const float u = a[0];
+      for (int64_t j = 0; j < count; ++j) y[j] = f(u, b[j]);
+    } else if (sa == 1 && sb == 1) {
+      for (int64_t j = 0; j < count; ++j) y[j] = f(a[j], b[j]);
+    } else {
+      for (int64_t j = 0; j < count; ++j) y[j] = f(a[j * sa], b[j * sb]);
+    }
+  }
+
+  // Merge neighbouring output dimensions that both operands walk contiguously (or both broadcast), so the
+  // innermost run is as long as possible: (1, C, H, W) + (1, C, 1, 1) becomes C runs of H * W.
+  void collapse_dims() {
+    dims_.assign(1, 1);
+    a_run_strides_.assign(1, 0);
+    b_run_strides_.assign(1, 0);
+    for (size_t k = 0; k < out_.size(); ++k) {
+      if (out_[k] == 1) continue;
+      bool merge = dims_.back() == 1 ||
+                   (a_run_strides_.back() == a_strides_[k] * out_[k] && b_run_strides_.back() == b_strides_[k] * out_[k]);
+      if (merge && dims_.back() != 1) {
+        dims_.back() *= out_[k];
+        a_run_strides_.back() = a_strides_[k];
+        b_run_strides_.back() = b_strides_[k];
+      } else if (merge) {
+        dims_.back() = out_[k];
+        a_run_strides_.back() = a_strides_[k];
+        b_run_strides_.back() = b_strides_[k];
+      } else {
+        dims_.push_back(out_[k]);
+        a_run_strides_.push_back(a_strides_[k]);
+        b_run_strides_.push_back(b_strides_[k]);
+      }
+    }
+  }
+
   bool broadcast_, multiply_;
   bool same_ = true;
-  Shape out_;
-  std::vector<int64_t> a_strides_, b_strides_;
+  Shape out_, dims_;
+  std::vector<int64_t> a_strides_, b_strides_, a_run_strides_, b_run_strides_;
 };
 
 // LeakyReLU: y = x for x > 0, else slope * x; act_type "leaky" (one `slope` attribute) or "prelu" (a constant
@@ -145,7 +197,8 @@ class LeakyRelu : public Op {
     count_ = num_elements(s);
     if (!prelu) {
       slopes_.assign(1, slope_);
-      channels_ = inner_ = 1;
+      channels_ = 1;
+      inner_ = std::max<int64_t>(1, count_);
       return in[0].info;
     }
     require(s.size() >= 2, "expected data of at least 2 dimensions, got ", shape_string(s));
@@ -156,7 +209,7 @@ class LeakyRelu : public Op {
     const float* gamma = static_cast<const float*>(in[1].data);
     slopes_.assign(gamma, gamma + n);
     channels_ = n;
-    inner_ = n == 1 ? 1 : count_ / std::max<int64_t>(1, s[0] * s[1]);
+    inner_ = std::max<int64_t>(1, n == 1 ? count_ : count_ / std::max<int64_t>(1, s[0] * s[1]));
     return in[0].info;
   }
 
@@ -165,10 +218,15 @@ class LeakyRelu : public Op {
   void run(const RunContext& ctx, const std::vector<const void*>& inputs, void* output) override {
     const float* x = fin(inputs, 0);
     float* y = static_cast<float*>(output);
-    parallel_range(ctx, count_, 1 << 15, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        float v = x[i], slope = slopes_[(i / inner_) % channels_];
-        y[i] = v > 0.f ? v : v * slope;
+    // planes of inner_ values share one slope: no division per element
+    const int64_t planes = count_ / std::max<int64_t>(1, inner_);
+    parallel_range(ctx, planes, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, inner_)),
+                   [&](int64_t begin, int64_t end) {
+      for (int64_t p = begin; p < end; ++p) {
+        const float slope = slopes_[p % channels_];
+        const float* xp = x + p * inner_;
+        float* yp = y + p * inner_;
+        for (int64_t j = 0; j < inner_; ++j) yp[j] = xp[j] > 0.f ? xp[j] : xp[j] * slope;
       }
     });
   }
