@@ -15,9 +15,9 @@ Counts (Larq's summary conventions, which equal this project's: BatchNorm counts
 224x224 image. With the 9,600 BatchNorm running statistics that is Larq Zoo's published 11,699,112.
 Binary convolutions pad with -1 (``docs/conventions.md``); Larq pads with 0.
 """
-from mxnet.gluon import HybridBlock, nn
+from mxnet.gluon import HybridBlock
 
-from .common import StemStagesNet, activation, batch_norm, qconv
+from .common import StemStagesNet, activation, avgpool_shortcut, batch_norm, qconv
 from .registry import register_model
 
 __all__ = ["BiRealNet", "BiRealBlock", "birealnet18"]
@@ -45,14 +45,7 @@ class BiRealBlock(HybridBlock):
             self.conv = qconv(channels, 3, in_channels, bits, stride, 1, pad_value, prefix="conv_",
                               scaling="xnor", kernel_constraint="weight_clip")
             self.bn = _bn(channels, "bn_")
-            self.downsample = None
-            if stride != 1:
-                self.downsample = nn.HybridSequential(prefix="downsample_")
-                with self.downsample.name_scope():
-                    self.downsample.add(nn.AvgPool2D(2, strides=2),
-                                        nn.Conv2D(channels, 1, use_bias=False, in_channels=in_channels,
-                                                  prefix="conv_"),
-                                        _bn(channels, "bn_"))
+            self.downsample = None if stride == 1 else avgpool_shortcut(channels, in_channels, _bn)
 
     def hybrid_forward(self, F, x):
         shortcut = x if self.downsample is None else self.downsample(x)

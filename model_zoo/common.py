@@ -17,7 +17,7 @@ from mxnet.gluon import HybridBlock, nn
 from bmxnet_ext import QActivation, QConv2D, QDense, config, quantizers
 
 __all__ = ["chosen", "activation", "qconv", "qdense", "batch_norm", "input_norm", "imagenet_stem", "thumbnail_stem",
-           "classifier", "StemStagesNet"]
+           "classifier", "StemStagesNet", "avgpool_shortcut"]
 
 BN_EPSILON = 2e-5
 BN_MOMENTUM = 0.9
@@ -171,3 +171,14 @@ class StemStagesNet(HybridBlock):
 
     def hybrid_forward(self, F, x):
         return self.output(self.features(x))
+
+
+def avgpool_shortcut(channels, in_channels, norm):
+    """Bi-Real-style projection shortcut ``avg-pool 2x2/2 -> conv 1x1 (FP, no bias) -> norm(channels)``,
+    ``(N, in_channels, H, W) -> (N, channels, H / 2, W / 2)``; ``norm(channels, prefix)`` builds the BatchNorm."""
+    shortcut = nn.HybridSequential(prefix="downsample_")
+    with shortcut.name_scope():
+        shortcut.add(nn.AvgPool2D(2, strides=2),
+                     nn.Conv2D(channels, 1, use_bias=False, in_channels=in_channels, prefix="conv_"),
+                     norm(channels, "bn_"))
+    return shortcut

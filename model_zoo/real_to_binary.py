@@ -20,7 +20,7 @@ Larq Zoo's published 11,995,624.
 from mxnet import init
 from mxnet.gluon import HybridBlock, nn
 
-from .common import StemStagesNet, activation, batch_norm, qconv
+from .common import StemStagesNet, activation, avgpool_shortcut, batch_norm, qconv
 from .registry import register_model
 
 __all__ = ["RealToBinaryNet", "RealToBinaryBlock", "real_to_binary_net"]
@@ -66,14 +66,7 @@ class RealToBinaryBlock(HybridBlock):
                                          prefix="expand_"),
                                nn.Activation("sigmoid"))
             self.prelu = _prelu(channels, "prelu_")
-            self.downsample = None
-            if stride != 1:
-                self.downsample = nn.HybridSequential(prefix="downsample_")
-                with self.downsample.name_scope():
-                    self.downsample.add(nn.AvgPool2D(2, strides=2),
-                                        nn.Conv2D(channels, 1, use_bias=False, in_channels=in_channels,
-                                                  prefix="conv_"),
-                                        _bn(channels, "bn_"))
+            self.downsample = None if stride == 1 else avgpool_shortcut(channels, in_channels, _bn)
 
     def hybrid_forward(self, F, x):
         shortcut = x if self.downsample is None else self.downsample(x)
