@@ -1,8 +1,10 @@
 r"""Weight constraints: applied to a parameter's latent values after every optimizer update.
 
 A quantized layer's ``kernel_constraint`` is stored on its weight :class:`mxnet.gluon.Parameter` as
-``param.constraint``; :func:`apply_constraints` (called by :class:`bmxnet_ext.optimizers.Trainer` after each
-step, or by hand after ``trainer.step``) applies every parameter's constraint in place.
+``param.constraint``. :class:`bmxnet_ext.optimizers.CaseOptimizer` applies it right after the parameter's
+update (on a parameter server too); :func:`apply_constraints` (called by :class:`bmxnet_ext.optimizers.Trainer`
+after each step with any other optimizer, or by hand after ``trainer.step``) applies every parameter's
+constraint in place.
 
     >>> from bmxnet_ext import constraints
     >>> constraints.get("weight_clip")

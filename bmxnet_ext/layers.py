@@ -18,7 +18,8 @@ Two ways to configure a quantized layer:
 
 Weights keep float *latent* values that the forward pass quantizes with a pseudo-gradient, so any Gluon
 optimizer (or :mod:`bmxnet_ext.optimizers`' Bop) trains them. ``kernel_constraint`` (e.g. ``"weight_clip"``)
-is stored on the weight parameter and applied after each update by :func:`bmxnet_ext.constraints.apply_constraints`.
+is stored on the weight parameter and applied after each update (by :class:`bmxnet_ext.optimizers.CaseOptimizer`,
+:class:`bmxnet_ext.optimizers.Trainer` or :func:`bmxnet_ext.constraints.apply_constraints`).
 
 Conventions (``docs/conventions.md``): a layer with a 1-bit kernel outputs the raw dot product of the quantized
 tensors times the kernel quantizer's per-channel scale (if any), has no bias and no activation, and pads with

@@ -15,7 +15,7 @@ from mxnet import gluon
 from . import quantizers
 from .constraints import apply_constraints
 
-__all__ = ["Bop", "CaseOptimizer", "Trainer", "is_binary_weight"]
+__all__ = ["Bop", "CaseOptimizer", "ParameterRecord", "Trainer", "is_binary_weight"]
 
 
 def is_binary_weight(param):
@@ -73,34 +73,61 @@ class Bop(mx.optimizer.Optimizer):
 @mx.optimizer.register
 class CaseOptimizer(mx.optimizer.Optimizer):
     """Route each parameter to the optimizer of the first case whose predicate accepts it (Larq's
-    CaseOptimizer); all others go to ``default_optimizer``.
+    CaseOptimizer); all others go to ``default_optimizer``. Each parameter's ``constraint`` (a quantized
+    layer's ``kernel_constraint``) is applied to the updated weight right after its update (with
+    ``multi_precision`` float16 weights: to the float16 weight, not to the optimizer's float32 master copy).
 
     Parameters
     ----------
     *cases : (predicate, optimizer) pairs
         ``predicate(param)`` gets the :class:`mxnet.gluon.Parameter`; ``optimizer`` is an
-        :class:`mxnet.optimizer.Optimizer` or a registered name (built with default arguments).
+        :class:`mxnet.optimizer.Optimizer` or a registered name (built with default arguments). With no
+        cases, every parameter goes to ``default_optimizer``: the wrapper then only carries the parameter
+        table and the constraints (what :class:`Trainer` does where a kvstore runs the optimizer).
     default_optimizer : Optimizer or str
         For every parameter no predicate accepts. The learning rate (``set_learning_rate``,
         ``learning_rate``) is the default optimizer's.
 
-    ``rescale_grad`` and the parameter table (``lr_mult``, ``wd_mult``) that ``gluon.Trainer`` sets on this
-    optimizer are passed on to every case's optimizer.
+    ``rescale_grad`` and the parameter table ``param_dict`` (index -> Parameter, with ``lr_mult`` and
+    ``wd_mult``) that ``gluon.Trainer`` sets on this optimizer are passed on to every case's optimizer. The
+    routes (index -> case) are resolved when the table is set. MXNet drops the table when it pickles an
+    optimizer (for a parameter server, or into a checkpoint); this one keeps its routes and, per index, the
+    parameter's ``lr_mult``, ``wd_mult`` and ``constraint``, so a server that unpickles it updates and
+    constrains every index as the workers would. A constraint must therefore pickle (the registered ones do).
     """
 
     def __init__(self, *cases, default_optimizer, **kwargs):
-        super().__init__(**kwargs)
         self.cases = []
         for case in cases:
             if not (isinstance(case, tuple) and len(case) == 2 and callable(case[0])):
                 raise ValueError(f"Expected each case to be a (predicate, optimizer) pair, got {case!r}.")
             self.cases.append((case[0], _optimizer(case[1])))
         self.default_optimizer = _optimizer(default_optimizer)
+        super().__init__(**kwargs)  # sets param_dict, which needs the cases
+
+    @property
+    def param_dict(self):
+        """index -> :class:`mxnet.gluon.Parameter` (or, after unpickling, its :class:`ParameterRecord`)."""
+        return self._param_dict
+
+    @param_dict.setter
+    def param_dict(self, params):
+        self._param_dict = params
+        self._routes = {index: next((case for case, (predicate, _) in enumerate(self.cases) if predicate(param)),
+                                    None)
+                        for index, param in params.items()}
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_param_dict"] = {index: ParameterRecord(param) for index, param in self._param_dict.items()}
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__ = state  # keeps the routes and records (MXNet's optimizers reset param_dict to {})
 
     def _route(self, index):
-        param = self.param_dict.get(index)
-        optimizer = next((opt for predicate, opt in self.cases if param is not None and predicate(param)),
-                         self.default_optimizer)
+        case = self._routes.get(index)
+        optimizer = self.default_optimizer if case is None else self.cases[case][1]
         optimizer.param_dict = self.param_dict
         optimizer.rescale_grad = self.rescale_grad
         return optimizer
@@ -117,9 +144,16 @@ class CaseOptimizer(mx.optimizer.Optimizer):
 
     def update_multi_precision(self, index, weight, grad, state):
         self._route(index).update_multi_precision(index, weight, grad, state)
+        self._constrain(index, weight)
 
     def update(self, index, weight, grad, state):
         self._route(index).update(index, weight, grad, state)
+        self._constrain(index, weight)
+
+    def _constrain(self, index, weight):
+        constraint = getattr(self.param_dict.get(index), "constraint", None)
+        if constraint is not None:
+            constraint(weight)
 
     @property
     def learning_rate(self):
@@ -127,6 +161,15 @@ class CaseOptimizer(mx.optimizer.Optimizer):
 
     def set_learning_rate(self, lr):
         self.default_optimizer.set_learning_rate(lr)
+
+
+class ParameterRecord:
+    """What an optimizer reads of a :class:`mxnet.gluon.Parameter` (``lr_mult``, ``wd_mult``, ``constraint``),
+    as a picklable copy: :class:`CaseOptimizer` pickles its parameter table as these records."""
+
+    def __init__(self, param):
+        self.lr_mult, self.wd_mult = param.lr_mult, param.wd_mult
+        self.constraint = getattr(param, "constraint", None)
 
 
 def _optimizer(spec):
@@ -139,12 +182,36 @@ def _optimizer(spec):
 
 class Trainer(gluon.Trainer):
     """:class:`mxnet.gluon.Trainer` that applies every parameter's constraint (a quantized layer's
-    ``kernel_constraint``, e.g. ``weight_clip``) after each :meth:`step` / :meth:`update`."""
+    ``kernel_constraint``, e.g. ``weight_clip``) after each update.
+
+    A :class:`CaseOptimizer` applies the constraints itself, after each parameter's update, wherever that update
+    runs; with any other optimizer this trainer applies them after each :meth:`step` / :meth:`update`, to every
+    device's copy. That is too late where a kvstore runs the optimizer on a copy of its own and the devices pull
+    it (a distributed kvstore's parameter servers, or the local kvstore of several devices with
+    ``update_on_kvstore``): the stored copy would drift outside the constraint. So unless the updates surely run
+    on the devices (``update_on_kvstore=False``, or one device and no kvstore object nor ``"dist_*"`` name),
+    the optimizer is wrapped in ``CaseOptimizer(default_optimizer=optimizer)``, which takes the constraints and
+    the ``lr_mult`` / ``wd_mult`` table along to wherever it is pickled to.
+    """
+
+    def __init__(self, params, optimizer, optimizer_params=None, kvstore="device", compression_params=None,
+                 update_on_kvstore=None):
+        super().__init__(params, optimizer, optimizer_params, kvstore=kvstore,
+                         compression_params=compression_params, update_on_kvstore=update_on_kvstore)
+        in_kvstore = update_on_kvstore is not False and kvstore is not None and (
+            not isinstance(kvstore, str) or "dist" in kvstore or len(self._contexts) > 1)
+        if in_kvstore and not isinstance(self._optimizer, CaseOptimizer):
+            self._init_optimizer(CaseOptimizer(default_optimizer=self._optimizer,
+                                               rescale_grad=self._optimizer.rescale_grad), None)
 
     def step(self, batch_size, ignore_stale_grad=False):
         super().step(batch_size, ignore_stale_grad)
-        apply_constraints(self._params)
+        self._apply_constraints()
 
     def update(self, batch_size, ignore_stale_grad=False):
         super().update(batch_size, ignore_stale_grad)
-        apply_constraints(self._params)
+        self._apply_constraints()
+
+    def _apply_constraints(self):
+        if not isinstance(self._optimizer, CaseOptimizer):
+            apply_constraints(self._params)

@@ -1,10 +1,14 @@
-"""Bop on hand-made cases, CaseOptimizer routing through gluon.Trainer, constraints applied by the Trainer."""
+"""Bop on hand-made cases, CaseOptimizer routing through gluon.Trainer (and through the pickling to a parameter
+server), constraints applied by the Trainer or by the kvstore's optimizer."""
+import pickle
+
 import mxnet as mx
 import numpy as np
 import pytest
 from mxnet import autograd, gluon
 
 from bmxnet_ext import QConv2D, QDense
+from bmxnet_ext.constraints import WeightClip
 from bmxnet_ext.optimizers import Bop, CaseOptimizer, Trainer, is_binary_weight
 
 
@@ -134,3 +138,69 @@ def test_trainer_states_with_case_optimizer_save_and_load(tmp_path, rng):
     np.testing.assert_array_equal(restored._updaters[0].states[index].asnumpy(),
                                   trainer._updaters[0].states[index].asnumpy())
     _step(net, restored, rng)
+
+
+def _bop_and_sgd():
+    return CaseOptimizer((is_binary_weight, Bop(threshold=0.0, gamma=1.0)),
+                         default_optimizer=mx.optimizer.SGD(learning_rate=0.1, wd=0.1))
+
+
+@pytest.mark.parametrize("optimizer", ["bop_and_sgd", "sgd"])
+def test_a_parameter_server_updates_and_constrains_every_index_as_the_worker_would(rng, optimizer):
+    """A ``dist_sync`` server unpickles the optimizer (MXNet pickles it with protocol 0, dropping
+    ``param_dict``) and updates each integer key. It must route the binary weight to Bop, keep the float
+    weight's ``wd_mult = 0`` and apply ``weight_clip`` to its own copy: exactly the worker-side updates."""
+    net = _net(rng)
+    conv, dense = net[0], net[3]
+    conv.weight.set_data(conv.weight.data() * 1.5)  # latent weights up to 1.5: weight_clip has work to do
+    dense.weight.wd_mult = 0.0
+    opt = _bop_and_sgd() if optimizer == "bop_and_sgd" else "sgd"
+    params = net.collect_params()
+    trainer = Trainer(params, opt, {"learning_rate": 0.1, "wd": 0.1} if optimizer == "sgd" else None,
+                      kvstore="dist_sync")  # the kvstore is created lazily: nothing connects here
+    assert isinstance(trainer.optimizer, CaseOptimizer)
+    server = mx.optimizer.get_updater(pickle.loads(pickle.dumps(trainer.optimizer, 0)))
+    x = mx.nd.array(rng.standard_normal((4, 2, 6, 6)))
+    with autograd.record():
+        loss = (net(x) ** 2).sum()
+    loss.backward()
+    names = sorted(params)  # gluon.Trainer numbers the parameters sorted by name
+    updated = 0
+    for index, name in enumerate(names):
+        param = params[name]
+        if param.grad_req == "null":
+            continue
+        before, grad = param.data().asnumpy(), param.grad().asnumpy()
+        on_server, on_worker = param.data().copy(), param.data().copy()
+        server(index, param.grad(), on_server)
+        trainer._updaters[0](index, param.grad(), on_worker)
+        np.testing.assert_array_equal(on_server.asnumpy(), on_worker.asnumpy(), err_msg=name)
+        after = on_server.asnumpy()
+        if param is conv.weight:
+            assert np.abs(before).max() > 1 and np.abs(after).max() == 1.0  # clipped on the server's copy
+            if optimizer == "bop_and_sgd":  # Bop flips signs only, then the clip
+                np.testing.assert_array_equal(np.abs(after), np.minimum(np.abs(before), 1.0))
+                assert (np.sign(after) != np.sign(before)).any()
+        elif param is dense.weight:  # wd_mult = 0: plain SGD, w - lr * g
+            np.testing.assert_allclose(after, before - 0.1 * grad, rtol=1e-5, atol=1e-6)
+        updated += 1
+    assert updated == 5  # conv weight, BatchNorm gamma and beta, dense weight and bias
+
+
+def test_weight_clip_holds_on_the_copy_a_local_kvstore_updates(rng):
+    """Two devices with ``update_on_kvstore``: the kvstore updates its own copy and the devices pull it. A clip
+    applied to the devices' copies only would let the stored weight run away: 0.5 + 2 = 2.5, then 2.0 after
+    the second step (pulled and clipped to 1.0) instead of clip(2.5) - 0.5 = 0.5."""
+    ctx = [mx.cpu(0), mx.cpu(1)]
+    dense = gluon.nn.Dense(1, in_units=1, use_bias=False)
+    dense.initialize(mx.init.Constant(0.5), ctx=ctx)
+    dense.weight.constraint = WeightClip(1.0)
+    trainer = Trainer(dense.collect_params(), "sgd", {"learning_rate": 1.0}, kvstore="local",
+                      update_on_kvstore=True)
+    for x, expected in [(-2.0, 1.0), (0.5, 0.5)]:  # dL/dw = x per device, summed and divided by 2
+        with autograd.record():
+            losses = [dense(mx.nd.array([[x]], ctx=c)).sum() for c in ctx]
+        autograd.backward(losses)
+        trainer.step(2)
+        assert trainer._update_on_kvstore
+        assert [float(w.asscalar()) for w in dense.weight.list_data()] == [expected, expected]
