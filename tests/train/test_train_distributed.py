@@ -8,6 +8,7 @@ import mxnet as mx
 import numpy as np
 import pytest
 
+from bmxnet_ext.optimizers import is_binary_weight
 from tools.train.parameter_server import node_role, serve
 from tools.train.pipeline import create_net
 
@@ -34,14 +35,17 @@ MAX_ADAM_MOVE = UPDATES * LR * (1 - BETA1) / (1 - BETA2) ** 0.5
 
 
 @pytest.mark.slow
-def test_dist_sync_workers_hold_identical_adam_trained_parameters(tmp_path):
+def test_dist_sync_workers_hold_identical_bop_and_adam_trained_parameters(tmp_path):
     """Scheduler, server and workers all run ``python -m tools.train``, as MXNet's ``launch.py`` would, the
-    workers starting ``--init-from`` a saved net (seed 99, not the run's seed).
+    workers starting ``--init-from`` a saved net (seed 99, not the run's seed) with ``--optimizer bop``: Bop
+    for the 1-bit latent weights, Adam for the others, both run by the server.
 
-    The server must hold the workers' Adam: a server without it (one started by a bare ``import mxnet``
+    The server must hold the workers' optimizer: a server without it (one started by a bare ``import mxnet``
     cannot unpickle the optimizer) stores the summed gradients as the weights, which move far more than
-    ``UPDATES`` Adam steps can. Moves are measured from the ``--init-from`` values, so a worker that ignored
-    them (starting from its seed's initialisation) would fail the same bound.
+    ``UPDATES`` Adam steps can. It must also route as the workers do, although MXNet does not pickle the
+    parameter table: a server that ran Adam on the binary weights would change their magnitudes, Bop only
+    flips signs. Moves are measured from the ``--init-from`` values, so a worker that ignored them (starting
+    from its seed's initialisation) would fail the same checks.
     """
     initial = create_net("lenet", classes=10, seed=99, ctx=[mx.cpu()], input_shape=(1, 1, 28, 28))
     initial.save_parameters(str(tmp_path / "init.params"))
@@ -50,7 +54,7 @@ def test_dist_sync_workers_hold_identical_adam_trained_parameters(tmp_path):
                DMLC_NUM_WORKER="2", DMLC_NODE_HOST="127.0.0.1", OMP_NUM_THREADS="1")
     command = [sys.executable, "-m", "tools.train", "--model", "lenet", "--dataset", "digits",
                "--kvstore", "dist_sync", "--epochs", "1", "--limit-batches", str(UPDATES), "--batch-size", "16",
-               "--optimizer", "adam", "--lr", str(LR), "--seed", str(SEED), "--no-progress",
+               "--optimizer", "bop", "--lr", str(LR), "--seed", str(SEED), "--no-progress",
                "--init-from", str(tmp_path / "init.params")]
     roles = ["scheduler", "server", "worker", "worker"]
     logs = [tmp_path / f"{role}{index}.log" for index, role in enumerate(roles)]
@@ -76,12 +80,17 @@ def test_dist_sync_workers_hold_identical_adam_trained_parameters(tmp_path):
     for name in first:
         np.testing.assert_array_equal(first[name], second[name], err_msg=name)
     prefix = initial.prefix
-    initial_values = {"arg:" + p.name[len(prefix):]: p.data().asnumpy() for p in initial.collect_params().values()}
+    params = {"arg:" + p.name[len(prefix):]: p for p in initial.collect_params().values()}
     strip = lambda name: "arg:" + name[len("arg:"):].split("_", 1)[1]  # noqa: E731 (drop the block prefix)
+    binary = {name for name in first if is_binary_weight(params[strip(name)])}
+    assert len(binary) == 2, binary  # LeNet's binary conv and binary FC
+    initial_values = {name: param.data().asnumpy() for name, param in params.items()}
     moves = {name: np.abs(first[name] - initial_values[strip(name)]).max() for name in first}
     unchanged = [name for name, move in moves.items() if move == 0]
     assert not unchanged, unchanged
-    too_far = {name: move for name, move in moves.items() if move > MAX_ADAM_MOVE}
+    for name in binary:  # Bop: sign flips only (some flipped: each binary weight moved, checked above)
+        np.testing.assert_array_equal(np.abs(first[name]), np.abs(initial_values[strip(name)]), err_msg=name)
+    too_far = {name: move for name, move in moves.items() if move > MAX_ADAM_MOVE and name not in binary}
     assert not too_far, f"moved more than {UPDATES} Adam updates can: {too_far}"
 
 
@@ -112,13 +121,3 @@ def test_serve_refuses_to_start_after_mxnet_was_imported(monkeypatch):
     assert node_role() == "server"
     with pytest.raises(RuntimeError, match="already imported"):
         serve()  # this test process imported mxnet at the top
-
-
-def test_bop_is_refused_with_a_parameter_server():
-    """Bop's routing (binary weights vs the rest) needs the parameter table, which MXNet does not send to the
-    servers: they would run Adam on every weight. bmxnet-train says so instead."""
-    from bmxnet_ext.cli import UsageError
-    from tools.train.pipeline import train
-
-    with pytest.raises(UsageError, match="--optimizer bop .* --kvstore dist_sync"):
-        train(model="lenet", dataset="digits", run_dir="unused", optimizer="bop", kvstore="dist_sync")

@@ -10,7 +10,7 @@ import re
 import mxnet as mx
 
 from bmxnet_ext import binary_layer_config
-from bmxnet_ext.cli import ToolError, UsageError
+from bmxnet_ext.cli import ToolError
 from bmxnet_ext.optimizers import Trainer
 
 from .artifacts import PLOT_NAME, export_model, plot_learning_curves
@@ -110,7 +110,9 @@ def make_trainer(net, *, optimizer, lr, weight_decay, lr_schedule, epochs, steps
     ``kvstore`` object: there the servers run the optimizer and every worker pulls the updated weights after
     each step, so all workers hold the same weights whatever the timing of Gluon's lazy initial broadcast (whose
     pull MXNet does not order before the first gradient push; with local updates a worker could load a summed
-    gradient as its weights, seen on loopback in one run out of four).
+    gradient as its weights, seen on loopback in one run out of four). The servers route, decay and constrain
+    each parameter as the workers would (:class:`~bmxnet_ext.optimizers.Trainer` hands them a
+    :class:`~bmxnet_ext.optimizers.CaseOptimizer`).
     """
     schedule = WarmupSchedule(lr_schedule, lr, total_steps=epochs * steps_per_epoch,
                               warmup_steps=int(warmup_epochs * steps_per_epoch),
@@ -144,9 +146,6 @@ def train(*, model, dataset, run_dir, data_dir=None, augment="none", image_size=
     """
     if kvstore not in KVSTORES:
         raise ValueError(f"Expected `kvstore` to be one of {list(KVSTORES)}, got {kvstore!r}.")
-    if optimizer == "bop" and kvstore.startswith("dist"):
-        raise UsageError("--optimizer bop cannot run with --kvstore dist_sync: the servers run the optimizer and "
-                         "MXNet does not send them the table that tells binary weights from the others")
     bits_a = bits if bits_a is None else bits_a
     contexts = parse_contexts(ctx) if isinstance(ctx, str) else list(ctx)
     prepare_run_dir(run_dir, resume=resume, force=force)
