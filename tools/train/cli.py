@@ -26,7 +26,7 @@ from bmxnet_ext.quantizers import ACTIVATION_METHODS
 from .checkpoint import latest_checkpoint, verify_checkpoint
 from .data import AUGMENTATIONS, DATASETS, load_dataset
 from .optim import OPTIMIZERS, SCHEDULES
-from .pipeline import KVSTORES, check_model_input, parse_contexts, train
+from .pipeline import KVSTORES, check_attention_loss, check_model_input, parse_contexts, train
 from .run_dir import prepare_run_dir
 from .stages import source_params_file, teacher_files
 
@@ -151,6 +151,9 @@ def build_parser():
                    help="temperature T of the soft targets (default: 4)")
     g.add_argument("--distill-hard-weight", type=fraction, default=0.5,
                    help="weight of the true-label loss; 1 - it weighs the soft loss times T^2 (default: 0.5)")
+    g.add_argument("--attention-loss-weight", type=non_negative_float, default=0.0, metavar="BETA",
+                   help="weight of Real-to-Binary Net's attention matching loss between the student's and the "
+                        "--teacher's stage outputs (models built on StemStagesNet); 0 is off (default: 0)")
     g = p.add_argument_group("optimisation")
     g.add_argument("--optimizer", default="adam", choices=OPTIMIZERS,
                    help="optimizer; bop: Bop for the binary weights, Adam (--lr) for the rest (default: adam)")
@@ -281,6 +284,7 @@ def main(argv=None):
                       kernel_constraint=args.kernel_constraint)
     if args.init_from:
         source_params_file(args.init_from)
+    check_attention_loss(args.attention_loss_weight, args.teacher)
     if args.teacher:
         teacher_files(args.teacher)
     prepare_run_dir(args.run_dir, resume=args.resume, force=args.force)

@@ -133,8 +133,8 @@ def _stop_on_non_finite(loss, *, epoch, batch, step, run_dir):
 
 
 def fit(*, net, trainer, train_split, eval_split, run_dir, epochs, batch_size, ctx, seed, label_smoothing=0.0,
-        loss_fn=None, rank=0, num_workers=1, distributed=False, limit_batches=None, resume=False, progress=True,
-        log_interval=0, tensorboard=None):
+        loss_fn=None, features=None, rank=0, num_workers=1, distributed=False, limit_batches=None, resume=False,
+        progress=True, log_interval=0, tensorboard=None):
     """Train ``net`` with ``trainer`` for ``epochs`` epochs in total; returns the per-epoch history.
 
     Parameters
@@ -153,6 +153,10 @@ def fit(*, net, trainer, train_split, eval_split, run_dir, epochs, batch_size, c
     loss_fn : callable, optional
         ``loss_fn(logits, labels, data) -> (B,)`` per-sample training loss, replacing the default (e.g. a
         distillation loss that runs a teacher on ``data``). Evaluation always reports :func:`cross_entropy`.
+    features : HybridBlock, optional
+        Sharing ``net``'s parameters, returning ``(logits, *inner outputs)`` (e.g.
+        :func:`tools.train.stages.with_stage_outputs`): training runs it instead of ``net`` and calls
+        ``loss_fn(logits, labels, data, inner outputs)``.
     rank, num_workers : int
         This worker's shard of the training data (distributed runs).
     distributed : bool
@@ -210,8 +214,13 @@ def fit(*, net, trainer, train_split, eval_split, run_dir, epochs, batch_size, c
                 data, labels = train_split.batch(indices, augment_rng)
                 xs, ys, active = _training_shards(data, labels, ctx)
                 with autograd.record():
-                    outputs = [net(x) for x in xs]
-                    losses = [loss_fn(out, y, x) for out, y, x in zip(outputs, ys, xs)]
+                    if features is None:
+                        outputs = [net(x) for x in xs]
+                        losses = [loss_fn(out, y, x) for out, y, x in zip(outputs, ys, xs)]
+                    else:
+                        results = [features(x) for x in xs]
+                        outputs = [result[0] for result in results]
+                        losses = [loss_fn(result[0], y, x, result[1:]) for result, y, x in zip(results, ys, xs)]
                     losses[active:] = [loss * 0 for loss in losses[active:]]  # idle devices of a short batch
                 autograd.backward(losses)
                 loss = sum(float(loss.sum().asscalar()) for loss in losses[:active])

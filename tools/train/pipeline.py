@@ -10,7 +10,7 @@ import re
 import mxnet as mx
 
 from bmxnet_ext import binary_layer_config
-from bmxnet_ext.cli import ToolError
+from bmxnet_ext.cli import ToolError, UsageError
 from bmxnet_ext.optimizers import Trainer
 
 from .artifacts import PLOT_NAME, export_model, plot_learning_curves
@@ -18,11 +18,11 @@ from .data import epoch_batches, load_dataset
 from .fit import fit
 from .optim import WarmupSchedule, disable_binary_weight_decay, make_optimizer
 from .run_dir import prepare_run_dir
-from .stages import distillation_loss, load_teacher
+from .stages import check_matched_shapes, distillation_loss, load_teacher, with_stage_outputs
 from .stages import init_from as init_from_source
 
 __all__ = ["train", "build_model", "check_input_shape", "check_model_input", "create_net", "parse_contexts",
-           "make_trainer", "KVSTORES"]
+           "make_trainer", "check_attention_loss", "KVSTORES"]
 
 KVSTORES = ("device", "local", "dist_sync")
 logger = logging.getLogger("bmxnet-train")
@@ -100,6 +100,12 @@ def create_net(name, *, classes, seed, ctx, input_shape, **settings):
     return net
 
 
+def check_attention_loss(attention_loss_weight, teacher):
+    """Raise :class:`UsageError` for an attention loss weight without a teacher (nothing to match)."""
+    if attention_loss_weight and not teacher:
+        raise UsageError("--attention-loss-weight matches the student's attention maps to a --teacher's: give one")
+
+
 def make_trainer(net, *, optimizer, lr, weight_decay, lr_schedule, epochs, steps_per_epoch, warmup_epochs=0,
                  lr_steps=(), lr_factor=0.1, final_lr=0.0, poly_power=2.0, momentum=0.9, nesterov=False,
                  bop_threshold=1e-8, bop_gamma=1e-4, decay_binary_weights=False, kvstore="device"):
@@ -134,18 +140,21 @@ def train(*, model, dataset, run_dir, data_dir=None, augment="none", image_size=
           bop_gamma=1e-4, decay_binary_weights=False,
           label_smoothing=0.0, batch_size=64, epochs=10, seed=0, ctx="cpu(0)", kvstore="device",
           limit_batches=None, resume=False, force=False, progress=True, log_interval=0, tensorboard=False,
-          init_from=None, teacher=None, distill_temperature=4.0, distill_hard_weight=0.5, splits=None):
+          init_from=None, teacher=None, distill_temperature=4.0, distill_hard_weight=0.5, attention_loss_weight=0.0,
+          splits=None):
     """Train zoo ``model`` on ``dataset``, checkpointing into ``run_dir``; export it and plot its curves.
 
     Arguments mirror ``bmxnet-train``'s flags (see ``bmxnet-train --help``); ``bits_a`` defaults to ``bits``
     (so ``bits=32`` alone is the full-precision twin, as in ``get_model``). A ``run_dir`` that already holds a
     run needs ``resume`` or ``force`` (:mod:`.run_dir`). ``init_from`` (a run folder or parameter file) and
-    ``teacher`` (a run folder) train in stages (:mod:`.stages`). ``splits`` optionally passes already loaded
-    ``(train_split, eval_split, classes)`` to skip loading. Returns a dict with ``net``, ``history``,
+    ``teacher`` (a run folder) train in stages (:mod:`.stages`); ``attention_loss_weight`` > 0 adds the attention
+    matching loss at the end of each stage (a ``StemStagesNet`` model and a teacher of its architecture).
+    ``splits`` optionally passes already loaded ``(train_split, eval_split, classes)`` to skip loading. Returns a dict with ``net``, ``history``,
     ``symbol_file``, ``params_file``, ``plot`` and ``input_shape`` (one batch of one sample).
     """
     if kvstore not in KVSTORES:
         raise ValueError(f"Expected `kvstore` to be one of {list(KVSTORES)}, got {kvstore!r}.")
+    check_attention_loss(attention_loss_weight, teacher)
     bits_a = bits if bits_a is None else bits_a
     contexts = parse_contexts(ctx) if isinstance(ctx, str) else list(ctx)
     prepare_run_dir(run_dir, resume=resume, force=force)
@@ -162,10 +171,16 @@ def train(*, model, dataset, run_dir, data_dir=None, augment="none", image_size=
     _log_summary(net, input_shape)
     if init_from:
         init_from_source(net, init_from)
-    loss_fn = None
+    loss_fn = features = None
     if teacher:
-        loss_fn = distillation_loss(load_teacher(teacher, contexts), temperature=distill_temperature,
-                                    hard_weight=distill_hard_weight)
+        names = ()
+        if attention_loss_weight:
+            features, names = with_stage_outputs(net)
+        teacher_net = load_teacher(teacher, contexts, outputs=names)
+        if attention_loss_weight:
+            check_matched_shapes(features, teacher_net, names, input_shape)
+        loss_fn = distillation_loss(teacher_net, temperature=distill_temperature, hard_weight=distill_hard_weight,
+                                    attention_weight=attention_loss_weight)
     steps = len(epoch_batches(len(train_split), batch_size=batch_size, seed=seed, epoch=1, rank=rank,
                               num_workers=num_workers, limit=limit_batches))
     trainer = make_trainer(net, optimizer=optimizer, lr=lr, weight_decay=weight_decay, lr_schedule=lr_schedule,
@@ -177,7 +192,8 @@ def train(*, model, dataset, run_dir, data_dir=None, augment="none", image_size=
     try:
         history = fit(net=net, trainer=trainer, train_split=train_split, eval_split=eval_split, run_dir=run_dir,
                       epochs=epochs, batch_size=batch_size, ctx=contexts, seed=seed, label_smoothing=label_smoothing,
-                      loss_fn=loss_fn, rank=rank, num_workers=num_workers, distributed=kvstore.startswith("dist"),
+                      loss_fn=loss_fn, features=features, rank=rank, num_workers=num_workers,
+                      distributed=kvstore.startswith("dist"),
                       limit_batches=limit_batches, resume=resume, progress=progress, log_interval=log_interval,
                       tensorboard=writer)
     finally:
