@@ -95,6 +95,7 @@ def test_mismatched_teachers_are_refused_in_one_line(small_teacher):
     check_matched_shapes(student, student, ["pool"], (2, 1, 16, 16))
 
 
+@pytest.mark.slow
 def test_the_command_line_trains_real_to_binary_net_with_attention_matching(tmp_path):
     """Two batches of real_to_binary_net on 32 x 32 digits, taught by its exported float twin."""
     teacher = create_net("real_to_binary_net", classes=10, seed=3, ctx=[mx.cpu()], input_shape=(1, 1, 32, 32),
