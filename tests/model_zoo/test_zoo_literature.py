@@ -149,8 +149,11 @@ def test_hybridized_export_reimports_with_equal_outputs(name, tmp_path):
 
 CONVERTED = ["birealnet18", "quicknet", "real_to_binary_net", "reactnet_a"] + [
     pytest.param(name, marks=pytest.mark.slow)
-    for name in ("quicknet_large", "quicknet_xl", "binary_densenet37_dilated", "binary_alexnet", "xnornet")]
-"""Every model with binary layers (DoReFa-Net's layers take 2-bit activations: nothing to pack)."""
+    for name in ("quicknet_large", "quicknet_xl", "binary_densenet37_dilated", "binary_alexnet", "xnornet",
+                 "dorefanet")]
+"""Every model with binary layers (DoReFa-Net's 1-bit weights meet 2-bit activations, packed as 3 binary planes)."""
+CONVERT_SIZE = {"dorefanet": 204}
+"""Verification input size where the default (224 for the AlexNets, else 64) is not the smallest valid one."""
 
 
 def _trained_like(net, seed):
@@ -172,6 +175,7 @@ def test_converts_bit_exactly_and_runs_on_the_runtime_like_mxnet(name, tmp_path)
     model inside MXNet and the standalone runtime then give the original's outputs."""
     from bmxnet_ext import runtime
     from tools.model_converter import convert_block
+    from tools.model_converter.rewrite import MAX_PLANE_BITS
     import bmxnet_ext.ops  # noqa: F401  registers the Bmx* operators in MXNet
     try:
         runtime.load_library()
@@ -181,13 +185,14 @@ def test_converts_bit_exactly_and_runs_on_the_runtime_like_mxnet(name, tmp_path)
     net = get_model(name, classes=10)
     net.initialize(mx.init.Xavier())
     _trained_like(net, seed=7)
-    size = 224 if name in ALEXNETS else 64
+    size = CONVERT_SIZE.get(name, 224 if name in ALEXNETS else 64)
     shape = (1, 3, size, size)
     reports = {fmt: convert_block(net, output_dir=str(tmp_path / fmt), input_shape=shape, output_format=fmt,
                                   prefix="model") for fmt in ("mxnet", "bmx")}
-    xnor_layers = [layer for layer in summary(net, print_fn=None).layers
-                   if layer.weight_bits == 1 and layer.activation_bits == 1]
-    assert len(reports["mxnet"].binary_layers) == len(xnor_layers) > 0
+    packable = [layer for layer in summary(net, print_fn=None).layers
+                if layer.weight_bits == 1 and layer.activation_bits <= MAX_PLANE_BITS]
+    assert len(reports["mxnet"].binary_layers) == len(packable) > 0
+    assert reports["mxnet"].verification.binary_ops_checked == len(packable)
     converted = mx.gluon.SymbolBlock.imports(str(tmp_path / "mxnet" / "model-symbol.json"), ["data"],
                                              str(tmp_path / "mxnet" / "model-0000.params"))
     x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)

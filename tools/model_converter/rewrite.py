@@ -8,6 +8,8 @@ says what it is, without deciding yet how it will be computed:
 - :class:`SignValue` - ``det_sign(source - shift)`` on the levels -1 / +1 or 0 / 1, the output of a 1-bit
   ``QActivation`` or ``RSign`` (0 / 1: ``ste_heaviside``, whose packed bits are those of the sign);
 - :class:`BatchNormValue` - an inference BatchNorm of ``source`` not yet emitted;
+- :class:`LevelValue` - the output of a k-bit DoReFa ``QActivation``, ``q = n / L`` with the integer level
+  ``n = round(L clip(x, 0, 1))``, ``L = 2^k - 1``;
 - :class:`BinaryValue` - ``scale[o] * y + bias[o]`` of a binary layer, ``y`` its integer dot product.
 
 Consumers then ask for the form they need, and that is what folds: a BatchNorm after a binary layer becomes
@@ -15,6 +17,18 @@ its output affine; a BatchNorm + sign before a binary layer becomes ``BmxPack``'
 of the previous binary layer. A value asked for as float is materialized once (``BatchNorm`` node, ``det_sign``
 arithmetic, or a binary operator with float output). With ``exact=True`` nothing is folded (BatchNorm stays
 MXNet's own operator), so the converted model computes every float exactly as the original does.
+
+A layer with a sign kernel reads a :class:`LevelValue` as ``L`` binary planes (thermometer code)
+``h_t = [n >= t]``, ``t = 1 .. L``, so ``n = sum_t h_t`` and, with ``r[o]`` the sum of the +/-1 weights of
+output ``o`` (zero padding is level 0: every plane 0, the -1 padding of the planes' signs)::
+
+    conv(q, sign W) = (1 / L) sum_t conv(h_t, sign W) = (1 / L) (Y + L r) / 2
+
+``Y`` is the binary dot product of one convolution whose input is the planes concatenated along channels
+(``Concat`` of ``L`` copies of ``x``, packed by ``BmxPack`` with the per-channel affine ``L x - (t - 1/2)``)
+and whose weights are ``sign W`` repeated ``L`` times along the input channels. The plane bit is
+``fl(L x) - (t - 1/2) >= 0``, i.e. ``fl(L x) >= t - 1/2``, i.e. ``round(fl(L clip(x, 0, 1))) >= t`` for MXNet's
+round (half away from zero) on every float32 ``x``: the same multiply MXNet rounds (``docs/conventions.md``).
 
 Every sign decision that folding moves into a different float evaluation order is recorded as a
 :class:`SignCheck`, and every binary operator as an :class:`ArithmeticCheck`, for ``verify.py``.
@@ -29,7 +43,7 @@ from bmxnet_ext.words import WORD_BYTES, words_for
 from .graph import ConversionError, Graph, Node, as_float32
 from .packing import pack_conv_weight, pack_dense_weight
 
-__all__ = ["rewrite", "Rewritten", "SignCheck", "ArithmeticCheck", "LayerRecord"]
+__all__ = ["rewrite", "Rewritten", "SignCheck", "ArithmeticCheck", "LayerRecord", "plane_affine", "MAX_PLANE_BITS"]
 
 
 @dataclass(eq=False)
@@ -55,6 +69,22 @@ class SignValue:
     @property
     def heaviside(self):
         return self.levels == (0.0, 1.0)
+
+
+@dataclass(eq=False)
+class LevelValue:
+    """A k-bit (2..31) DoReFa activation ``round(L clip(source, 0, 1)) / L`` (``L = 2^k - 1``) not yet emitted:
+    float where a float is asked for, ``L`` 0/1 planes for a binary layer (module docstring)."""
+
+    source: object
+    bits: int
+    origin: str  # original node holding the activation's output
+    name: str  # the QActivation layer's name
+    heaviside = True  # the planes are 0/1 values: a layer of them pads with 0 (level 0)
+
+    @property
+    def planes(self):
+        return 2 ** self.bits - 1
 
 
 @dataclass(eq=False)
@@ -89,6 +119,7 @@ class SignCheck:
     bias: np.ndarray
     negated: bool = False  # the converted bits are those of -det_sign (see `_Rewriter.packed`)
     row_sums: object = None  # a binary layer fed 0/1 activations: x = (y + row_sums) / 2, the sign is of y's affine
+    planes: int = 1  # ... fed k-bit activations as planes: x = (y + row_sums) / (2 planes), rounded by MXNet
 
 
 @dataclass
@@ -106,6 +137,8 @@ class ArithmeticCheck:
     negated: bool = False  # input and weights enter the operator negated
     heaviside: bool = False  # `input` holds 0/1 (= (s + 1) / 2); `output` is then (y + rowsum(sign W)) / 2
     row_sums: object = None  # heaviside: rowsum(sign W) per output channel, float64 (O,)
+    planes: int = 1  # > 1: `input` holds k-bit activations n / planes, packed as `planes` 0/1 planes
+    plane_weight: object = None  # planes > 1: the layer's sign W (float32, original shape), for the exact reference
 
 
 @dataclass
@@ -120,6 +153,7 @@ class LayerRecord:
     bytes_before: int
     bytes_after: int
     reason: str = ""  # why a quantized layer stays a float operator
+    planes: int = 1  # binary layers of a k-bit input: its number of 0/1 planes
 
 
 @dataclass
@@ -178,7 +212,12 @@ def _quantized_weight(weight, spec, name):
     return q(mx.nd, mx.nd.array(weight)).asnumpy()
 
 
-def _float_reason(spec, name, x):
+MAX_PLANE_BITS = 4
+"""k-bit inputs of at most this many bits (15 planes) become binary planes; wider ones stay float, where
+``2^k - 1`` binary products would cost more than one float product."""
+
+
+def _float_reason(spec, name, x, exact):
     """Why a quantized layer of ``spec`` fed ``x`` stays a float operator, or "" when it packs."""
     from bmxnet_ext import quantizers
 
@@ -187,8 +226,16 @@ def _float_reason(spec, name, x):
         return f"{quantizers.precision(q)}-bit kernel ({getattr(q, 'name', 'none')})" if q else "full precision"
     if getattr(q, "levels", (-1.0, 1.0)) != (-1.0, 1.0) and not isinstance(q, quantizers.MagnitudeAwareSign):
         return f"kernel quantizer {q.name} is not a sign"
-    if not isinstance(x, SignValue):
-        return "input is not a 1-bit activation"
+    if isinstance(x, LevelValue):
+        if exact:
+            return (f"{x.bits}-bit input in exact mode (MXNet rounds its float product of k-bit values, the "
+                    "planes give the exact one)")
+        if x.bits > MAX_PLANE_BITS:
+            return f"{x.bits}-bit input (binary planes only up to {MAX_PLANE_BITS} bits)"
+        if spec.kind == "conv" and spec.num_group != 1:
+            return f"grouped convolution of a {x.bits}-bit input"
+    elif not isinstance(x, SignValue):
+        return "input is not a quantized activation"
     if spec.bias is not None:
         return "has a bias"
     if spec.kind == "dense" and not spec.flatten:
@@ -196,7 +243,8 @@ def _float_reason(spec, name, x):
     if spec.kind == "conv" and any(spec.pad):
         allowed = (0.0,) if x.heaviside else (-1.0, 1.0)
         if spec.pad_value not in allowed:
-            return f"pads with {spec.pad_value:g}, not a level of its binary input"
+            kind = f"{x.bits}-bit" if isinstance(x, LevelValue) else "binary"
+            return f"pads with {spec.pad_value:g}, not a level of its {kind} input"
     return ""
 
 
@@ -272,6 +320,8 @@ class _Rewriter:
         return self.float_cache[key]
 
     def _materialize(self, value):
+        if isinstance(value, LevelValue):
+            return self.k_bit_activation(value)
         if isinstance(value, SignValue):
             x = self.shifted_float(value)
             if value.heaviside:
@@ -327,6 +377,9 @@ class _Rewriter:
         key = (id(sign), kind, groups, negated)
         if key in self.packed_cache:
             return self.packed_cache[key]
+        if isinstance(sign, LevelValue):
+            self.packed_cache[key] = self.packed_planes(sign, consumer)
+            return self.packed_cache[key]
         # an RSign threshold folds into a BatchNorm affine or a binary layer's bias, except in exact mode
         source = sign.source if sign.shift is None else (None if self.exact else self.shifted_source(sign))
         flip = np.float32(-1.0 if negated else 1.0)
@@ -354,6 +407,20 @@ class _Rewriter:
         self.packed_cache[key] = entry
         return entry
 
+    def packed_planes(self, level, consumer):
+        """The ``L`` planes of ``level`` packed for ``consumer`` (groups 1): ``Concat`` of ``L`` copies of the
+        source along axis 1 (flattened first for a dense layer), then ``BmxPack`` with the affine
+        ``L x - (t - 1/2)`` on copy ``t``, so its sign is that of plane ``t`` (module docstring)."""
+        x = self.float(level.source)
+        if consumer.layer.kind == "dense" and self.out.graph.nodes[x[0]].op not in _TWO_D_OPS:
+            x = self.emit("Flatten", f"{level.name}_flatten", [x])
+        count, channels = level.planes, self.src.params[consumer.layer.weight].shape[1]
+        copies = self.emit("Concat", f"{level.name}_planes", [x] * count, {"dim": "1", "num_args": str(count)})
+        scale, bias = plane_affine(count, channels)
+        return self.emit("BmxPack", f"{level.name}_pack", [copies, self.param(f"{level.name}_pack_scale", scale),
+                                                            self.param(f"{level.name}_pack_bias", bias)],
+                         {"affine": "True", "num_group": "1"})
+
     @staticmethod
     def _fusable(source, kind, groups):
         """A binary layer whose packed output can feed a ``kind`` layer with ``groups`` directly."""
@@ -369,11 +436,12 @@ class _Rewriter:
         raw = value.node.layer.raw_origin
         if raw is not None:
             flip = np.float32(-1.0 if negated else 1.0)
-            row_sums = _row_sums(self.src.params[value.node.layer.weight]) if value.sign.heaviside else None
+            weight, planes = self.src.params[value.node.layer.weight], _planes(value.sign)
+            row_sums = _row_sums(weight, planes) if value.sign.heaviside else None
             self.out.sign_checks.append(SignCheck(name=value.origin, source=raw, reference=value.origin,
                                                   scale=as_float32(flip * value.scale),
                                                   bias=as_float32(flip * value.bias), negated=negated,
-                                                  row_sums=row_sums))
+                                                  row_sums=row_sums, planes=planes))
 
     def origin_name(self, entry):
         """The original graph's name for the node producing ``entry`` (layer nodes stand for their output)."""
@@ -388,7 +456,7 @@ class _Rewriter:
             return self.packed_cache[key]
         node = value.node
         a = node.layer
-        weight = self.src.params[a.weight]
+        weight, planes = _binary_weight(self.src.params[a.weight], value.sign), _planes(value.sign)
         name = node.name if out_format == "float" else f"{node.name}_{out_format}{'_neg' if negated else ''}"
         pre_pad, flip_input = (0, 0), False
         if a.kind == "conv":
@@ -427,7 +495,9 @@ class _Rewriter:
                 name=self.out.graph.nodes[entry[0]].name, op=op, attrs={**attrs, "out_format": "int32"},
                 weight=self.out.graph.nodes[w[0]].name, input=value.sign.origin, output=a.raw_origin,
                 pre_pad=tuple(pre_pad), negated=flip_input, heaviside=value.sign.heaviside,
-                row_sums=_row_sums(weight) if value.sign.heaviside else None))
+                row_sums=_row_sums(self.src.params[a.weight], planes) if value.sign.heaviside else None,
+                planes=planes,
+                plane_weight=_quantized_weight(self.src.params[a.weight], a, node.name) if planes > 1 else None))
         self.packed_cache[key] = entry
         return entry
 
@@ -436,22 +506,25 @@ class _Rewriter:
 
         A 0/1 (``ste_heaviside``) input ``h = (s + 1) / 2`` gives ``alpha * (y + r) / 2``, ``y`` the binary dot
         product of the signs ``s``, ``r[o]`` the sum of the +/-1 weights of output ``o``: a per-channel affine
-        of ``y``. XNOR-Net's K map (``raw``: the unquantized input) multiplies the float output afterwards.
+        of ``y``. A k-bit input of ``L`` planes gives ``alpha * (Y + L r) / (2 L)`` (module docstring), ``L r``
+        the row sum of the repeated weights. XNOR-Net's K map (``raw``: the unquantized input) multiplies the
+        float output afterwards.
         """
         a = node.layer
         weight = self.src.params[a.weight]
         channels = weight.shape[0]
-        reason = _float_reason(a, node.name, x)
+        reason = _float_reason(a, node.name, x, self.exact)
         if not reason:
-            alpha = _alpha(weight, a.scaling, channels).astype(np.float64)
+            planes = _planes(x)
+            alpha = _alpha(weight, a.scaling, channels).astype(np.float64) / planes
             offset = np.zeros(channels)
             if x.heaviside:
-                alpha, offset = alpha / 2, alpha / 2 * _row_sums(weight)
+                alpha, offset = alpha / 2, alpha / 2 * _row_sums(weight, planes)
             scale = as_float32(alpha * a.output_scale)
             bias = as_float32((offset + a.output_offset) * a.output_scale)
-            words = packed_weight_bytes(weight, a.kind)
+            words = packed_weight_bytes(_binary_weight(weight, x), a.kind)
             self.out.layers.append(LayerRecord(node.name, a.kind, 1, weight.shape, "binary",
-                                               weight.size * 4, words))
+                                               weight.size * 4, words, planes=planes))
             value = BinaryValue(node=node, sign=x, scale=scale, bias=bias, origin=a.origin)
             if raw is None:
                 return value
@@ -520,16 +593,13 @@ class _Rewriter:
             y = self.emit("_mul_scalar", f"{node.name}_rescale", [y], {"scalar": repr(float(a.output_scale))})
         return y
 
-    def k_bit_activation(self, node, x):
-        bits = node.layer.bits
-        y = self.float(x)
-        if bits == 32:
-            return y
-        levels = repr(float(2 ** bits - 1))
-        y = self.emit("clip", f"{node.name}_clip", [y], {"a_min": "0", "a_max": "1"})
-        y = self.emit("_mul_scalar", f"{node.name}_levels", [y], {"scalar": levels})
-        y = self.emit("round", f"{node.name}_round", [y])
-        return self.emit("_div_scalar", node.layer.origin, [y], {"scalar": levels})
+    def k_bit_activation(self, level):
+        """``level`` as float operators: ``clip -> * L -> round -> / L``, MXNet's own arithmetic."""
+        levels = repr(float(level.planes))
+        y = self.emit("clip", f"{level.name}_clip", [self.float(level.source)], {"a_min": "0", "a_max": "1"})
+        y = self.emit("_mul_scalar", f"{level.name}_levels", [y], {"scalar": levels})
+        y = self.emit("round", f"{level.name}_round", [y])
+        return self.emit("_div_scalar", level.origin, [y], {"scalar": levels})
 
     def batch_norm(self, node, inputs):
         a, b = _batchnorm_affine(self.src, node)
@@ -554,8 +624,11 @@ class _Rewriter:
                 shift = None if a.threshold is None else as_float32(self.src.params[a.threshold])
                 self.values[(i, 0)] = SignValue(source=inputs[0], origin=a.origin, name=node.name, levels=a.levels,
                                                 shift=shift, reference=a.pre_sign, ndim=a.ndim)
+            elif node.op == "_bmx_act_k" and node.layer.bits == 32:  # identity
+                self.values[(i, 0)] = FloatValue(self.float(inputs[0]))
             elif node.op == "_bmx_act_k":
-                self.values[(i, 0)] = FloatValue(self.k_bit_activation(node, inputs[0]))
+                self.values[(i, 0)] = LevelValue(source=inputs[0], bits=node.layer.bits, origin=node.layer.origin,
+                                                 name=node.name)
             elif node.op == "_bmx_qlayer":
                 self.values[(i, 0)] = self.quantized_layer(node, *inputs)
             elif node.op == "_bmx_rprelu":
@@ -569,9 +642,32 @@ class _Rewriter:
         return self.out
 
 
-def _row_sums(weight):
-    """Sum of the +/-1 weights (det_sign) of each output channel, float64 (O,)."""
-    return np.where(weight >= 0, 1.0, -1.0).reshape(weight.shape[0], -1).sum(axis=1)
+def plane_affine(planes, channels):
+    """``BmxPack``'s ``(scale, bias)``, float32 ``(planes * channels,)``, for ``planes`` concatenated copies of
+    a ``channels``-channel tensor: copy ``t = 1 .. planes`` gets ``planes * x - (t - 1/2)``, whose sign bit is
+    clear exactly where ``round(fl(planes * clip(x, 0, 1))) >= t`` (module docstring)."""
+    scale = np.full(planes * channels, planes, np.float32)
+    bias = np.repeat(-(np.arange(1, planes + 1) - 0.5), channels).astype(np.float32)
+    return scale, bias
+
+
+def _planes(x):
+    """Binary planes of the input value ``x`` of a binary layer: ``2^k - 1`` for a k-bit input, else 1."""
+    return x.planes if isinstance(x, LevelValue) else 1
+
+
+def _binary_weight(weight, x):
+    """The weights of the binary operator reading ``x``: repeated once per plane along the input channels
+    (axis 1), the layout of the concatenated planes."""
+    planes = _planes(x)
+    return weight if planes == 1 else np.concatenate([weight] * planes, axis=1)
+
+
+def _row_sums(weight, planes=1):
+    """Sum of the +/-1 weights (det_sign) of each output channel, float64 (O,); times ``planes``: the sums of
+    the weights repeated per plane (:func:`_binary_weight`)."""
+    rows = weight.reshape(weight.shape[0], -1)
+    return planes * (2.0 * np.count_nonzero(rows >= 0, axis=1) - rows.shape[1])
 
 
 def packed_weight_bytes(weight, kind):
@@ -586,6 +682,8 @@ def rewrite(graph, *, exact=False):
     nothing is binary."""
     result = _Rewriter(graph, exact).run()
     if not any(r.converted_as == "binary" for r in result.layers):
+        reasons = sorted({r.reason for r in result.layers if r.reason})
         raise ConversionError("Nothing to convert: the model has no 1-bit QConv2D / QDense layer whose input "
-                              "comes from a 1-bit QActivation.")
+                              f"comes from a 1-bit or k-bit (k <= {MAX_PLANE_BITS}) QActivation"
+                              + (f" (quantized layers kept float: {'; '.join(reasons)})" if reasons else "") + ".")
     return result
