@@ -158,8 +158,9 @@ CONVERT_SIZE = {"dorefanet": 204}
 
 def _trained_like(net, seed):
     """Random BatchNorm statistics and affines and ReActNet's RSign / RPReLU shifts, as training leaves them (a
-    fresh model's beta = 0 after a ReLU makes exact zeros the rule, a sign decision the converter would have to
-    verify at every zero; trained models have no such ties)."""
+    fresh model's beta = 0 after a ReLU makes exact zeros the rule: every folded sign decision then sits on its
+    rounding boundary, which the checks accept but which says little about the folding;
+    test_fresh_quicknet_converts_without_exact_mode covers that case)."""
     rng = np.random.default_rng(seed)
     for name, param in net.collect_params().items():
         if name.endswith("running_var") or ("bn" in name and name.endswith("gamma")):
@@ -232,3 +233,15 @@ def test_runtime_benchmark_takes_any_zoo_name(capsys):
     assert main(["runtime", "--models", "quicknet", "resnet19", "--bmx-run", "/nonexistent"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unknown zoo model(s) resnet19" in err[0] and "'reactnet_a'" in err[0]
+
+
+def test_fresh_quicknet_converts_without_exact_mode(tmp_path):
+    """A fresh QuickNet's signs read exact zeros (BatchNorm beta 0 after a ReLU) through +1-padded convolutions,
+    which the converter packs negated: its negated affine must keep det_sign(0) = +1, or the outputs differ."""
+    from tools.model_converter import convert_block
+    import bmxnet_ext.ops  # noqa: F401  registers the Bmx* operators in MXNet
+    mx.random.seed(3)
+    net = get_model("quicknet", classes=10)
+    net.initialize(mx.init.Xavier())
+    report = convert_block(net, output_dir=str(tmp_path / "out"), input_shape=(1, 3, 64, 64))
+    assert len(report.binary_layers) == 13 and report.verification.max_output_difference < 1e-3

@@ -369,9 +369,8 @@ class _Rewriter:
 
         ``negated`` packs ``-sign`` instead: a convolution that pads with +1 (BMXNet v1) equals one of the
         negated input and negated weights padding with -1, which the operator does natively. Only sources
-        :meth:`negatable` accepts can be negated (their affine is negated: bit set iff ``a x + b > 0``, which
-        differs from ``det_sign`` only where the value is exactly zero, a rounding-boundary case verification
-        counts).
+        :meth:`negatable` accepts can be negated (their affine is negated with the bias one float lower,
+        :func:`_pack_affine`, so the bits are exactly those of ``-det_sign``, zeros included).
         """
         kind, groups = consumer.layer.kind, consumer.layer.num_group
         key = (id(sign), kind, groups, negated)
@@ -382,9 +381,8 @@ class _Rewriter:
             return self.packed_cache[key]
         # an RSign threshold folds into a BatchNorm affine or a binary layer's bias, except in exact mode
         source = sign.source if sign.shift is None else (None if self.exact else self.shifted_source(sign))
-        flip = np.float32(-1.0 if negated else 1.0)
         if not self.exact and kind == "conv" and isinstance(source, BatchNormValue):
-            scale, bias = as_float32(flip * source.scale), as_float32(flip * source.bias)
+            scale, bias = _pack_affine(source.scale, source.bias, negated)
             self.out.sign_checks.append(SignCheck(
                 name=sign.name, source=self.origin_name(source.node.inputs[0]),
                 reference=sign.reference or source.node.name, scale=scale, bias=bias, negated=negated))
@@ -435,12 +433,11 @@ class _Rewriter:
     def _check_binary_sign(self, value, negated):
         raw = value.node.layer.raw_origin
         if raw is not None:
-            flip = np.float32(-1.0 if negated else 1.0)
             weight, planes = self.src.params[value.node.layer.weight], _planes(value.sign)
             row_sums = _row_sums(weight, planes) if value.sign.heaviside else None
+            scale, bias = _pack_affine(value.scale, value.bias, negated)
             self.out.sign_checks.append(SignCheck(name=value.origin, source=raw, reference=value.origin,
-                                                  scale=as_float32(flip * value.scale),
-                                                  bias=as_float32(flip * value.bias), negated=negated,
+                                                  scale=scale, bias=bias, negated=negated,
                                                   row_sums=row_sums, planes=planes))
 
     def origin_name(self, entry):
@@ -485,9 +482,8 @@ class _Rewriter:
             attrs = {"num_hidden": str(a.num_hidden), "in_units": str(weight.shape[1]), "out_format": out_format}
             packed_weight = pack_dense_weight(weight)
         w = self.param(f"{node.name}_weight", packed_weight)
-        flip = np.float32(-1.0 if negated else 1.0)
-        scale = self.param(f"{name}_scale", as_float32(flip * value.scale))
-        bias = self.param(f"{name}_bias", as_float32(flip * value.bias))
+        scale, bias = _pack_affine(value.scale, value.bias, negated)
+        scale, bias = self.param(f"{name}_scale", scale), self.param(f"{name}_bias", bias)
         entry = self.emit(op, name, [x, w, scale, bias], attrs)
         if a.raw_origin is not None and node.name not in self.checked_layers:
             self.checked_layers.add(node.name)
@@ -640,6 +636,21 @@ class _Rewriter:
                 self.copied[i] = entry[0]
         self.out.graph.heads = [self.float(self.value(h)) for h in self.src.heads]
         return self.out
+
+
+def _pack_affine(scale, bias, negated):
+    """The float32 ``(scale', bias')`` whose sign bit (set iff ``fl(fl(scale' x) + bias') < 0``) is that of
+    ``det_sign(v)``, ``v = fl(fl(scale x) + bias)``, or with ``negated`` that of ``-det_sign(v)``.
+
+    Negated: ``scale' = -scale`` and ``bias'`` = the float32 just below ``-bias``. With ``p = fl(scale x)``,
+    ``fl(scale' x) = -p`` exactly, and for floats ``-p + bias' < 0`` iff ``-p < next float above bias`` iff
+    ``-p <= bias`` iff ``p + bias >= 0`` iff ``v >= 0``: the bit is set exactly where ``det_sign(v) = +1``, zero
+    included (rounding keeps the sign of a sum of floats, which is 0 only when it is exactly 0). The plain
+    negation ``-bias`` would give ``v > 0`` and turn every exact zero into a -1."""
+    scale, bias = as_float32(scale), as_float32(bias)
+    if not negated:
+        return scale, bias
+    return as_float32(-scale), np.nextafter(-bias, np.float32(-np.inf)).astype(np.float32)
 
 
 def plane_affine(planes, channels):
