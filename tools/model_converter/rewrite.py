@@ -518,7 +518,7 @@ class _Rewriter:
                 alpha, offset = alpha / 2, alpha / 2 * _row_sums(weight, planes)
             scale = as_float32(alpha * a.output_scale)
             bias = as_float32((offset + a.output_offset) * a.output_scale)
-            words = packed_weight_bytes(_binary_weight(weight, x), a.kind)
+            words = packed_weight_bytes((channels, weight.shape[1] * planes) + weight.shape[2:], a.kind)
             self.out.layers.append(LayerRecord(node.name, a.kind, 1, weight.shape, "binary",
                                                weight.size * 4, words, planes=planes))
             value = BinaryValue(node=node, sign=x, scale=scale, bias=bias, origin=a.origin)
@@ -681,9 +681,8 @@ def _row_sums(weight, planes=1):
     return planes * (2.0 * np.count_nonzero(rows >= 0, axis=1) - rows.shape[1])
 
 
-def packed_weight_bytes(weight, kind):
-    """Bytes of the packed words of a binary weight."""
-    shape = weight.shape
+def packed_weight_bytes(shape, kind):
+    """Bytes of the packed words of a binary weight of ``shape``."""
     per_row = words_for(shape[1]) * WORD_BYTES
     return shape[0] * per_row * (shape[2] * shape[3] if kind == "conv" else 1)
 

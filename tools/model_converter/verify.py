@@ -110,18 +110,18 @@ def _plane_reference(check, n, raw):
     float32 rounding of its ``K``-term sum, below ``1 / (4 L)``, so the original computes this very product."""
     import mxnet as mx
 
-    w = check.plane_weight.astype(np.float64)
-    if check.op == "BmxBinaryDense":
-        dot = mx.nd.FullyConnected(mx.nd.array(n.reshape(n.shape[0], -1), dtype=np.float64),
-                                   mx.nd.array(w, dtype=np.float64), num_hidden=w.shape[0], no_bias=True)
-        size = mx.nd.FullyConnected(mx.nd.array(n.reshape(n.shape[0], -1), dtype=np.float64),
-                                    mx.nd.array(np.abs(w), dtype=np.float64), num_hidden=w.shape[0], no_bias=True)
-    else:
-        conv = dict(kernel=w.shape[2:], stride=check.attrs["stride"], pad=check.attrs["pad"],
-                    dilate=check.attrs["dilate"], num_filter=w.shape[0], no_bias=True)
-        dot = mx.nd.Convolution(mx.nd.array(n, dtype=np.float64), mx.nd.array(w, dtype=np.float64), **conv)
-        size = mx.nd.Convolution(mx.nd.array(n, dtype=np.float64), mx.nd.array(np.abs(w), dtype=np.float64), **conv)
-    dot, size = dot.asnumpy(), size.asnumpy() / check.planes  # size: sum |q w| of each output
+    w = check.plane_weight
+
+    def product(x, weight, dtype):
+        x, weight = mx.nd.array(x, dtype=dtype), mx.nd.array(weight, dtype=dtype)
+        if check.op == "BmxBinaryDense":
+            return mx.nd.FullyConnected(mx.nd.flatten(x), weight, num_hidden=w.shape[0], no_bias=True).asnumpy()
+        return mx.nd.Convolution(x, weight, kernel=w.shape[2:], stride=check.attrs["stride"],
+                                 pad=check.attrs["pad"], dilate=check.attrs["dilate"], num_filter=w.shape[0],
+                                 no_bias=True).asnumpy()
+
+    dot = product(n, w, np.float64)
+    size = product(n, np.abs(w), np.float32) / check.planes  # sum |q w| of each output (for the bound only)
     terms = w[0].size + 2  # the products, and q's own rounding of n / L
     bound = np.minimum(4 * terms * 2.0 ** -24 * size, 1 / (4 * check.planes))
     if raw.shape != dot.shape or np.any(np.abs(raw - dot / check.planes) > bound):
