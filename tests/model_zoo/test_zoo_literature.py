@@ -193,7 +193,8 @@ def test_converts_bit_exactly_and_runs_on_the_runtime_like_mxnet(name, tmp_path)
     packable = [layer for layer in summary(net, print_fn=None).layers
                 if layer.weight_bits == 1 and layer.activation_bits <= MAX_PLANE_BITS]
     assert len(reports["mxnet"].binary_layers) == len(packable) > 0
-    assert reports["mxnet"].verification.binary_ops_checked == len(packable)
+    assert reports["mxnet"].verification.binary_ops_checked == sum(r.planes for r in reports["mxnet"].binary_layers)
+    assert all(r.planes == (3 if name == "dorefanet" else 1) for r in reports["mxnet"].binary_layers)
     converted = mx.gluon.SymbolBlock.imports(str(tmp_path / "mxnet" / "model-symbol.json"), ["data"],
                                              str(tmp_path / "mxnet" / "model-0000.params"))
     x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)

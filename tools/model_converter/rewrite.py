@@ -24,11 +24,12 @@ output ``o`` (zero padding is level 0: every plane 0, the -1 padding of the plan
 
     conv(q, sign W) = (1 / L) sum_t conv(h_t, sign W) = (1 / L) (Y + L r) / 2
 
-``Y`` is the binary dot product of one convolution whose input is the planes concatenated along channels
-(``Concat`` of ``L`` copies of ``x``, packed by ``BmxPack`` with the per-channel affine ``L x - (t - 1/2)``)
-and whose weights are ``sign W`` repeated ``L`` times along the input channels. The plane bit is
-``fl(L x) - (t - 1/2) >= 0``, i.e. ``fl(L x) >= t - 1/2``, i.e. ``round(fl(L clip(x, 0, 1))) >= t`` for MXNet's
-round (half away from zero) on every float32 ``x``: the same multiply MXNet rounds (``docs/conventions.md``).
+with ``Y = sum_t y_t``, ``y_t`` the binary dot product of plane ``t``: one binary operator per plane, all
+sharing the layer's packed weights and output scale (the first adds the bias), their float outputs summed by
+``elemwise_add``. Plane ``t`` is packed by ``BmxPack`` with the affine ``L x - (t - 1/2)``: its bit is clear
+where ``fl(L x) - (t - 1/2) >= 0``, i.e. ``fl(L x) >= t - 1/2``, i.e. ``round(fl(L clip(x, 0, 1))) >= t`` for
+MXNet's round (half away from zero) on every float32 ``x`` but NaN: the same multiply MXNet rounds
+(``docs/conventions.md``).
 
 Every sign decision that folding moves into a different float evaluation order is recorded as a
 :class:`SignCheck`, and every binary operator as an :class:`ArithmeticCheck`, for ``verify.py``.
@@ -137,7 +138,8 @@ class ArithmeticCheck:
     negated: bool = False  # input and weights enter the operator negated
     heaviside: bool = False  # `input` holds 0/1 (= (s + 1) / 2); `output` is then (y + rowsum(sign W)) / 2
     row_sums: object = None  # heaviside: rowsum(sign W) per output channel, float64 (O,)
-    planes: int = 1  # > 1: `input` holds k-bit activations n / planes, packed as `planes` 0/1 planes
+    planes: int = 1  # > 1: `input` holds k-bit activations n / planes; the operator reads plane `plane`
+    plane: int = 0  # 1 .. planes: the operator's plane [n >= plane]
     plane_weight: object = None  # planes > 1: the layer's sign W (float32, original shape), for the exact reference
 
 
@@ -376,9 +378,6 @@ class _Rewriter:
         key = (id(sign), kind, groups, negated)
         if key in self.packed_cache:
             return self.packed_cache[key]
-        if isinstance(sign, LevelValue):
-            self.packed_cache[key] = self.packed_planes(sign, consumer)
-            return self.packed_cache[key]
         # an RSign threshold folds into a BatchNorm affine or a binary layer's bias, except in exact mode
         source = sign.source if sign.shift is None else (None if self.exact else self.shifted_source(sign))
         if not self.exact and kind == "conv" and isinstance(source, BatchNormValue):
@@ -405,25 +404,28 @@ class _Rewriter:
         self.packed_cache[key] = entry
         return entry
 
-    def packed_planes(self, level, consumer):
-        """The ``L`` planes of ``level`` packed for ``consumer`` (groups 1): ``Concat`` of ``L`` copies of the
-        source along axis 1 (flattened first for a dense layer), then ``BmxPack`` with the affine
-        ``L x - (t - 1/2)`` on copy ``t``, so its sign is that of plane ``t`` (module docstring)."""
-        x = self.float(level.source)
-        if consumer.layer.kind == "dense" and self.out.graph.nodes[x[0]].op not in _TWO_D_OPS:
-            x = self.emit("Flatten", f"{level.name}_flatten", [x])
-        count, channels = level.planes, self.src.params[consumer.layer.weight].shape[1]
-        copies = self.emit("Concat", f"{level.name}_planes", [x] * count, {"dim": "1", "num_args": str(count)})
-        scale, bias = plane_affine(count, channels)
-        return self.emit("BmxPack", f"{level.name}_pack", [copies, self.param(f"{level.name}_pack_scale", scale),
-                                                            self.param(f"{level.name}_pack_bias", bias)],
-                         {"affine": "True", "num_group": "1"})
+    def packed_plane(self, level, consumer, t):
+        """Plane ``t`` of ``level`` packed for ``consumer`` (groups 1): ``BmxPack`` of the source (flattened
+        first for a dense layer) with the affine ``L x - (t - 1/2)``, whose sign is that of the plane (module
+        docstring)."""
+        kind = consumer.layer.kind
+        key = (id(level), kind, t)
+        if key not in self.packed_cache:
+            x = self.float(level.source)
+            if kind == "dense" and self.out.graph.nodes[x[0]].op not in _TWO_D_OPS:
+                x = self.emit("Flatten", f"{level.name}_flatten", [x])
+            scale, bias = plane_affine(level.planes, t, self.src.params[consumer.layer.weight].shape[1])
+            self.packed_cache[key] = self.emit("BmxPack", f"{level.name}_plane{t}", [
+                x, self.param(f"{level.name}_plane{t}_scale", scale), self.param(f"{level.name}_plane{t}_bias", bias)],
+                {"affine": "True", "num_group": "1"})
+        return self.packed_cache[key]
 
     @staticmethod
     def _fusable(source, kind, groups):
-        """A binary layer whose packed output can feed a ``kind`` layer with ``groups`` directly."""
+        """A binary layer whose packed output can feed a ``kind`` layer with ``groups`` directly (not a layer of
+        k-bit planes, whose output is a sum of float outputs)."""
         return (isinstance(source, BinaryValue) and source.node.layer.kind == kind
-                and (kind == "dense" or groups == 1))
+                and (kind == "dense" or groups == 1) and _planes(source.sign) == 1)
 
     def negatable(self, sign, consumer):
         """True if :meth:`packed` can pack ``-sign`` for ``consumer`` (never in exact mode)."""
@@ -451,9 +453,12 @@ class _Rewriter:
         key = (id(value), out_format, negated)
         if key in self.packed_cache:
             return self.packed_cache[key]
+        if _planes(value.sign) > 1:  # only ever asked for as float (not fusable, never negated)
+            self.packed_cache[key] = self.planes_op(value)
+            return self.packed_cache[key]
         node = value.node
         a = node.layer
-        weight, planes = _binary_weight(self.src.params[a.weight], value.sign), _planes(value.sign)
+        weight = self.src.params[a.weight]
         name = node.name if out_format == "float" else f"{node.name}_{out_format}{'_neg' if negated else ''}"
         pre_pad, flip_input = (0, 0), False
         if a.kind == "conv":
@@ -470,16 +475,11 @@ class _Rewriter:
                 pre_pad, pad = pad, (0, 0)
             else:
                 x = self.packed(value.sign, node)
-            op = "BmxBinaryConv2D"
-            attrs = {"kernel": _tuple_attr(a.kernel), "stride": _tuple_attr(a.stride),
-                     "pad": _tuple_attr(pad), "dilate": _tuple_attr(a.dilate),
-                     "num_filter": str(a.num_filter), "num_group": str(groups),
-                     "in_channels": str(weight.shape[1] * groups), "out_format": out_format}
+            op, attrs = self.binary_attrs(node, out_format, pad)
             packed_weight = pack_conv_weight(-weight if flip_input else weight)
         else:
             x = self.packed(value.sign, node)
-            op = "BmxBinaryDense"
-            attrs = {"num_hidden": str(a.num_hidden), "in_units": str(weight.shape[1]), "out_format": out_format}
+            op, attrs = self.binary_attrs(node, out_format)
             packed_weight = pack_dense_weight(weight)
         w = self.param(f"{node.name}_weight", packed_weight)
         scale, bias = _pack_affine(value.scale, value.bias, negated)
@@ -491,11 +491,51 @@ class _Rewriter:
                 name=self.out.graph.nodes[entry[0]].name, op=op, attrs={**attrs, "out_format": "int32"},
                 weight=self.out.graph.nodes[w[0]].name, input=value.sign.origin, output=a.raw_origin,
                 pre_pad=tuple(pre_pad), negated=flip_input, heaviside=value.sign.heaviside,
-                row_sums=_row_sums(self.src.params[a.weight], planes) if value.sign.heaviside else None,
-                planes=planes,
-                plane_weight=_quantized_weight(self.src.params[a.weight], a, node.name) if planes > 1 else None))
+                row_sums=_row_sums(weight) if value.sign.heaviside else None))
         self.packed_cache[key] = entry
         return entry
+
+    def binary_attrs(self, node, out_format, pad=None):
+        """The operator name and attributes of the binary layer ``node`` (``pad``: the operator's -1 padding,
+        default the layer's)."""
+        a = node.layer
+        weight = self.src.params[a.weight]
+        if a.kind == "dense":
+            return "BmxBinaryDense", {"num_hidden": str(a.num_hidden), "in_units": str(weight.shape[1]),
+                                      "out_format": out_format}
+        return "BmxBinaryConv2D", {
+            "kernel": _tuple_attr(a.kernel), "stride": _tuple_attr(a.stride),
+            "pad": _tuple_attr(a.pad if pad is None else pad), "dilate": _tuple_attr(a.dilate),
+            "num_filter": str(a.num_filter), "num_group": str(a.num_group),
+            "in_channels": str(weight.shape[1] * a.num_group), "out_format": out_format}
+
+    def planes_op(self, value):
+        """The float output of ``value``, a layer reading the ``L`` planes of a k-bit input: one binary operator
+        per plane (:meth:`packed_plane`), all with the layer's packed weights (stored once) and ``scale``, the
+        first with ``bias``, the others with 0; their outputs summed by ``elemwise_add`` (module docstring)."""
+        node, a, level = value.node, value.node.layer, value.sign
+        weight = self.src.params[a.weight]
+        w = self.param(f"{node.name}_weight",
+                       pack_conv_weight(weight) if a.kind == "conv" else pack_dense_weight(weight))
+        scale = self.param(f"{node.name}_scale", as_float32(value.scale))
+        biases = (self.param(f"{node.name}_bias", as_float32(value.bias)),
+                  self.param(f"{node.name}_zero_bias", np.zeros(len(value.bias), np.float32)))
+        op, attrs = self.binary_attrs(node, "float")
+        total, sign_weight = None, None
+        for t in range(1, level.planes + 1):
+            entry = self.emit(op, f"{node.name}_plane{t}", [self.packed_plane(level, node, t), w, scale,
+                                                              biases[t > 1]], attrs)
+            if a.raw_origin is not None:
+                sign_weight = _quantized_weight(weight, a, node.name) if sign_weight is None else sign_weight
+                self.out.arithmetic_checks.append(ArithmeticCheck(
+                    name=self.out.graph.nodes[entry[0]].name, op=op, attrs={**attrs, "out_format": "int32"},
+                    weight=self.out.graph.nodes[w[0]].name, input=level.origin, output=a.raw_origin,
+                    heaviside=True, row_sums=_row_sums(weight), planes=level.planes, plane=t,
+                    plane_weight=sign_weight))
+            last = t == level.planes
+            total = entry if total is None else self.emit(
+                "elemwise_add", node.name if last else f"{node.name}_sum{t}", [total, entry])
+        return total
 
     def quantized_layer(self, node, x, raw=None):
         """The value of a quantized layer: binary when it packs (see :func:`_float_reason`), else float.
@@ -518,7 +558,7 @@ class _Rewriter:
                 alpha, offset = alpha / 2, alpha / 2 * _row_sums(weight, planes)
             scale = as_float32(alpha * a.output_scale)
             bias = as_float32((offset + a.output_offset) * a.output_scale)
-            words = packed_weight_bytes((channels, weight.shape[1] * planes) + weight.shape[2:], a.kind)
+            words = packed_weight_bytes(weight.shape, a.kind)
             self.out.layers.append(LayerRecord(node.name, a.kind, 1, weight.shape, "binary",
                                                weight.size * 4, words, planes=planes))
             value = BinaryValue(node=node, sign=x, scale=scale, bias=bias, origin=a.origin)
@@ -653,13 +693,11 @@ def _pack_affine(scale, bias, negated):
     return as_float32(-scale), np.nextafter(-bias, np.float32(-np.inf)).astype(np.float32)
 
 
-def plane_affine(planes, channels):
-    """``BmxPack``'s ``(scale, bias)``, float32 ``(planes * channels,)``, for ``planes`` concatenated copies of
-    a ``channels``-channel tensor: copy ``t = 1 .. planes`` gets ``planes * x - (t - 1/2)``, whose sign bit is
-    clear exactly where ``round(fl(planes * clip(x, 0, 1))) >= t`` (module docstring)."""
-    scale = np.full(planes * channels, planes, np.float32)
-    bias = np.repeat(-(np.arange(1, planes + 1) - 0.5), channels).astype(np.float32)
-    return scale, bias
+def plane_affine(planes, t, channels):
+    """``BmxPack``'s ``(scale, bias)``, float32 ``(channels,)``, of plane ``t`` (1 .. ``planes``): the affine
+    ``planes * x - (t - 1/2)``, whose sign bit is clear exactly where ``round(fl(planes * clip(x, 0, 1))) >= t``
+    (module docstring)."""
+    return np.full(channels, planes, np.float32), np.full(channels, -(t - 0.5), np.float32)
 
 
 def _planes(x):
@@ -667,16 +705,9 @@ def _planes(x):
     return x.planes if isinstance(x, LevelValue) else 1
 
 
-def _binary_weight(weight, x):
-    """The weights of the binary operator reading ``x``: repeated once per plane along the input channels
-    (axis 1), the layout of the concatenated planes."""
-    planes = _planes(x)
-    return weight if planes == 1 else np.concatenate([weight] * planes, axis=1)
-
-
 def _row_sums(weight, planes=1):
-    """Sum of the +/-1 weights (det_sign) of each output channel, float64 (O,); times ``planes``: the sums of
-    the weights repeated per plane (:func:`_binary_weight`)."""
+    """Sum of the +/-1 weights (det_sign) of each output channel, float64 (O,), times ``planes`` (the row sums
+    of all the planes of a k-bit input, ``L r``)."""
     rows = weight.reshape(weight.shape[0], -1)
     return planes * (2.0 * np.count_nonzero(rows >= 0, axis=1) - rows.shape[1])
 

@@ -7,10 +7,10 @@ Three checks on random inputs (``docs/converter.md`` explains the choice):
    integers must equal the original layer's unscaled Convolution / FullyConnected output exactly. This covers
    weight packing, bit order, layout, padding and the kernels. (0/1 ``ste_heaviside`` activations are packed
    as their signs ``2 h - 1``, and the original's output ``(y + rowsum(sign W)) / 2`` is compared as
-   ``2 output - rowsum``. A k-bit input ``n / L`` is packed as its planes ``[n >= t]``; the original's float
-   product of k-bit values is rounded, so ``y`` is compared with the exact ``2 conv(n, sign W) - rowsum``
-   computed from the original's own levels and weights, and the original's product must lie within float32
-   rounding of ``conv(n, sign W) / L``.)
+   ``2 output - rowsum``. The operator of plane ``t`` of a k-bit input ``n / L`` is run on the signs of
+   ``[n >= t]``; the original's float product of k-bit values is rounded, so ``y`` is compared with the exact
+   ``2 conv([n >= t], sign W) - rowsum`` computed from the original's own levels and weights, and the
+   original's product must lie within float32 rounding of ``conv(n, sign W) / L``.)
 2. **Folded sign decisions.** Where folding moved a sign into a different float evaluation order (BatchNorm +
    sign as ``BmxPack``'s affine, or a binary layer's packed output), the converted decision
    ``scale * x + bias < 0`` is recomputed (float32, multiply then add, as the kernels do) on the original's own
@@ -104,10 +104,11 @@ def _levels(check, q):
 
 
 def _plane_reference(check, n, raw):
-    """The exact integer ``y`` of the planes operator: ``2 conv(n, sign W) - row_sums`` (module docstring of
-    ``rewrite.py``), ``conv(n, sign W)`` by MXNet's own Convolution / FullyConnected in float64 (integers, so
-    exact); also bounds the original's float product ``raw`` against ``conv(n, sign W) / L``: at most the
-    float32 rounding of its ``K``-term sum, below ``1 / (4 L)``, so the original computes this very product."""
+    """The exact integer ``y`` of the operator of plane ``t``: ``2 conv([n >= t], sign W) - r`` (module docstring
+    of ``rewrite.py``), by MXNet's own Convolution / FullyConnected in float64 on integers (so exact). For the
+    first plane also bounds the original's float product ``raw`` against the exact ``conv(n, sign W) / L``: at
+    most the float32 rounding of its ``K``-term sum (and below ``1 / (4 L)``), so the original layer computes
+    this very product."""
     import mxnet as mx
 
     w = check.plane_weight
@@ -120,30 +121,25 @@ def _plane_reference(check, n, raw):
                                  pad=check.attrs["pad"], dilate=check.attrs["dilate"], num_filter=w.shape[0],
                                  no_bias=True).asnumpy()
 
-    dot = product(n, w, np.float64)
-    size = product(n, np.abs(w), np.float32) / check.planes  # sum |q w| of each output (for the bound only)
-    terms = w[0].size + 2  # the products, and q's own rounding of n / L
-    bound = np.minimum(4 * terms * 2.0 ** -24 * size, 1 / (4 * check.planes))
-    if raw.shape != dot.shape or np.any(np.abs(raw - dot / check.planes) > bound):
-        raise VerificationError(f"Binary operator {check.name!r}: the exact product of its k-bit input does not "
-                                f"reproduce the original layer {check.output!r} within float32 rounding.")
-    return 2 * dot - check.row_sums.reshape((1, -1) + (1,) * (dot.ndim - 2))
-
-
-def _plane_signs(check, n):
-    """The +/-1 signs of the planes ``[n >= t]``, ``t = 1 .. L``, concatenated along axis 1 (dense: rows)."""
-    if check.op == "BmxBinaryDense":
-        n = n.reshape(n.shape[0], -1)
-    return np.concatenate([np.where(n >= t, 1.0, -1.0) for t in range(1, check.planes + 1)], axis=1)
+    if check.plane == 1:
+        dot = product(n, w, np.float64)
+        size = product(n, np.abs(w), np.float32) / check.planes  # sum |q w| of each output (for the bound only)
+        terms = w[0].size + 2  # the products, and q's own rounding of n / L
+        bound = np.minimum(4 * terms * 2.0 ** -24 * size, 1 / (4 * check.planes))
+        if raw.shape != dot.shape or np.any(np.abs(raw - dot / check.planes) > bound):
+            raise VerificationError(f"Binary operator {check.name!r}: the exact product of its k-bit input does "
+                                    f"not reproduce the original layer {check.output!r} within float32 rounding.")
+    plane = product((n >= check.plane).astype(np.float64), w, np.float64)
+    return 2 * plane - check.row_sums.reshape((1, -1) + (1,) * (plane.ndim - 2))
 
 
 def _check_arithmetic(check, activations, converted_params):
     import mxnet as mx
 
     x = activations[check.input]
-    if check.planes > 1:
+    if check.planes > 1:  # the signs of plane t, [n >= t]
         n = _levels(check, x)
-        x = _plane_signs(check, n).astype(np.float32)
+        x = np.where(n >= check.plane, 1.0, -1.0).astype(np.float32)
     elif check.heaviside:  # 0/1 activations h = (s + 1) / 2: pack the signs s
         x = 2 * x - 1
     x = -x if check.negated else x
