@@ -1,8 +1,9 @@
 """k-bit (DoReFa) inputs of 1-bit layers convert as binary planes (``tools/model_converter/rewrite.py``).
 
 A 2..4-bit activation ``n / L`` (``n = round(fl(L clip(x, 0, 1)))``, ``L = 2^k - 1``) is the sum of ``L``
-planes ``[n >= t]``; ``BmxPack`` takes plane ``t`` with the affine ``L x - (t - 1/2)``. These tests check that decomposition against NumPy on every kind of tie, then whole conversions (MXNet
-format and the standalone runtime) against the original model.
+planes ``[n >= t]``; ``BmxPack`` takes plane ``t`` with the affine ``L x - (t - 1/2)``. These tests check that
+decomposition against NumPy on every kind of tie, then whole conversions (MXNet format and the standalone
+runtime) against the original model.
 """
 import mxnet as mx
 import numpy as np
