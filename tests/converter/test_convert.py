@@ -101,6 +101,24 @@ def test_exact_mode_reproduces_outputs_bit_for_bit(tmp_path, rng):
     assert report.exact and report.folded_batchnorms == 0 and report.verification.max_output_difference == 0
 
 
+def test_negated_pack_affine_keeps_the_sign_of_zero():
+    """``_pack_affine(..., negated=True)`` sets a bit exactly where ``det_sign(scale x + bias) = +1``: at exact
+    zeros (x = 0 with bias 0 or -0.0, x = -bias / scale) too, and one float either side."""
+    from tools.model_converter.rewrite import _pack_affine
+    for scale, bias in [(1.5, 0.0), (0.75, -0.0), (-2.0, 0.0), (0.5, 0.25), (3.0, -1.5), (1e-3, 7.0)]:
+        root = np.float32(-bias / scale)
+        x = np.array([0.0, -0.0, 1e-45, -1e-45, root, np.nextafter(root, np.float32(1e9)),
+                      np.nextafter(root, np.float32(-1e9)), 1.0, -1.0, 3e38, -3e38], np.float32)
+        s, b = (np.float32(v) for v in (scale, bias))
+        v = np.add(np.multiply(s, x, dtype=np.float32), b, dtype=np.float32)
+        ns, nb = _pack_affine(np.array([scale]), np.array([bias]), negated=True)
+        bits = np.add(np.multiply(ns[0], x, dtype=np.float32), nb[0], dtype=np.float32) < 0
+        np.testing.assert_array_equal(bits, v >= 0)
+        if (v == 0).any():  # the plain negation -bias would give v > 0 there
+            plain = np.add(np.multiply(-s, x, dtype=np.float32), -b, dtype=np.float32) < 0
+            assert (plain != bits).any()
+
+
 # ---- bad input -----------------------------------------------------------------------------------------------
 
 

@@ -106,7 +106,7 @@ def test_non_binary_kernels_stay_float_with_the_reason(tmp_path, rng):
     report = assert_converted_matches(net, (1, 3, 6, 6), tmp_path, rng)
     assert [(r.converted_as, r.reason) for r in report.layers] == [
         ("binary", ""), ("float", "2-bit kernel (ste_tern)"), ("float", "2-bit kernel (dorefa)"),
-        ("float", "kernel quantizer ste_heaviside is not a sign"), ("float", "input is not a 1-bit activation")]
+        ("float", "kernel quantizer ste_heaviside is not a sign"), ("float", "pads with -1, not a level of its 2-bit input")]
     assert "(2-bit kernel (ste_tern))" in report.format()
 
 
@@ -137,5 +137,5 @@ def test_depthwise_and_separable_convolutions_convert(tmp_path, rng):
     initialized(net, (2, 3, 7, 7), rng)
     report = assert_converted_matches(net, (2, 3, 7, 7), tmp_path, rng)
     assert [(r.converted_as, r.reason) for r in report.layers] == [
-        ("binary", ""), ("binary", ""), ("float", "input is not a 1-bit activation")]
+        ("binary", ""), ("binary", ""), ("float", "input is not a quantized activation")]
     assert report.verification.binary_ops_checked == 2

@@ -74,7 +74,8 @@ class ConversionReport:
                  f"{'bytes':>10s} -> {'bytes':>9s}"]
         for r in self.layers:
             lines.append(f"{r.name:40s} {r.kind:5s} {r.bits:4d} {str(tuple(r.shape)):>20s} {r.converted_as:>6s} "
-                         f"{r.bytes_before:10d} -> {r.bytes_after:9d}" + (f"  ({r.reason})" if r.reason else ""))
+                         f"{r.bytes_before:10d} -> {r.bytes_after:9d}" + (f"  ({r.reason})" if r.reason else "")
+                         + (f"  ({r.planes} input planes)" if r.planes > 1 else ""))
         lines.append(f"{len(self.binary_layers)} binary layers (packed), "
                      f"{len(self.layers) - len(self.binary_layers)} quantized layers kept as float operators, "
                      f"{self.folded_batchnorms} BatchNorms folded into binary layer outputs"

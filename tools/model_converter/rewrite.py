@@ -8,6 +8,8 @@ says what it is, without deciding yet how it will be computed:
 - :class:`SignValue` - ``det_sign(source - shift)`` on the levels -1 / +1 or 0 / 1, the output of a 1-bit
   ``QActivation`` or ``RSign`` (0 / 1: ``ste_heaviside``, whose packed bits are those of the sign);
 - :class:`BatchNormValue` - an inference BatchNorm of ``source`` not yet emitted;
+- :class:`LevelValue` - the output of a k-bit DoReFa ``QActivation``, ``q = n / L`` with the integer level
+  ``n = round(L clip(x, 0, 1))``, ``L = 2^k - 1``;
 - :class:`BinaryValue` - ``scale[o] * y + bias[o]`` of a binary layer, ``y`` its integer dot product.
 
 Consumers then ask for the form they need, and that is what folds: a BatchNorm after a binary layer becomes
@@ -15,6 +17,19 @@ its output affine; a BatchNorm + sign before a binary layer becomes ``BmxPack``'
 of the previous binary layer. A value asked for as float is materialized once (``BatchNorm`` node, ``det_sign``
 arithmetic, or a binary operator with float output). With ``exact=True`` nothing is folded (BatchNorm stays
 MXNet's own operator), so the converted model computes every float exactly as the original does.
+
+A layer with a sign kernel reads a :class:`LevelValue` as ``L`` binary planes (thermometer code)
+``h_t = [n >= t]``, ``t = 1 .. L``, so ``n = sum_t h_t`` and, with ``r[o]`` the sum of the +/-1 weights of
+output ``o`` (zero padding is level 0: every plane 0, the -1 padding of the planes' signs)::
+
+    conv(q, sign W) = (1 / L) sum_t conv(h_t, sign W) = (1 / L) (Y + L r) / 2
+
+with ``Y = sum_t y_t``, ``y_t`` the binary dot product of plane ``t``: one binary operator per plane, all
+sharing the layer's packed weights and output scale (the first adds the bias), their float outputs summed by
+``elemwise_add``. Plane ``t`` is packed by ``BmxPack`` with the affine ``L x - (t - 1/2)``: its bit is clear
+where ``fl(L x) - (t - 1/2) >= 0``, i.e. ``fl(L x) >= t - 1/2``, i.e. ``round(fl(L clip(x, 0, 1))) >= t`` for
+MXNet's round (half away from zero) on every float32 ``x`` but NaN: the same multiply MXNet rounds
+(``docs/conventions.md``).
 
 Every sign decision that folding moves into a different float evaluation order is recorded as a
 :class:`SignCheck`, and every binary operator as an :class:`ArithmeticCheck`, for ``verify.py``.
@@ -29,7 +44,7 @@ from bmxnet_ext.words import WORD_BYTES, words_for
 from .graph import ConversionError, Graph, Node, as_float32
 from .packing import pack_conv_weight, pack_dense_weight
 
-__all__ = ["rewrite", "Rewritten", "SignCheck", "ArithmeticCheck", "LayerRecord"]
+__all__ = ["rewrite", "Rewritten", "SignCheck", "ArithmeticCheck", "LayerRecord", "plane_affine", "MAX_PLANE_BITS"]
 
 
 @dataclass(eq=False)
@@ -55,6 +70,22 @@ class SignValue:
     @property
     def heaviside(self):
         return self.levels == (0.0, 1.0)
+
+
+@dataclass(eq=False)
+class LevelValue:
+    """A k-bit (2..31) DoReFa activation ``round(L clip(source, 0, 1)) / L`` (``L = 2^k - 1``) not yet emitted:
+    float where a float is asked for, ``L`` 0/1 planes for a binary layer (module docstring)."""
+
+    source: object
+    bits: int
+    origin: str  # original node holding the activation's output
+    name: str  # the QActivation layer's name
+    heaviside = True  # the planes are 0/1 values: a layer of them pads with 0 (level 0)
+
+    @property
+    def planes(self):
+        return 2 ** self.bits - 1
 
 
 @dataclass(eq=False)
@@ -89,6 +120,7 @@ class SignCheck:
     bias: np.ndarray
     negated: bool = False  # the converted bits are those of -det_sign (see `_Rewriter.packed`)
     row_sums: object = None  # a binary layer fed 0/1 activations: x = (y + row_sums) / 2, the sign is of y's affine
+    planes: int = 1  # ... fed k-bit activations as planes: x = (y + row_sums) / (2 planes), rounded by MXNet
 
 
 @dataclass
@@ -106,6 +138,9 @@ class ArithmeticCheck:
     negated: bool = False  # input and weights enter the operator negated
     heaviside: bool = False  # `input` holds 0/1 (= (s + 1) / 2); `output` is then (y + rowsum(sign W)) / 2
     row_sums: object = None  # heaviside: rowsum(sign W) per output channel, float64 (O,)
+    planes: int = 1  # > 1: `input` holds k-bit activations n / planes; the operator reads plane `plane`
+    plane: int = 0  # 1 .. planes: the operator's plane [n >= plane]
+    plane_weight: object = None  # planes > 1: the layer's sign W (float32, original shape), for the exact reference
 
 
 @dataclass
@@ -120,6 +155,7 @@ class LayerRecord:
     bytes_before: int
     bytes_after: int
     reason: str = ""  # why a quantized layer stays a float operator
+    planes: int = 1  # binary layers of a k-bit input: its number of 0/1 planes
 
 
 @dataclass
@@ -178,7 +214,12 @@ def _quantized_weight(weight, spec, name):
     return q(mx.nd, mx.nd.array(weight)).asnumpy()
 
 
-def _float_reason(spec, name, x):
+MAX_PLANE_BITS = 4
+"""k-bit inputs of at most this many bits (15 planes) become binary planes; wider ones stay float, where
+``2^k - 1`` binary products would cost more than one float product."""
+
+
+def _float_reason(spec, name, x, exact):
     """Why a quantized layer of ``spec`` fed ``x`` stays a float operator, or "" when it packs."""
     from bmxnet_ext import quantizers
 
@@ -187,8 +228,16 @@ def _float_reason(spec, name, x):
         return f"{quantizers.precision(q)}-bit kernel ({getattr(q, 'name', 'none')})" if q else "full precision"
     if getattr(q, "levels", (-1.0, 1.0)) != (-1.0, 1.0) and not isinstance(q, quantizers.MagnitudeAwareSign):
         return f"kernel quantizer {q.name} is not a sign"
-    if not isinstance(x, SignValue):
-        return "input is not a 1-bit activation"
+    if isinstance(x, LevelValue):
+        if exact:
+            return (f"{x.bits}-bit input in exact mode (MXNet rounds its float product of k-bit values, the "
+                    "planes give the exact one)")
+        if x.bits > MAX_PLANE_BITS:
+            return f"{x.bits}-bit input (binary planes only up to {MAX_PLANE_BITS} bits)"
+        if spec.kind == "conv" and spec.num_group != 1:
+            return f"grouped convolution of a {x.bits}-bit input"
+    elif not isinstance(x, SignValue):
+        return "input is not a quantized activation"
     if spec.bias is not None:
         return "has a bias"
     if spec.kind == "dense" and not spec.flatten:
@@ -196,7 +245,8 @@ def _float_reason(spec, name, x):
     if spec.kind == "conv" and any(spec.pad):
         allowed = (0.0,) if x.heaviside else (-1.0, 1.0)
         if spec.pad_value not in allowed:
-            return f"pads with {spec.pad_value:g}, not a level of its binary input"
+            kind = f"{x.bits}-bit" if isinstance(x, LevelValue) else "binary"
+            return f"pads with {spec.pad_value:g}, not a level of its {kind} input"
     return ""
 
 
@@ -272,6 +322,8 @@ class _Rewriter:
         return self.float_cache[key]
 
     def _materialize(self, value):
+        if isinstance(value, LevelValue):
+            return self.k_bit_activation(value)
         if isinstance(value, SignValue):
             x = self.shifted_float(value)
             if value.heaviside:
@@ -319,9 +371,8 @@ class _Rewriter:
 
         ``negated`` packs ``-sign`` instead: a convolution that pads with +1 (BMXNet v1) equals one of the
         negated input and negated weights padding with -1, which the operator does natively. Only sources
-        :meth:`negatable` accepts can be negated (their affine is negated: bit set iff ``a x + b > 0``, which
-        differs from ``det_sign`` only where the value is exactly zero, a rounding-boundary case verification
-        counts).
+        :meth:`negatable` accepts can be negated (their affine is negated with the bias one float lower,
+        :func:`_pack_affine`, so the bits are exactly those of ``-det_sign``, zeros included).
         """
         kind, groups = consumer.layer.kind, consumer.layer.num_group
         key = (id(sign), kind, groups, negated)
@@ -329,9 +380,8 @@ class _Rewriter:
             return self.packed_cache[key]
         # an RSign threshold folds into a BatchNorm affine or a binary layer's bias, except in exact mode
         source = sign.source if sign.shift is None else (None if self.exact else self.shifted_source(sign))
-        flip = np.float32(-1.0 if negated else 1.0)
         if not self.exact and kind == "conv" and isinstance(source, BatchNormValue):
-            scale, bias = as_float32(flip * source.scale), as_float32(flip * source.bias)
+            scale, bias = _pack_affine(source.scale, source.bias, negated)
             self.out.sign_checks.append(SignCheck(
                 name=sign.name, source=self.origin_name(source.node.inputs[0]),
                 reference=sign.reference or source.node.name, scale=scale, bias=bias, negated=negated))
@@ -354,11 +404,28 @@ class _Rewriter:
         self.packed_cache[key] = entry
         return entry
 
+    def packed_plane(self, level, consumer, t):
+        """Plane ``t`` of ``level`` packed for ``consumer`` (groups 1): ``BmxPack`` of the source (flattened
+        first for a dense layer) with the affine ``L x - (t - 1/2)``, whose sign is that of the plane (module
+        docstring)."""
+        kind = consumer.layer.kind
+        key = (id(level), kind, t)
+        if key not in self.packed_cache:
+            x = self.float(level.source)
+            if kind == "dense" and self.out.graph.nodes[x[0]].op not in _TWO_D_OPS:
+                x = self.emit("Flatten", f"{level.name}_flatten", [x])
+            scale, bias = plane_affine(level.planes, t, self.src.params[consumer.layer.weight].shape[1])
+            self.packed_cache[key] = self.emit("BmxPack", f"{level.name}_plane{t}", [
+                x, self.param(f"{level.name}_plane{t}_scale", scale), self.param(f"{level.name}_plane{t}_bias", bias)],
+                {"affine": "True", "num_group": "1"})
+        return self.packed_cache[key]
+
     @staticmethod
     def _fusable(source, kind, groups):
-        """A binary layer whose packed output can feed a ``kind`` layer with ``groups`` directly."""
+        """A binary layer whose packed output can feed a ``kind`` layer with ``groups`` directly (not a layer of
+        k-bit planes, whose output is a sum of float outputs)."""
         return (isinstance(source, BinaryValue) and source.node.layer.kind == kind
-                and (kind == "dense" or groups == 1))
+                and (kind == "dense" or groups == 1) and _planes(source.sign) == 1)
 
     def negatable(self, sign, consumer):
         """True if :meth:`packed` can pack ``-sign`` for ``consumer`` (never in exact mode)."""
@@ -368,12 +435,12 @@ class _Rewriter:
     def _check_binary_sign(self, value, negated):
         raw = value.node.layer.raw_origin
         if raw is not None:
-            flip = np.float32(-1.0 if negated else 1.0)
-            row_sums = _row_sums(self.src.params[value.node.layer.weight]) if value.sign.heaviside else None
+            weight, planes = self.src.params[value.node.layer.weight], _planes(value.sign)
+            row_sums = _row_sums(weight, planes) if value.sign.heaviside else None
+            scale, bias = _pack_affine(value.scale, value.bias, negated)
             self.out.sign_checks.append(SignCheck(name=value.origin, source=raw, reference=value.origin,
-                                                  scale=as_float32(flip * value.scale),
-                                                  bias=as_float32(flip * value.bias), negated=negated,
-                                                  row_sums=row_sums))
+                                                  scale=scale, bias=bias, negated=negated,
+                                                  row_sums=row_sums, planes=planes))
 
     def origin_name(self, entry):
         """The original graph's name for the node producing ``entry`` (layer nodes stand for their output)."""
@@ -385,6 +452,9 @@ class _Rewriter:
         """Emit the layer of ``value`` with ``out_format``; ``negated`` gives the sign bits of ``-value``."""
         key = (id(value), out_format, negated)
         if key in self.packed_cache:
+            return self.packed_cache[key]
+        if _planes(value.sign) > 1:  # only ever asked for as float (not fusable, never negated)
+            self.packed_cache[key] = self.planes_op(value)
             return self.packed_cache[key]
         node = value.node
         a = node.layer
@@ -405,21 +475,15 @@ class _Rewriter:
                 pre_pad, pad = pad, (0, 0)
             else:
                 x = self.packed(value.sign, node)
-            op = "BmxBinaryConv2D"
-            attrs = {"kernel": _tuple_attr(a.kernel), "stride": _tuple_attr(a.stride),
-                     "pad": _tuple_attr(pad), "dilate": _tuple_attr(a.dilate),
-                     "num_filter": str(a.num_filter), "num_group": str(groups),
-                     "in_channels": str(weight.shape[1] * groups), "out_format": out_format}
+            op, attrs = self.binary_attrs(node, out_format, pad)
             packed_weight = pack_conv_weight(-weight if flip_input else weight)
         else:
             x = self.packed(value.sign, node)
-            op = "BmxBinaryDense"
-            attrs = {"num_hidden": str(a.num_hidden), "in_units": str(weight.shape[1]), "out_format": out_format}
+            op, attrs = self.binary_attrs(node, out_format)
             packed_weight = pack_dense_weight(weight)
         w = self.param(f"{node.name}_weight", packed_weight)
-        flip = np.float32(-1.0 if negated else 1.0)
-        scale = self.param(f"{name}_scale", as_float32(flip * value.scale))
-        bias = self.param(f"{name}_bias", as_float32(flip * value.bias))
+        scale, bias = _pack_affine(value.scale, value.bias, negated)
+        scale, bias = self.param(f"{name}_scale", scale), self.param(f"{name}_bias", bias)
         entry = self.emit(op, name, [x, w, scale, bias], attrs)
         if a.raw_origin is not None and node.name not in self.checked_layers:
             self.checked_layers.add(node.name)
@@ -431,27 +495,72 @@ class _Rewriter:
         self.packed_cache[key] = entry
         return entry
 
+    def binary_attrs(self, node, out_format, pad=None):
+        """The operator name and attributes of the binary layer ``node`` (``pad``: the operator's -1 padding,
+        default the layer's)."""
+        a = node.layer
+        weight = self.src.params[a.weight]
+        if a.kind == "dense":
+            return "BmxBinaryDense", {"num_hidden": str(a.num_hidden), "in_units": str(weight.shape[1]),
+                                      "out_format": out_format}
+        return "BmxBinaryConv2D", {
+            "kernel": _tuple_attr(a.kernel), "stride": _tuple_attr(a.stride),
+            "pad": _tuple_attr(a.pad if pad is None else pad), "dilate": _tuple_attr(a.dilate),
+            "num_filter": str(a.num_filter), "num_group": str(a.num_group),
+            "in_channels": str(weight.shape[1] * a.num_group), "out_format": out_format}
+
+    def planes_op(self, value):
+        """The float output of ``value``, a layer reading the ``L`` planes of a k-bit input: one binary operator
+        per plane (:meth:`packed_plane`), all with the layer's packed weights (stored once) and ``scale``, the
+        first with ``bias``, the others with 0; their outputs summed by ``elemwise_add`` (module docstring)."""
+        node, a, level = value.node, value.node.layer, value.sign
+        weight = self.src.params[a.weight]
+        w = self.param(f"{node.name}_weight",
+                       pack_conv_weight(weight) if a.kind == "conv" else pack_dense_weight(weight))
+        scale = self.param(f"{node.name}_scale", as_float32(value.scale))
+        biases = (self.param(f"{node.name}_bias", as_float32(value.bias)),
+                  self.param(f"{node.name}_zero_bias", np.zeros(len(value.bias), np.float32)))
+        op, attrs = self.binary_attrs(node, "float")
+        total, sign_weight = None, None
+        for t in range(1, level.planes + 1):
+            entry = self.emit(op, f"{node.name}_plane{t}", [self.packed_plane(level, node, t), w, scale,
+                                                              biases[t > 1]], attrs)
+            if a.raw_origin is not None:
+                sign_weight = _quantized_weight(weight, a, node.name) if sign_weight is None else sign_weight
+                self.out.arithmetic_checks.append(ArithmeticCheck(
+                    name=self.out.graph.nodes[entry[0]].name, op=op, attrs={**attrs, "out_format": "int32"},
+                    weight=self.out.graph.nodes[w[0]].name, input=level.origin, output=a.raw_origin,
+                    heaviside=True, row_sums=_row_sums(weight), planes=level.planes, plane=t,
+                    plane_weight=sign_weight))
+            last = t == level.planes
+            total = entry if total is None else self.emit(
+                "elemwise_add", node.name if last else f"{node.name}_sum{t}", [total, entry])
+        return total
+
     def quantized_layer(self, node, x, raw=None):
         """The value of a quantized layer: binary when it packs (see :func:`_float_reason`), else float.
 
         A 0/1 (``ste_heaviside``) input ``h = (s + 1) / 2`` gives ``alpha * (y + r) / 2``, ``y`` the binary dot
         product of the signs ``s``, ``r[o]`` the sum of the +/-1 weights of output ``o``: a per-channel affine
-        of ``y``. XNOR-Net's K map (``raw``: the unquantized input) multiplies the float output afterwards.
+        of ``y``. A k-bit input of ``L`` planes gives ``alpha * (Y + L r) / (2 L)`` (module docstring), ``L r``
+        the row sum of the repeated weights. XNOR-Net's K map (``raw``: the unquantized input) multiplies the
+        float output afterwards.
         """
         a = node.layer
         weight = self.src.params[a.weight]
         channels = weight.shape[0]
-        reason = _float_reason(a, node.name, x)
+        reason = _float_reason(a, node.name, x, self.exact)
         if not reason:
-            alpha = _alpha(weight, a.scaling, channels).astype(np.float64)
+            planes = _planes(x)
+            alpha = _alpha(weight, a.scaling, channels).astype(np.float64) / planes
             offset = np.zeros(channels)
             if x.heaviside:
-                alpha, offset = alpha / 2, alpha / 2 * _row_sums(weight)
+                alpha, offset = alpha / 2, alpha / 2 * _row_sums(weight, planes)
             scale = as_float32(alpha * a.output_scale)
             bias = as_float32((offset + a.output_offset) * a.output_scale)
-            words = packed_weight_bytes(weight, a.kind)
+            words = packed_weight_bytes(weight.shape, a.kind)
             self.out.layers.append(LayerRecord(node.name, a.kind, 1, weight.shape, "binary",
-                                               weight.size * 4, words))
+                                               weight.size * 4, words, planes=planes))
             value = BinaryValue(node=node, sign=x, scale=scale, bias=bias, origin=a.origin)
             if raw is None:
                 return value
@@ -520,16 +629,13 @@ class _Rewriter:
             y = self.emit("_mul_scalar", f"{node.name}_rescale", [y], {"scalar": repr(float(a.output_scale))})
         return y
 
-    def k_bit_activation(self, node, x):
-        bits = node.layer.bits
-        y = self.float(x)
-        if bits == 32:
-            return y
-        levels = repr(float(2 ** bits - 1))
-        y = self.emit("clip", f"{node.name}_clip", [y], {"a_min": "0", "a_max": "1"})
-        y = self.emit("_mul_scalar", f"{node.name}_levels", [y], {"scalar": levels})
-        y = self.emit("round", f"{node.name}_round", [y])
-        return self.emit("_div_scalar", node.layer.origin, [y], {"scalar": levels})
+    def k_bit_activation(self, level):
+        """``level`` as float operators: ``clip -> * L -> round -> / L``, MXNet's own arithmetic."""
+        levels = repr(float(level.planes))
+        y = self.emit("clip", f"{level.name}_clip", [self.float(level.source)], {"a_min": "0", "a_max": "1"})
+        y = self.emit("_mul_scalar", f"{level.name}_levels", [y], {"scalar": levels})
+        y = self.emit("round", f"{level.name}_round", [y])
+        return self.emit("_div_scalar", level.origin, [y], {"scalar": levels})
 
     def batch_norm(self, node, inputs):
         a, b = _batchnorm_affine(self.src, node)
@@ -554,8 +660,11 @@ class _Rewriter:
                 shift = None if a.threshold is None else as_float32(self.src.params[a.threshold])
                 self.values[(i, 0)] = SignValue(source=inputs[0], origin=a.origin, name=node.name, levels=a.levels,
                                                 shift=shift, reference=a.pre_sign, ndim=a.ndim)
+            elif node.op == "_bmx_act_k" and node.layer.bits == 32:  # identity
+                self.values[(i, 0)] = FloatValue(self.float(inputs[0]))
             elif node.op == "_bmx_act_k":
-                self.values[(i, 0)] = FloatValue(self.k_bit_activation(node, inputs[0]))
+                self.values[(i, 0)] = LevelValue(source=inputs[0], bits=node.layer.bits, origin=node.layer.origin,
+                                                 name=node.name)
             elif node.op == "_bmx_qlayer":
                 self.values[(i, 0)] = self.quantized_layer(node, *inputs)
             elif node.op == "_bmx_rprelu":
@@ -569,14 +678,42 @@ class _Rewriter:
         return self.out
 
 
-def _row_sums(weight):
-    """Sum of the +/-1 weights (det_sign) of each output channel, float64 (O,)."""
-    return np.where(weight >= 0, 1.0, -1.0).reshape(weight.shape[0], -1).sum(axis=1)
+def _pack_affine(scale, bias, negated):
+    """The float32 ``(scale', bias')`` whose sign bit (set iff ``fl(fl(scale' x) + bias') < 0``) is that of
+    ``det_sign(v)``, ``v = fl(fl(scale x) + bias)``, or with ``negated`` that of ``-det_sign(v)``.
+
+    Negated: ``scale' = -scale`` and ``bias'`` = the float32 just below ``-bias``. With ``p = fl(scale x)``,
+    ``fl(scale' x) = -p`` exactly, and for floats ``-p + bias' < 0`` iff ``-p < next float above bias`` iff
+    ``-p <= bias`` iff ``p + bias >= 0`` iff ``v >= 0``: the bit is set exactly where ``det_sign(v) = +1``, zero
+    included (rounding keeps the sign of a sum of floats, which is 0 only when it is exactly 0). The plain
+    negation ``-bias`` would give ``v > 0`` and turn every exact zero into a -1."""
+    scale, bias = as_float32(scale), as_float32(bias)
+    if not negated:
+        return scale, bias
+    return as_float32(-scale), np.nextafter(-bias, np.float32(-np.inf)).astype(np.float32)
 
 
-def packed_weight_bytes(weight, kind):
-    """Bytes of the packed words of a binary weight."""
-    shape = weight.shape
+def plane_affine(planes, t, channels):
+    """``BmxPack``'s ``(scale, bias)``, float32 ``(channels,)``, of plane ``t`` (1 .. ``planes``): the affine
+    ``planes * x - (t - 1/2)``, whose sign bit is clear exactly where ``round(fl(planes * clip(x, 0, 1))) >= t``
+    (module docstring)."""
+    return np.full(channels, planes, np.float32), np.full(channels, -(t - 0.5), np.float32)
+
+
+def _planes(x):
+    """Binary planes of the input value ``x`` of a binary layer: ``2^k - 1`` for a k-bit input, else 1."""
+    return x.planes if isinstance(x, LevelValue) else 1
+
+
+def _row_sums(weight, planes=1):
+    """Sum of the +/-1 weights (det_sign) of each output channel, float64 (O,), times ``planes`` (the row sums
+    of all the planes of a k-bit input, ``L r``)."""
+    rows = weight.reshape(weight.shape[0], -1)
+    return planes * (2.0 * np.count_nonzero(rows >= 0, axis=1) - rows.shape[1])
+
+
+def packed_weight_bytes(shape, kind):
+    """Bytes of the packed words of a binary weight of ``shape``."""
     per_row = words_for(shape[1]) * WORD_BYTES
     return shape[0] * per_row * (shape[2] * shape[3] if kind == "conv" else 1)
 
@@ -586,6 +723,8 @@ def rewrite(graph, *, exact=False):
     nothing is binary."""
     result = _Rewriter(graph, exact).run()
     if not any(r.converted_as == "binary" for r in result.layers):
+        reasons = sorted({r.reason for r in result.layers if r.reason})
         raise ConversionError("Nothing to convert: the model has no 1-bit QConv2D / QDense layer whose input "
-                              "comes from a 1-bit QActivation.")
+                              f"comes from a 1-bit or k-bit (k <= {MAX_PLANE_BITS}) QActivation"
+                              + (f" (quantized layers kept float: {'; '.join(reasons)})" if reasons else "") + ".")
     return result

@@ -7,7 +7,10 @@ Three checks on random inputs (``docs/converter.md`` explains the choice):
    integers must equal the original layer's unscaled Convolution / FullyConnected output exactly. This covers
    weight packing, bit order, layout, padding and the kernels. (0/1 ``ste_heaviside`` activations are packed
    as their signs ``2 h - 1``, and the original's output ``(y + rowsum(sign W)) / 2`` is compared as
-   ``2 output - rowsum``.)
+   ``2 output - rowsum``. The operator of plane ``t`` of a k-bit input ``n / L`` is run on the signs of
+   ``[n >= t]``; the original's float product of k-bit values is rounded, so ``y`` is compared with the exact
+   ``2 conv([n >= t], sign W) - rowsum`` computed from the original's own levels and weights, and the
+   original's product must lie within float32 rounding of ``conv(n, sign W) / L``.)
 2. **Folded sign decisions.** Where folding moved a sign into a different float evaluation order (BatchNorm +
    sign as ``BmxPack``'s affine, or a binary layer's packed output), the converted decision
    ``scale * x + bias < 0`` is recomputed (float32, multiply then add, as the kernels do) on the original's own
@@ -90,11 +93,54 @@ def _internal(internals, name):
     raise VerificationError(f"Cannot find the original graph's value {name!r} for verification.")
 
 
+def _levels(check, q):
+    """The integer levels ``n`` of the original's k-bit activation ``q = fl(n / L)`` (``L = check.planes``), as
+    float64; raises unless every ``q`` is one of the ``L + 1`` levels."""
+    n = np.round(q.astype(np.float64) * check.planes)
+    if not np.array_equal((n / check.planes).astype(np.float32), q.astype(np.float32)):
+        raise VerificationError(f"Binary operator {check.name!r}: its input {check.input!r} holds values that are "
+                                f"not among the {check.planes + 1} levels of a k-bit activation.")
+    return n
+
+
+def _plane_reference(check, n, raw):
+    """The exact integer ``y`` of the operator of plane ``t``: ``2 conv([n >= t], sign W) - r`` (module docstring
+    of ``rewrite.py``), by MXNet's own Convolution / FullyConnected in float64 on integers (so exact). For the
+    first plane also bounds the original's float product ``raw`` against the exact ``conv(n, sign W) / L``: at
+    most the float32 rounding of its ``K``-term sum (and below ``1 / (4 L)``), so the original layer computes
+    this very product."""
+    import mxnet as mx
+
+    w = check.plane_weight
+
+    def product(x, weight, dtype):
+        x, weight = mx.nd.array(x, dtype=dtype), mx.nd.array(weight, dtype=dtype)
+        if check.op == "BmxBinaryDense":
+            return mx.nd.FullyConnected(mx.nd.flatten(x), weight, num_hidden=w.shape[0], no_bias=True).asnumpy()
+        return mx.nd.Convolution(x, weight, kernel=w.shape[2:], stride=check.attrs["stride"],
+                                 pad=check.attrs["pad"], dilate=check.attrs["dilate"], num_filter=w.shape[0],
+                                 no_bias=True).asnumpy()
+
+    if check.plane == 1:
+        dot = product(n, w, np.float64)
+        size = product(n, np.abs(w), np.float32) / check.planes  # sum |q w| of each output (for the bound only)
+        terms = w[0].size + 2  # the products, and q's own rounding of n / L
+        bound = np.minimum(4 * terms * 2.0 ** -24 * size, 1 / (4 * check.planes))
+        if raw.shape != dot.shape or np.any(np.abs(raw - dot / check.planes) > bound):
+            raise VerificationError(f"Binary operator {check.name!r}: the exact product of its k-bit input does "
+                                    f"not reproduce the original layer {check.output!r} within float32 rounding.")
+    plane = product((n >= check.plane).astype(np.float64), w, np.float64)
+    return 2 * plane - check.row_sums.reshape((1, -1) + (1,) * (plane.ndim - 2))
+
+
 def _check_arithmetic(check, activations, converted_params):
     import mxnet as mx
 
     x = activations[check.input]
-    if check.heaviside:  # 0/1 activations h = (s + 1) / 2: pack the signs s
+    if check.planes > 1:  # the signs of plane t, [n >= t]
+        n = _levels(check, x)
+        x = np.where(n >= check.plane, 1.0, -1.0).astype(np.float32)
+    elif check.heaviside:  # 0/1 activations h = (s + 1) / 2: pack the signs s
         x = 2 * x - 1
     x = -x if check.negated else x
     if any(check.pre_pad):
@@ -110,7 +156,9 @@ def _check_arithmetic(check, activations, converted_params):
     op = getattr(mx.nd, check.op)
     y = op(packed, weight, mx.nd.ones(channels), mx.nd.zeros(channels), **check.attrs).asnumpy()
     expected = activations[check.output]
-    if check.heaviside:  # the original computed (y + rowsum(sign W)) / 2, exactly (integers and halves)
+    if check.planes > 1:
+        expected = _plane_reference(check, n, expected.astype(np.float64))
+    elif check.heaviside:  # the original computed (y + rowsum(sign W)) / 2, exactly (integers and halves)
         expected = 2 * expected.astype(np.float64) - check.row_sums.reshape((1, -1) + (1,) * (expected.ndim - 2))
     if y.shape != expected.shape or not np.array_equal(y.astype(np.float64), expected.astype(np.float64)):
         bad = np.count_nonzero(y.astype(np.float64) != expected) if y.shape == expected.shape else "all"
@@ -124,7 +172,9 @@ def _check_sign(check, activations):
     reference = activations[check.reference]
     shape = (1, -1) + (1,) * (x.ndim - 2)
     if check.row_sums is not None:  # the binary dot product y of a layer fed 0/1 activations (exact integers)
-        x = (2 * x.astype(np.float64) - check.row_sums.reshape(shape)).astype(np.float32)
+        # k-bit planes: the original rounded its float product (Y + row_sums) / (2 planes); check 1 bounds that
+        # rounding by 1 / (4 planes), so round(planes * x) is the exact (Y + row_sums) / 2
+        x = (2 * np.round(check.planes * x.astype(np.float64)) - check.row_sums.reshape(shape)).astype(np.float32)
     scale, bias = check.scale.reshape(shape), check.bias.reshape(shape)
     product = (scale * x).astype(np.float32)
     ours = (product + bias).astype(np.float32) < 0
