@@ -19,7 +19,7 @@ constexpr int64_t kPanelFloats = 1 << 14;  // work per task: about K x tile = 16
 
 class Convolution : public Op {
  public:
-  explicit Convolution(const NodeDesc& node) : Op(node), kernel_(select_gemm_kernel()) {
+  explicit Convolution(const NodeDesc& node) : Op(node), kernel_(select_float_kernels()) {
     Attrs a(node);
     std::vector<int64_t> k = a.ints("kernel");
     require_supported(k.size() == 2, "only 2-D convolution is supported, kernel has ", k.size(), " values");
@@ -202,7 +202,7 @@ class Convolution : public Op {
     }
   }
 
-  const GemmKernel& kernel_;
+  const FloatKernels& kernel_;
   int64_t kh_, kw_, sh_, sw_, dh_, dw_, ph_, pw_, o_, g_;
   bool no_bias_;
   int64_t n_ = 0, c_ = 0, h_ = 0, w_ = 0, oh_ = 0, ow_ = 0, k_ = 0, tile_ = 0;
