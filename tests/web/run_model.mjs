@@ -2,6 +2,7 @@
 //
 //   node run_model.mjs REQUEST.json
 // REQUEST: { wasm: folder of bmx_web.mjs, model: .bmx path, isa: "portable" | "wasm_simd" | null,
+//            simd: "auto" | true | false (the build, as loadRuntime takes it; default "auto"),
 //            inputs: [raw little-endian files, one per model input], output_dir: folder }
 // Writes output_dir/output<i>.bin (raw bytes of each output) and prints { isa, version, outputs: [{ name, dtype,
 // shape }] } as JSON.

@@ -1,5 +1,6 @@
 """The WebAssembly runtime (native/web through web/bmx.js, under Node.js) against the native runtime: bit for
-bit on binary layers, within float tolerance on whole converted models, on both WASM instruction sets."""
+bit on binary layers, within float tolerance on whole converted models, on both WASM instruction sets of the
+SIMD128 build and on the build compiled without SIMD."""
 import json
 import os
 import subprocess
@@ -13,7 +14,10 @@ from bmxnet_ext import bmx_format
 
 from .wasm import RUNNER, run_wasm
 
-WASM_ISAS = ("wasm_simd", "portable")
+# variant: (build, kernels). The SIMD128 build on each of its kernel sets, and bmx_web_portable, the build for
+# engines without SIMD (compiled without -msimd128: only the portable kernels, nothing vectorised).
+VARIANTS = {"wasm_simd": ("bmx_web", "wasm_simd"), "portable": ("bmx_web", "portable"),
+            "no_simd_build": ("bmx_web_portable", "portable")}
 BINARY_OPS = ("BmxPack", "BmxBinaryConv2D", "BmxBinaryDense")
 
 
@@ -63,15 +67,26 @@ GRAPHS = {
 }
 
 
+def _run_variant(request, variant, path, inputs, work_dir):
+    """run_wasm on a variant's build (building only that one) and kernels; returns the outputs."""
+    build, isa = VARIANTS[variant]
+    if build == "bmx_web":
+        outputs, report = run_wasm(request.getfixturevalue("wasm_dir"), path, inputs, work_dir, isa=isa)
+    else:
+        outputs, report = run_wasm(request.getfixturevalue("wasm_portable_dir"), path, inputs, work_dir, simd=False)
+    assert (report["build"], report["isa"]) == (build, isa)
+    return outputs
+
+
 def _native(runtime, path, inputs):
     with runtime.Model(str(path)) as model:
         outs = model.run(*inputs)
     return outs if isinstance(outs, list) else [outs]
 
 
-@pytest.mark.parametrize("isa", WASM_ISAS)
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
 @pytest.mark.parametrize("case", sorted(GRAPHS))
-def test_binary_operators_bit_exact(wasm_dir, runtime, tmp_path, rng, case, isa):
+def test_binary_operators_bit_exact(request, runtime, tmp_path, rng, case, variant):
     """Pack, binary convolution and dense (int32 / float / packed outputs, channel counts off the 64-bit word,
     strides, dilation, groups, up to 2000 channels): WASM == native runtime == NumPy reference, bit for bit."""
     graph, shape = GRAPHS[case](rng)
@@ -79,8 +94,7 @@ def test_binary_operators_bit_exact(wasm_dir, runtime, tmp_path, rng, case, isa)
     data.flat[::7] = 0.0  # zero maps to +1
     path = tmp_path / "graph.bmx"
     bmx_format.write_bmx(str(path), graph.symbol_text(), graph.params, graph.input_shapes)
-    ours, report = run_wasm(wasm_dir, path, [data], tmp_path / "wasm", isa=isa)
-    assert report["isa"] == isa
+    ours = _run_variant(request, variant, path, [data], tmp_path / "wasm")
     native = _native(runtime, path, [data])
     reference = graph.reference({"data": data})
     assert len(ours) == len(native) == len(reference) == 2
@@ -88,6 +102,23 @@ def test_binary_operators_bit_exact(wasm_dir, runtime, tmp_path, rng, case, isa)
         assert wasm_out.dtype == native_out.dtype and wasm_out.shape == native_out.shape
         np.testing.assert_array_equal(wasm_out, native_out)
         np.testing.assert_array_equal(wasm_out, ref)
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_tanh_and_sigmoid_bit_exact(request, runtime, tmp_path, rng, variant):
+    """The vectorised tanh and sigmoid (native/runtime/src/ops/vector_math.h) round every step alike on every
+    instruction set: each WASM variant gives the native runtime's bits, across their range and on a tail off
+    the vector width (tests/runtime/test_vector_math.py checks their accuracy)."""
+    g = Graph()
+    x = g.input("data", (3, 1001))
+    g.output(g.op("Activation", "tanh", [x], act_type="tanh"), g.op("Activation", "sigmoid", [x], act_type="sigmoid"))
+    data = np.concatenate([np.linspace(-100, 100, 2000), rng.standard_normal(1003) * 3]).astype(np.float32)
+    data = data.reshape(3, 1001)
+    path = tmp_path / "activations.bmx"
+    bmx_format.write_bmx(str(path), g.symbol_text(), g.params, g.input_shapes)
+    ours = _run_variant(request, variant, path, [data], tmp_path / "wasm")
+    for wasm_out, native_out in zip(ours, _native(runtime, path, [data])):
+        np.testing.assert_array_equal(wasm_out, native_out)
 
 
 def _binary_heads_bmx(mx_dir, prefix, bmx_path, input_shape):
@@ -105,9 +136,9 @@ def _binary_heads_bmx(mx_dir, prefix, bmx_path, input_shape):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("isa", WASM_ISAS)
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
 @pytest.mark.parametrize("name,shape", [("lenet", (1, 1, 28, 28)), ("resnet18", (1, 3, 64, 64))])
-def test_converted_zoo_model(wasm_dir, runtime, tmp_path, rng, name, shape, isa):
+def test_converted_zoo_model(request, runtime, tmp_path, rng, name, shape, variant):
     """A zoo model converted by tools.model_converter: every binary operator's output equals the native
     runtime's bit for bit, the model's output agrees within float tolerance (WASM has no fused multiply-add)."""
     import model_zoo
@@ -120,7 +151,7 @@ def test_converted_zoo_model(wasm_dir, runtime, tmp_path, rng, name, shape, isa)
     names = _binary_heads_bmx(str(tmp_path / "mx"), "model", path, shape)
     assert len(names) >= 3
     x = rng.standard_normal(shape).astype(np.float32)
-    ours, _ = run_wasm(wasm_dir, path, [x], tmp_path / "wasm", isa=isa)
+    ours = _run_variant(request, variant, path, [x], tmp_path / "wasm")
     native = _native(runtime, path, [x])
     for layer, wasm_out, native_out in zip(names, ours[:-1], native[:-1]):
         np.testing.assert_array_equal(wasm_out, native_out, err_msg=f"binary layer {layer}")

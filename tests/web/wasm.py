@@ -18,16 +18,18 @@ def require_tools(*tools):
         pytest.skip(f"{', '.join(missing)} not found (docs/web.md lists the packages)")
 
 
-def build_wasm():
-    """The folder of ``bmx_web.mjs`` / ``.wasm``, built by ``tools.web.build`` (incremental); skips without
-    Emscripten, CMake or Node.js."""
+def build_wasm(target="bmx_web"):
+    """The folder of ``<target>.mjs`` / ``.wasm`` (``bmx_web``: SIMD128, ``bmx_web_portable``: no SIMD), built
+    by ``tools.web.build`` in ``build/web`` (incremental, one folder for both); skips without Emscripten, CMake
+    or Node.js."""
     require_tools("emcc", "emcmake", "cmake", "node")
     from tools.web.build import build
-    return build(targets=("bmx_web",))
+    return build(targets=(target,))
 
 
-def run_wasm(wasm_dir, model_path, inputs, work_dir, isa=None):
-    """Run ``model_path`` on ``inputs`` (arrays, one per model input) in Node.js; ``isa`` forces the kernels.
+def run_wasm(wasm_dir, model_path, inputs, work_dir, isa=None, simd="auto"):
+    """Run ``model_path`` on ``inputs`` (arrays, one per model input) in Node.js; ``isa`` forces the kernels,
+    ``simd`` picks the build as ``loadRuntime`` does (False: ``bmx_web_portable``, built without SIMD).
     Returns (list of output arrays, the runner's report dict)."""
     work_dir = str(work_dir)
     os.makedirs(work_dir, exist_ok=True)
@@ -37,7 +39,7 @@ def run_wasm(wasm_dir, model_path, inputs, work_dir, isa=None):
         np.ascontiguousarray(array).tofile(paths[-1])
     request = os.path.join(work_dir, "request.json")
     with open(request, "w", encoding="utf-8") as f:
-        json.dump({"wasm": wasm_dir, "model": str(model_path), "isa": isa, "inputs": paths,
+        json.dump({"wasm": wasm_dir, "model": str(model_path), "isa": isa, "simd": simd, "inputs": paths,
                    "output_dir": work_dir}, f)
     proc = subprocess.run(["node", RUNNER, request], capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -6,6 +6,8 @@ the CPU has (portable, avx2, avx512). WebAssembly, under Node.js through web/bmx
 (``wasm_simd`` kernels) and the build without SIMD (``wasm_portable``). The variants alternate in rounds, so
 machine noise hits all alike; each round reports its median, the result is the median over rounds. Node.js's
 timer is ``performance.now()`` around ``bmx_model_run`` (as the page shows), bmx-run's its own run loop.
+WebAssembly warms up for ``--warmup`` runs and at least ``--warmup-ms``: V8 swaps its baseline code for
+optimised code only after a while, so a count of runs alone measures a small model on baseline code.
 
 JSON rows: ``model``, ``variant``, ``median_ms``, ``rounds``, ``repeat``; the printed table adds the ratios
 to native AVX2 (and to wasm_simd).
@@ -37,6 +39,9 @@ def add_arguments(parser):
     parser.add_argument("--warmup", type=non_negative_int, default=10,
                         help="untimed runs per round; WebAssembly engines optimise hot code after some runs "
                              "(default: 10)")
+    parser.add_argument("--warmup-ms", type=non_negative_int, default=1000,
+                        help="WebAssembly: keep warming up until this many milliseconds have passed too, so "
+                             "that V8 has replaced its baseline code by optimised code (default: 1000)")
     parser.add_argument("--models-source", default=models.DEFAULT_SOURCE,
                         help="folder of BMXNet v1's released models (default: $BMXNET_SHARED_DIR/models/bmxnet-v1)")
     parser.add_argument("--bmx-run", default=DEFAULT_BMX_RUN,
@@ -50,10 +55,11 @@ def _native_round(bmx_run, isa, model, input_npy, repeat, warmup):
     return json.loads(proc.stdout)["median_ms"]
 
 
-def _wasm_round(wasm_dir, simd, specs, folder, repeat, warmup):
+def _wasm_round(wasm_dir, simd, specs, folder, repeat, warmup, warmup_ms):
     request = os.path.join(folder, f"request-{simd}.json")
     with open(request, "w", encoding="utf-8") as f:
         json.dump({"wasm": wasm_dir, "simd": simd, "isa": None, "repeat": repeat, "warmup": warmup,
+                   "warmupMs": warmup_ms,
                    "models": [{"name": name, "path": path, "input": raw} for name, (path, _, raw) in specs.items()]},
                   f)
     proc = subprocess.run(["node", BENCH_JS, request], capture_output=True, text=True, check=True)
@@ -92,7 +98,8 @@ def run(args):
                     times.setdefault((name, f"native_{isa}"), []).append(
                         _native_round(bmx_run, isa, path, npy, args.repeat, args.warmup))
             for simd, variant in ((True, "wasm_simd"), (False, "wasm_portable")):
-                for name, ms in _wasm_round(wasm_dir, simd, specs, folder, args.repeat, args.warmup).items():
+                for name, ms in _wasm_round(wasm_dir, simd, specs, folder, args.repeat, args.warmup,
+                                                   args.warmup_ms).items():
                     times.setdefault((name, variant), []).append(ms)
     for (name, variant), samples in times.items():
         rows.append({"model": name, "variant": variant, "median_ms": round(statistics.median(samples), 4),

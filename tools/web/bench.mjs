@@ -2,7 +2,10 @@
 //
 //   node bench.mjs REQUEST.json
 // REQUEST: { wasm: build folder, simd: true | false (which build), isa: kernels to force or null,
-//            models: [{ name, path, input: raw float32 file }], repeat, warmup }
+//            models: [{ name, path, input: raw float32 file }], repeat, warmup, warmupMs }
+// Each model warms up for `warmup` runs and at least `warmupMs` milliseconds: V8 first runs WebAssembly on
+// its baseline compiler (Liftoff) and swaps in optimised code (TurboFan) compiled in the background; a
+// model of half a millisecond is still on baseline code after 10 runs.
 // Prints { build, isa, models: { name: [run times in ms] } } as JSON.
 import { readFile } from "node:fs/promises";
 import { pathToFileURL } from "node:url";
@@ -16,7 +19,8 @@ for (const { name, path, input } of request.models) {
   const model = await runtime.loadModel(path);
   const bytes = await readFile(input);
   const x = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-  for (let i = 0; i < request.warmup; ++i) model.run(x);
+  const start = performance.now();
+  for (let i = 0; i < request.warmup || performance.now() - start < (request.warmupMs ?? 0); ++i) model.run(x);
   times[name] = Array.from({ length: request.repeat }, () => model.run(x).ms);
   model.free();
 }

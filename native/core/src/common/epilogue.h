@@ -6,9 +6,9 @@
 #include <cstring>
 #include <string>
 
+#include "bmx/fp.h"
 #include "bmx/threshold.h"
 #include "bmx/types.h"
-#include "fp.h"
 
 namespace bmx {
 namespace detail {

@@ -10,9 +10,9 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "bmx/fp.h"
 #include "bmx/isa.h"
 #include "bmx/types.h"
-#include "fp.h"
 
 namespace bmx {
 namespace detail {

@@ -4,8 +4,8 @@
 #include <cmath>
 #include <string>
 
+#include "bmx/fp.h"
 #include "bmx/types.h"
-#include "fp.h"
 
 namespace bmx {
 namespace {

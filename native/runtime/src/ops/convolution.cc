@@ -4,9 +4,11 @@
 // col the im2col matrix. The weights are packed once for the GEMM micro-kernel; col is never materialised.
 // The input is first staged: zero-padded and split by column phase (stage_plane), so that for a block of nr
 // output pixels of one row every row of B is nr contiguous floats. A task takes a tile of output pixels, in
-// blocks of nr: the micro-kernel reads such a block in place through K precomputed offsets; the few blocks
-// that straddle two output rows or are short are packed (im2col) into per-thread scratch. Each block is
-// multiplied with every block of output channels.
+// blocks of nr. When an output row holds at least nr pixels, tiles are whole rows and every block lies in one
+// row: the micro-kernel reads it in place through K precomputed offsets, and a row's last block ends at the
+// row's end (overlapping the block before it, whose outputs it recomputes to the same bits). Narrower rows
+// are packed (im2col) block by block into per-thread scratch. Each block is multiplied with every block of
+// output channels.
 // A BatchNorm and a ReLU that only this convolution feeds are fused into the GEMM's epilogue at load time.
 #include "ops/gemm.h"
 #include "ops/ops.h"
@@ -19,7 +21,7 @@ constexpr int64_t kPanelFloats = 1 << 14;  // work per task: about K x tile = 16
 
 class Convolution : public Op {
  public:
-  explicit Convolution(const NodeDesc& node) : Op(node), kernel_(select_gemm_kernel()) {
+  explicit Convolution(const NodeDesc& node) : Op(node), kernel_(select_float_kernels()) {
     Attrs a(node);
     std::vector<int64_t> k = a.ints("kernel");
     require_supported(k.size() == 2, "only 2-D convolution is supported, kernel has ", k.size(), " values");
@@ -67,6 +69,7 @@ class Convolution : public Op {
     const int64_t nr = kernel_.nr;
     tile_ = std::max<int64_t>(nr, kPanelFloats / std::max<int64_t>(1, k_) / nr * nr);
     tile_ = std::min(tile_, (oh_ * ow_ + nr - 1) / nr * nr);
+    if (ow_ >= nr) tile_ = std::max<int64_t>(1, tile_ / ow_) * ow_;  // whole output rows
     compute_block_offsets();
     return TensorInfo{DType::kFloat32, Shape{n_, o_, oh_, ow_}};
   }
@@ -110,16 +113,16 @@ class Convolution : public Op {
       float* packed = static_cast<float*>(ctx.scratch) + thread * block_stride;
       float* out = y + (n * o_ + g * (o_ / g_)) * pixels;
       for (int64_t col = t * tile_, end = std::min(pixels, (t + 1) * tile_); col < end; col += kernel_.nr) {
-        const int cols = static_cast<int>(std::min<int64_t>(kernel_.nr, end - col));
-        const float* b = packed;
-        const int64_t* offsets = nullptr;
-        if (cols == kernel_.nr && col / ow_ == (col + cols - 1) / ow_) {  // one output row: B read in place
-          b = image_staged + (col / ow_) * sh_ * phase_row() + col % ow_;
-          offsets = block_offsets_.data();
+        if (ow_ >= kernel_.nr) {  // in place, within output row `row`; the row's last block ends at its end
+          const int64_t row = col / ow_;
+          col = std::min(col, (row + 1) * ow_ - kernel_.nr);
+          multiply(image_staged + row * sh_ * phase_row() + (col - row * ow_), block_offsets_.data(), kernel_.nr, g,
+                   out + col, pixels);
         } else {
+          const int cols = static_cast<int>(std::min<int64_t>(kernel_.nr, end - col));
           pack_block(image, col, cols, packed);
+          multiply(packed, nullptr, cols, g, out + col, pixels);
         }
-        multiply(b, offsets, cols, g, out + col, pixels);
       }
     });
   }
@@ -202,7 +205,7 @@ class Convolution : public Op {
     }
   }
 
-  const GemmKernel& kernel_;
+  const FloatKernels& kernel_;
   int64_t kh_, kw_, sh_, sw_, dh_, dw_, ph_, pw_, o_, g_;
   bool no_bias_;
   int64_t n_ = 0, c_ = 0, h_ = 0, w_ = 0, oh_ = 0, ow_ = 0, k_ = 0, tile_ = 0;

@@ -9,7 +9,7 @@ namespace {
 // y = x W^T + b: x (N, K) (flatten = 1: the input's trailing dimensions flattened; flatten = 0: the last axis).
 class FullyConnected : public Op {
  public:
-  explicit FullyConnected(const NodeDesc& node) : Op(node), kernel_(select_gemm_kernel()) {
+  explicit FullyConnected(const NodeDesc& node) : Op(node), kernel_(select_float_kernels()) {
     Attrs a(node);
     o_ = a.integer("num_hidden");
     no_bias_ = a.flag("no_bias");
@@ -58,7 +58,7 @@ class FullyConnected : public Op {
   }
 
  private:
-  const GemmKernel& kernel_;
+  const FloatKernels& kernel_;
   int64_t o_;
   bool no_bias_, flatten_;
   int64_t rows_ = 0, k_ = 0;

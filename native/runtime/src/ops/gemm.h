@@ -1,4 +1,5 @@
-// Float32 GEMM building blocks for the full-precision Convolution and FullyConnected operators.
+// Float32 kernels of one instruction set: the GEMM building blocks of the full-precision Convolution and
+// FullyConnected operators, and the vectorised tanh and sigmoid of Activation (ops/vector_math.h).
 //
 // C (M x N) = (A (M x K) * B (K x N)) * scale[m] + shift[m], optionally followed by ReLU. A (the weights) is packed once at
 // load time into row blocks of `mr` rows: [ceil(M / mr)][K][mr], zero-padded; B is packed per tile by the
@@ -15,7 +16,7 @@
 namespace bmx {
 namespace rt {
 
-struct GemmKernel {
+struct FloatKernels {
   const char* isa;
   int mr, nr;
   // C block (rows x cols valid entries, row stride ldc) = (A block (K x mr) * B block (K x nr)) * scale[i] +
@@ -26,20 +27,23 @@ struct GemmKernel {
                 int rows, int cols, const float* scale, const float* shift, bool relu);
   // sum_i a[i] * b[i]
   float (*dot)(const float* a, const float* b, int64_t n);
+  // y[i] = tanh x[i], y[i] = 1 / (1 + e^-x[i]) for i < n (x == y allowed); the same bits on every ISA.
+  void (*tanh)(const float* x, float* y, int64_t n);
+  void (*sigmoid)(const float* x, float* y, int64_t n);
 };
 
-// Kernels of each instruction set (null when not compiled for this target).
-const GemmKernel* gemm_kernel_portable();
-const GemmKernel* gemm_kernel_avx2();
-const GemmKernel* gemm_kernel_avx512();
-const GemmKernel* gemm_kernel_neon();
-const GemmKernel* gemm_kernel_wasm_simd();
+// The kernels of each instruction set (null when not compiled for this target).
+const FloatKernels* float_kernels_portable();
+const FloatKernels* float_kernels_avx2();
+const FloatKernels* float_kernels_avx512();
+const FloatKernels* float_kernels_neon();
+const FloatKernels* float_kernels_wasm_simd();
 
 // The kernel for the current CPU / BMX_ISA choice.
-const GemmKernel& select_gemm_kernel();
+const FloatKernels& select_float_kernels();
 
 // Pack A (M x K, row stride lda) into the kernel's row-block layout.
-std::vector<float> pack_gemm_a(const GemmKernel& kernel, const float* a, int64_t m, int64_t k, int64_t lda);
+std::vector<float> pack_gemm_a(const FloatKernels& kernel, const float* a, int64_t m, int64_t k, int64_t lda);
 
 }  // namespace rt
 }  // namespace bmx

@@ -26,12 +26,29 @@ struct Avx2 {
   static T fma(T a, T b, T c) { return _mm256_fmadd_ps(a, b, c); }
   static T max(T a, T b) { return _mm256_max_ps(a, b); }
   static T add(T a, T b) { return _mm256_add_ps(a, b); }
-  static T mul(T a, T b) { return _mm256_mul_ps(a, b); }
+  static T mul(T a, T b) {
+    T p = _mm256_mul_ps(a, b);
+    asm("" : "+x"(p));  // rounded before any addition: GCC would fuse it into an FMA
+    return p;
+  }
+  using M = __m256;
+  static T sub(T a, T b) { return _mm256_sub_ps(a, b); }
+  static T div(T a, T b) { return _mm256_div_ps(a, b); }
+  static T min(T a, T b) { return _mm256_min_ps(a, b); }
+  static T round(T a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static T pow2(T n) {
+    __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
+  }
+  static M lt(T a, T b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
+  static T select(M m, T a, T b) { return _mm256_blendv_ps(b, a, m); }
 };
 
 #include "ops/gemm_block.h"
+#include "ops/vector_math.h"
 
-const GemmKernel kKernel{"avx2", 6, 16, gemm_block<Avx2, 6, 2>, gemm_dot<Avx2>};
+const FloatKernels kKernel{"avx2", 6, 16, gemm_block<Avx2, 6, 2>, gemm_dot<Avx2>, vector_map<Avx2, vector_tanh<Avx2>>,
+                           vector_map<Avx2, vector_sigmoid<Avx2>>};
 
 }  // namespace
 }  // namespace rt
@@ -45,13 +62,13 @@ const GemmKernel kKernel{"avx2", 6, 16, gemm_block<Avx2, 6, 2>, gemm_dot<Avx2>};
 namespace bmx {
 namespace rt {
 // Outside the AVX2 region: callable on any x86-64 CPU (the caller checks the CPU before using the kernel).
-const GemmKernel* gemm_kernel_avx2() { return &kKernel; }
+const FloatKernels* float_kernels_avx2() { return &kKernel; }
 }  // namespace rt
 }  // namespace bmx
 #else
 namespace bmx {
 namespace rt {
-const GemmKernel* gemm_kernel_avx2() { return nullptr; }
+const FloatKernels* float_kernels_avx2() { return nullptr; }
 }  // namespace rt
 }  // namespace bmx
 #endif

@@ -31,12 +31,29 @@ struct Avx512 {
   static T fma(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
   static T max(T a, T b) { return _mm512_max_ps(a, b); }
   static T add(T a, T b) { return _mm512_add_ps(a, b); }
-  static T mul(T a, T b) { return _mm512_mul_ps(a, b); }
+  static T mul(T a, T b) {
+    T p = _mm512_mul_ps(a, b);
+    asm("" : "+v"(p));  // rounded before any addition: GCC would fuse it into an FMA
+    return p;
+  }
+  using M = __mmask16;
+  static T sub(T a, T b) { return _mm512_sub_ps(a, b); }
+  static T div(T a, T b) { return _mm512_div_ps(a, b); }
+  static T min(T a, T b) { return _mm512_min_ps(a, b); }
+  static T round(T a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static T pow2(T n) {
+    __m512i e = _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(e, 23));
+  }
+  static M lt(T a, T b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
+  static T select(M m, T a, T b) { return _mm512_mask_blend_ps(m, b, a); }
 };
 
 #include "ops/gemm_block.h"
+#include "ops/vector_math.h"
 
-const GemmKernel kKernel{"avx512", 16, 16, gemm_block<Avx512, 16, 1>, gemm_dot<Avx512>};
+const FloatKernels kKernel{"avx512", 16, 16, gemm_block<Avx512, 16, 1>, gemm_dot<Avx512>,
+                           vector_map<Avx512, vector_tanh<Avx512>>, vector_map<Avx512, vector_sigmoid<Avx512>>};
 
 }  // namespace
 }  // namespace rt
@@ -50,13 +67,13 @@ const GemmKernel kKernel{"avx512", 16, 16, gemm_block<Avx512, 16, 1>, gemm_dot<A
 namespace bmx {
 namespace rt {
 // Outside the AVX-512 region: callable on any x86-64 CPU (the caller checks the CPU before using the kernel).
-const GemmKernel* gemm_kernel_avx512() { return &kKernel; }
+const FloatKernels* float_kernels_avx512() { return &kKernel; }
 }  // namespace rt
 }  // namespace bmx
 #else
 namespace bmx {
 namespace rt {
-const GemmKernel* gemm_kernel_avx512() { return nullptr; }
+const FloatKernels* float_kernels_avx512() { return nullptr; }
 }  // namespace rt
 }  // namespace bmx
 #endif

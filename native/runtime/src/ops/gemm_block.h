@@ -2,7 +2,8 @@
 //
 // Include inside an anonymous namespace after defining a vector traits type V with: `using T` (the vector
 // type), `static constexpr int kLanes`, `zero()`, `load(const float*)` (aligned), `loadu(const float*)`,
-// `storeu(float*, T)`, `broadcast(float)`, `fma(a, b, c)` (= a * b + c), `max(a, b)`, `add(a, b)`, `mul(a, b)`.
+// `storeu(float*, T)`, `broadcast(float)`, `fma(a, b, c)` (= a * b + c), `max(a, b)`, `add(a, b)`, `mul(a, b)`
+// (rounded to float32: never fused with a following addition, whatever the compiler's -ffp-contract).
 // This header has no includes and no namespace on purpose: each ISA's copy has internal linkage.
 
 // C block = (A (K x MR) * B (K x NV * kLanes)) * scale + shift per row, optional ReLU; rows/cols clip the
@@ -46,7 +47,7 @@ void gemm_block_rows(int64_t k, const float* a, const float* b, const int64_t* b
   }
 }
 
-// GemmKernel::block: the packed or the indirect form of gemm_block_rows.
+// FloatKernels::block: the packed or the indirect form of gemm_block_rows.
 template <typename V, int MR, int NV>
 void gemm_block(int64_t k, const float* a, const float* b, const int64_t* b_offsets, float* c, int64_t ldc, int rows,
                 int cols, const float* scale, const float* shift, bool relu) {

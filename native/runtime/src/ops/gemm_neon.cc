@@ -19,23 +19,40 @@ struct Neon {
   static T fma(T a, T b, T c) { return vfmaq_f32(c, a, b); }
   static T max(T a, T b) { return vmaxq_f32(a, b); }
   static T add(T a, T b) { return vaddq_f32(a, b); }
-  static T mul(T a, T b) { return vmulq_f32(a, b); }
+  static T mul(T a, T b) {
+    T p = vmulq_f32(a, b);
+    asm("" : "+w"(p));  // rounded before any addition: GCC would fuse it into an FMA
+    return p;
+  }
+  using M = uint32x4_t;
+  static T sub(T a, T b) { return vsubq_f32(a, b); }
+  static T div(T a, T b) { return vdivq_f32(a, b); }
+  static T min(T a, T b) { return vminq_f32(a, b); }
+  static T round(T a) { return vrndnq_f32(a); }
+  static T pow2(T n) {
+    int32x4_t e = vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127));
+    return vreinterpretq_f32_s32(vshlq_n_s32(e, 23));
+  }
+  static M lt(T a, T b) { return vcltq_f32(a, b); }
+  static T select(M m, T a, T b) { return vbslq_f32(m, a, b); }
 };
 
 #include "ops/gemm_block.h"
+#include "ops/vector_math.h"
 
-const GemmKernel kKernel{"neon", 8, 12, gemm_block<Neon, 8, 3>, gemm_dot<Neon>};
+const FloatKernels kKernel{"neon", 8, 12, gemm_block<Neon, 8, 3>, gemm_dot<Neon>, vector_map<Neon, vector_tanh<Neon>>,
+                           vector_map<Neon, vector_sigmoid<Neon>>};
 
 }  // namespace
 
-const GemmKernel* gemm_kernel_neon() { return &kKernel; }
+const FloatKernels* float_kernels_neon() { return &kKernel; }
 
 }  // namespace rt
 }  // namespace bmx
 #else
 namespace bmx {
 namespace rt {
-const GemmKernel* gemm_kernel_neon() { return nullptr; }
+const FloatKernels* float_kernels_neon() { return nullptr; }
 }  // namespace rt
 }  // namespace bmx
 #endif

@@ -21,23 +21,36 @@ struct WasmSimd {
   static T fma(T a, T b, T c) { return wasm_f32x4_add(wasm_f32x4_mul(a, b), c); }
   static T max(T a, T b) { return wasm_f32x4_max(a, b); }
   static T add(T a, T b) { return wasm_f32x4_add(a, b); }
-  static T mul(T a, T b) { return wasm_f32x4_mul(a, b); }
+  static T mul(T a, T b) { return wasm_f32x4_mul(a, b); }  // WebAssembly has no FMA to fuse into
+  using M = v128_t;
+  static T sub(T a, T b) { return wasm_f32x4_sub(a, b); }
+  static T div(T a, T b) { return wasm_f32x4_div(a, b); }
+  static T min(T a, T b) { return wasm_f32x4_pmin(b, a); }  // pmin(b, a) = a < b ? a : b
+  static T round(T a) { return wasm_f32x4_nearest(a); }
+  static T pow2(T n) {
+    v128_t e = wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127));
+    return wasm_i32x4_shl(e, 23);
+  }
+  static M lt(T a, T b) { return wasm_f32x4_lt(a, b); }
+  static T select(M m, T a, T b) { return wasm_v128_bitselect(a, b, m); }
 };
 
 #include "ops/gemm_block.h"
+#include "ops/vector_math.h"
 
-const GemmKernel kKernel{"wasm_simd", 6, 8, gemm_block<WasmSimd, 6, 2>, gemm_dot<WasmSimd>};
+const FloatKernels kKernel{"wasm_simd", 6, 8, gemm_block<WasmSimd, 6, 2>, gemm_dot<WasmSimd>,
+                           vector_map<WasmSimd, vector_tanh<WasmSimd>>, vector_map<WasmSimd, vector_sigmoid<WasmSimd>>};
 
 }  // namespace
 
-const GemmKernel* gemm_kernel_wasm_simd() { return &kKernel; }
+const FloatKernels* float_kernels_wasm_simd() { return &kKernel; }
 
 }  // namespace rt
 }  // namespace bmx
 #else
 namespace bmx {
 namespace rt {
-const GemmKernel* gemm_kernel_wasm_simd() { return nullptr; }
+const FloatKernels* float_kernels_wasm_simd() { return nullptr; }
 }  // namespace rt
 }  // namespace bmx
 #endif

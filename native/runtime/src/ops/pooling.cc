@@ -59,18 +59,22 @@ class Pooling : public Op {
     return TensorInfo{DType::kFloat32, Shape{n_, c_, out_[0], out_[1]}};
   }
 
+  // Each thread's row buffer of plane() (W floats).
+  size_t scratch_bytes(int threads) const override { return static_cast<size_t>(threads) * row_bytes(); }
+
   void run(const RunContext& ctx, const std::vector<const void*>& inputs, void* output) override {
     const float* x = fin(inputs, 0);
     float* y = static_cast<float*>(output);
-    const int64_t planes = n_ * c_, cost = out_[0] * (kernel_[0] * w_ + out_[1] * kernel_[1]);
-    parallel_range(ctx, planes, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, cost)),
-                   [&](int64_t begin, int64_t end) {
-                     std::vector<float> rows(static_cast<size_t>(w_));
-                     for (int64_t p = begin; p < end; ++p) plane(x + p * h_ * w_, y + p * out_[0] * out_[1], rows.data());
-                   });
+    float* rows = static_cast<float*>(ctx.scratch);
+    const size_t stride = row_bytes() / sizeof(float);
+    ctx.pool->parallel_for(n_ * c_, [&](int64_t p, int thread) {
+      plane(x + p * h_ * w_, y + p * out_[0] * out_[1], rows + thread * stride);
+    });
   }
 
  private:
+  size_t row_bytes() const { return align64(static_cast<size_t>(w_) * sizeof(float)); }
+
   enum Type { kMax, kAvg, kSum };
 
   // One (H, W) plane: for each output row, reduce its window's input rows element-wise into `rows` (W values,

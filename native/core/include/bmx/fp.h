@@ -1,4 +1,5 @@
-// Float32 arithmetic exactly as the contract states it: multiply, round to float32, then add.
+// Float32 arithmetic exactly as the contract states it: multiply, round to float32, then add (the core's
+// packing and epilogues, the runtime's float kernels).
 #pragma once
 
 namespace bmx {
@@ -12,6 +13,8 @@ inline float mul_rounded(float a, float b) {
   asm("" : "+x"(p));
 #elif defined(__aarch64__)
   asm("" : "+w"(p));
+#elif defined(__wasm__)
+  // WebAssembly has no fused multiply-add: the product is always rounded.
 #else
   volatile float v = p;
   p = v;
