@@ -219,9 +219,12 @@ def _trace(net):
 
 
 def _leaves(block):
+    """The blocks listed as layers: every block without children, and every block with parameters of its own,
+    which is one layer with those of its children that hold no parameters (``Dense(activation=...)`` and its
+    ``Activation``)."""
     children = list(block._children.values())
-    if not children:
-        return [block]
+    if block._reg_params or not children:
+        return [block] + [leaf for child in children if list(child.collect_params()) for leaf in _leaves(child)]
     return [leaf for child in children for leaf in _leaves(child)]
 
 

@@ -36,3 +36,13 @@ def test_precision_comes_from_the_quantizers():
     assert bits == [(None, 1), (1, 1), (2, 1), (None, 4), (1, 4), (None, None), (1, 1)]
     assert s.params_by_bits == {1: 108 + 16 + 128, 2: 144, 32: 3}
     assert s.macs_by_bits == {1: 144 * 27 + 128, 2: 64 * 36, 4: 64 * 4}
+
+
+def test_a_layer_with_its_own_activation_counts_its_parameters():
+    """Dense(activation=...) holds its weight and an Activation child: one layer, every parameter counted."""
+    net = gluon.nn.HybridSequential()
+    net.add(gluon.nn.Dense(10, activation="relu", in_units=5), gluon.nn.Dense(2, in_units=10))
+    s = summary(net, (3, 5), print_fn=None)
+    assert [layer.type for layer in s.layers] == ["Dense", "Dense"]
+    assert s.total_params == 5 * 10 + 10 + 10 * 2 + 2
+    assert s.macs_by_bits == {32: 5 * 10 + 10 * 2}  # per sample
