@@ -26,6 +26,7 @@ from bmxnet_ext.atomic import check_output_parent
 from bmxnet_ext.manifest import MANIFEST_NAME
 
 from .graph import ConversionError, check_param_shapes, guess_input_shape, read_mxnet_model
+from .fuse import fuse, verify_fusion
 from .layers import collapse_quantized_layers
 from .rewrite import rewrite
 from .v1_import import v1_layer_graph
@@ -51,6 +52,7 @@ class ConversionReport:
     verification: object
     exact: bool = False
     notes: list = field(default_factory=list)
+    fusions: list = field(default_factory=list)  # fuse.Fusion per fused operator (MXNet output only)
 
     @property
     def compression_ratio(self):
@@ -65,7 +67,8 @@ class ConversionReport:
                 "binary_layers": len(self.binary_layers), "float_layers": len(self.layers) - len(self.binary_layers),
                 "folded_batchnorms": self.folded_batchnorms, "bytes_before": self.bytes_before,
                 "bytes_after": self.bytes_after, "compression_ratio": round(self.compression_ratio, 3),
-                "exact": self.exact, "verification": self.verification.summary()}
+                "exact": self.exact, "verification": self.verification.summary(),
+                "fused_operators": [{"name": f.name, "replaces": f.ops} for f in self.fusions]}
 
     def format(self):
         """A human-readable report: one line per quantized layer, then totals."""
@@ -82,6 +85,12 @@ class ConversionReport:
         lines.append(f"params: {self.bytes_before / MIB:.2f} MiB -> {self.bytes_after / MIB:.2f} MiB "
                      f"({self.bytes_before} -> {self.bytes_after} bytes, compression {self.compression_ratio:.1f}x)")
         lines.append(self.verification.summary())
+        if self.fusions:
+            exact = all(f.bit_exact for f in self.fusions)
+            lines.append(f"fused: {sum(len(f.ops) for f in self.fusions)} operators into {len(self.fusions)} "
+                         f"(binary layer with its input packing and epilogue), "
+                         + ("bit-exact against the unfused ones" if exact else
+                            "bit-exact against the unfused ones except tanh (std::tanh, within 1e-6)"))
         lines.extend(self.notes)
         return "\n".join(lines)
 
@@ -192,7 +201,12 @@ def _convert(source, layer_graph, original_symbol, original_params, original_aux
     data_name = [n for n in original_symbol.list_arguments() if n not in original_params][0]
     verification = verify(original_symbol, original_params, original_aux, rewritten, converted_symbol, data_name,
                           input_shape, exact=exact)
-    files = write_output_dir(output_dir, lambda tmp: WRITERS[output_format](rewritten.graph, tmp, prefix,
+    graph, fusions = rewritten.graph, []
+    if output_format == "mxnet":  # the standalone runtime fuses at load time (fuse.py)
+        graph, fusions = fuse(rewritten.graph, exact=exact)
+        if fusions:
+            verify_fusion(converted_symbol, to_mxnet_symbol(graph), graph, fusions, data_name, input_shape)
+    files = write_output_dir(output_dir, lambda tmp: WRITERS[output_format](graph, tmp, prefix,
                                                                             tuple(input_shape), metadata),
                              overwrite=overwrite)
     model_files = [f for f in files if f != MANIFEST_NAME]
@@ -201,7 +215,7 @@ def _convert(source, layer_graph, original_symbol, original_params, original_aux
                             layers=rewritten.layers, folded_batchnorms=rewritten.folded_batchnorms,
                             bytes_before=bytes_before, bytes_after=bytes_after or sum(
                                 os.path.getsize(os.path.join(output_dir, f)) for f in model_files),
-                            verification=verification, exact=exact, notes=list(notes))
+                            verification=verification, exact=exact, notes=list(notes), fusions=fusions)
 
 
 def convert_files(symbol_file, params_file, *, output_dir, input_shape=None, exact=False, overwrite=False,
