@@ -75,3 +75,10 @@ def test_a_fused_node_that_differs_from_the_unfused_ones_is_refused(tmp_path, rn
     conv.attrs["act_type"] = "relu"  # a step the unfused graph does not take
     with pytest.raises(VerificationError, match="differs from the unfused operators"):
         verify_fusion(to_mxnet_symbol(graph), to_mxnet_symbol(fused), fused, fusions, "data", (1, 1, 28, 28))
+
+
+def test_fusing_can_be_switched_off(tmp_path, rng):
+    net = initialized(get_model("lenet"), (1, 1, 28, 28), rng)
+    report = convert_block(net, output_dir=str(tmp_path / "plain"), input_shape=(1, 1, 28, 28), fuse=False)
+    assert report.fusions == [] and written_ops(report).count("BmxPack") == 2
+    assert "folded BatchNorm outputs equal MXNet's BatchNorm" in report.format()
