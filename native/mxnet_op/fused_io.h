@@ -35,15 +35,16 @@ struct Fusion {
 
 inline Fusion parse_fusion(const Attrs& attrs, OutFormat format) {
   Fusion f;
-  f.float_input = attrs.choice("in_format", {"packed", "float"}, "packed") == "float";
+  f.float_input = attrs.choice("in_format", {"packed", "float"}, 0) == 1;
   f.in_affine = attrs.boolean("in_affine", false);
-  const std::string act = attrs.choice("act_type", {"none", "relu", "tanh"}, "none");
-  f.act = act == "relu" ? Activation::kRelu : act == "tanh" ? Activation::kTanh : Activation::kNone;
+  static constexpr Activation kActivations[] = {Activation::kNone, Activation::kRelu, Activation::kTanh};
+  f.act = kActivations[attrs.choice("act_type", {"none", "relu", "tanh"}, 0)];
   if (f.in_affine && !f.float_input) {
     throw OpError(attrs.op() + ": `in_affine` needs in_format='float' (packed data has no affine).");
   }
   if (f.act != Activation::kNone && format != OutFormat::kFloat) {
-    throw OpError(attrs.op() + ": `act_type` '" + act + "' needs out_format='float'.");
+    throw OpError(attrs.op() + ": `act_type` '" + (f.act == Activation::kRelu ? "relu" : "tanh") +
+                  "' needs out_format='float'.");
   }
   return f;
 }

@@ -11,8 +11,8 @@ enum class OutFormat { kFloat, kPacked, kInt32 };
 
 /// `out_format`: "float" (default) -> scale * y + bias, "packed" -> its sign bits, "int32" -> y.
 inline OutFormat parse_out_format(const Attrs& attrs) {
-  std::string f = attrs.choice("out_format", {"float", "packed", "int32"}, "float");
-  return f == "packed" ? OutFormat::kPacked : f == "int32" ? OutFormat::kInt32 : OutFormat::kFloat;
+  static constexpr OutFormat kFormats[] = {OutFormat::kFloat, OutFormat::kPacked, OutFormat::kInt32};
+  return kFormats[attrs.choice("out_format", {"float", "packed", "int32"}, 0)];
 }
 
 /// The MXNet dtype of an output in `format`.
