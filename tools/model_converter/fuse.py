@@ -12,6 +12,11 @@ the MXNet output format merges, where an intermediate value has exactly one read
 - ``Pooling`` ``max`` (``valid`` convention, no padding) after a binary convolution's float output
   (``pool_kernel``, ``pool_stride``).
 
+One float reordering is made as well (not in ``exact`` mode): an ``Activation`` ``tanh`` read only by a max
+``Pooling`` is moved after it. ``tanh`` is non-decreasing, so ``max(tanh(a), tanh(b)) = tanh(max(a, b))``:
+the same values from a ``tanh`` over 1 / (pool window) of the elements (LeNet's 2 x 2 pooling: a quarter).
+(``relu`` stays before the pooling: oneDNN fuses it into the preceding float ``Convolution``.)
+
 The fused node takes the name and the place of the last node of its chain, so every value it replaces keeps
 its name. :func:`verify_fusion` runs both graphs on one random input and requires every fused node's output to
 equal the unfused node of that name bit for bit (``tanh``: within :data:`TANH_ATOL`, the fused operator uses
@@ -38,6 +43,7 @@ class Fusion:
 
     name: str
     ops: list = field(default_factory=list)
+    reordered: bool = False  # the nodes stay, in another order (tanh after max pooling); nothing is merged
 
     @property
     def bit_exact(self):
@@ -145,9 +151,25 @@ class _Fuser:
             if pool and self.float_binary(node.inputs[0], "BmxBinaryConv2D", ("pool_kernel",)):
                 self.absorb(i, node.inputs[0], pool, [], "Pooling(max)")
 
+    def pool_before_tanh(self, i, node):
+        """Swap ``tanh`` at ``i`` and the max Pooling that alone reads it; the Activation takes the Pooling's
+        name and place, so the value keeps its name."""
+        readers = [j for j, n in enumerate(self.nodes) if (i, 0) in n.inputs]
+        if self.exact or node.attrs.get("act_type") != "tanh" or i not in self.single or len(readers) != 1:
+            return
+        pool = self.nodes[readers[0]]
+        if pool.op != "Pooling" or pool.attrs.get("pool_type", "max") != "max" or pool.inputs != [(i, 0)]:
+            return
+        self.nodes[i] = Node(op="Pooling", name=node.name, attrs=dict(pool.attrs), inputs=list(node.inputs))
+        self.nodes[readers[0]] = Node(op="Activation", name=pool.name, attrs=dict(node.attrs), inputs=[(i, 0)])
+        self.fusions[readers[0]] = Fusion(name=pool.name, ops=["Activation(tanh)", "Pooling(max)"], reordered=True)
+
     def run(self):
         for i, node in enumerate(self.nodes):
-            if i not in self.removed:
+            if node.op == "Activation":
+                self.pool_before_tanh(i, node)
+        for i, node in enumerate(self.nodes):
+            if i not in self.removed and i not in self.fusions:
                 self.step(i, node)
         index = {}
         nodes = []
