@@ -8,8 +8,9 @@ network needed; 1,437 training and 360 held-out digits, upscaled to 28 x 28):
 2. prints the binary model's summary (parameters and MACs by precision, memory);
 3. converts the binary model with ``tools.model_converter`` (weights packed into 64-bit words, BatchNorm +
    sign folded into the binary layers) and checks it against the trained model;
-4. runs the converted model through the native ``BmxPack`` / ``BmxBinaryConv2D`` / ``BmxBinaryDense``
-   operators inside MXNet;
+4. runs the converted model through the native ``BmxBinaryConv2D`` / ``BmxBinaryDense`` operators inside
+   MXNet, each binary layer one call that packs its float input and applies its epilogue (folded BatchNorm,
+   max pooling, tanh);
 5. converts it once more into one ``.bmx`` file (with the digits' input convention and class names) and runs
    that through the standalone runtime: accuracy via the Python binding, latency with ``bmx-run``, and one
    ``bmx-run`` top-3 on a held-out digit saved as a PNG image;

@@ -1,9 +1,9 @@
 #include "attrs.h"
 
-#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstring>
+#include <strings.h>
 #include <system_error>
 
 #include "op_registry.h"
@@ -11,11 +11,6 @@
 namespace bmx_mxnet {
 
 namespace {
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
 
 /// Parse `[first, last)` (blanks around it allowed) as an integer; false if it is not one. No streams: this
 /// runs for every attribute of every operator call.
@@ -32,19 +27,19 @@ bool parse_int(const char* first, const char* last, std::int64_t* value) {
 Attrs::Attrs(const char* op, const char* const* keys, const char* const* vals, int num)
     : op_(op), keys_(keys), vals_(vals), num_(num) {}
 
-const char* Attrs::find(const std::string& key) const {
+const char* Attrs::find(const char* key) const {
   for (int i = num_ - 1; i >= 0; --i)  // the last of repeated keys wins
-    if (std::strcmp(keys_[i], key.c_str()) == 0) return vals_[i];
+    if (std::strcmp(keys_[i], key) == 0) return vals_[i];
   return nullptr;
 }
 
-void Attrs::fail(const std::string& key, const std::string& expected) const {
+void Attrs::fail(const char* key, const std::string& expected) const {
   const char* value = find(key);
   std::string got = value == nullptr ? "nothing" : "'" + std::string(value) + "'";
   throw OpError(op_ + ": expected attribute `" + key + "` to be " + expected + ", got " + got + ".");
 }
 
-std::int64_t Attrs::integer(const std::string& key, std::int64_t fallback, std::int64_t min, bool required) const {
+std::int64_t Attrs::integer(const char* key, std::int64_t fallback, std::int64_t min, bool required) const {
   const char* text = find(key);
   auto bad = [&] { fail(key, "an integer >= " + std::to_string(min)); };  // the message only when needed
   if (text == nullptr) {
@@ -56,16 +51,15 @@ std::int64_t Attrs::integer(const std::string& key, std::int64_t fallback, std::
   return value;
 }
 
-bool Attrs::boolean(const std::string& key, bool fallback) const {
+bool Attrs::boolean(const char* key, bool fallback) const {
   const char* text = find(key);
   if (text == nullptr) return fallback;
-  std::string v = lower(text);
-  if (v == "true" || v == "1") return true;
-  if (v == "false" || v == "0") return false;
+  if (strcasecmp(text, "true") == 0 || std::strcmp(text, "1") == 0) return true;
+  if (strcasecmp(text, "false") == 0 || std::strcmp(text, "0") == 0) return false;
   fail(key, "True or False");
 }
 
-std::pair<std::int64_t, std::int64_t> Attrs::pair(const std::string& key,
+std::pair<std::int64_t, std::int64_t> Attrs::pair(const char* key,
                                                   std::pair<std::int64_t, std::int64_t> fallback,
                                                   std::int64_t min, bool required) const {
   const char* text = find(key);
@@ -93,15 +87,16 @@ std::pair<std::int64_t, std::int64_t> Attrs::pair(const std::string& key,
   return {values[0], values[1]};
 }
 
-std::string Attrs::choice(const std::string& key, const std::vector<std::string>& choices,
-                          const std::string& fallback) const {
+int Attrs::choice(const char* key, std::initializer_list<const char*> choices, int fallback) const {
   const char* text = find(key);
   if (text == nullptr) return fallback;
-  for (const auto& c : choices) {
-    if (c == text) return c;
+  int index = 0;
+  for (const char* c : choices) {
+    if (std::strcmp(c, text) == 0) return index;
+    ++index;
   }
   std::string expected = "one of";
-  for (const auto& c : choices) expected += " '" + c + "'";
+  for (const char* c : choices) expected += " '" + std::string(c) + "'";
   fail(key, expected);
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,22 +17,23 @@ class Attrs {
   Attrs(const char* op, const char* const* keys, const char* const* vals, int num);
 
   const std::string& op() const { return op_; }
-  bool has(const std::string& key) const { return find(key) != nullptr; }
+  bool has(const char* key) const { return find(key) != nullptr; }
 
   /// An integer attribute >= `min`; `fallback` when absent, OpError when absent and `required`.
-  std::int64_t integer(const std::string& key, std::int64_t fallback, std::int64_t min, bool required = false) const;
+  std::int64_t integer(const char* key, std::int64_t fallback, std::int64_t min, bool required = false) const;
   /// "True"/"False"/"1"/"0" (any case).
-  bool boolean(const std::string& key, bool fallback) const;
+  bool boolean(const char* key, bool fallback) const;
   /// A pair "(a, b)" (or "[a, b]" or a single int meaning (a, a)), each >= `min`.
-  std::pair<std::int64_t, std::int64_t> pair(const std::string& key, std::pair<std::int64_t, std::int64_t> fallback,
+  std::pair<std::int64_t, std::int64_t> pair(const char* key, std::pair<std::int64_t, std::int64_t> fallback,
                                              std::int64_t min, bool required = false) const;
-  /// One of `choices`; `fallback` when absent.
-  std::string choice(const std::string& key, const std::vector<std::string>& choices, const std::string& fallback) const;
+  /// The index in `choices` of the value; `fallback` (an index) when absent. No allocation: this runs for every
+  /// operator call.
+  int choice(const char* key, std::initializer_list<const char*> choices, int fallback) const;
 
  private:
   /// The value of `key`, or nullptr when absent.
-  const char* find(const std::string& key) const;
-  [[noreturn]] void fail(const std::string& key, const std::string& expected) const;
+  const char* find(const char* key) const;
+  [[noreturn]] void fail(const char* key, const std::string& expected) const;
   std::string op_;
   const char* const* keys_;
   const char* const* vals_;

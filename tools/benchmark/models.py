@@ -1,10 +1,12 @@
 """``python -m tools.benchmark models``: a converted binary model inside MXNet vs the same model in float.
 
 For each model: the float twin (``get_model(name, bits=32)``) and the binary model converted by
-``tools.model_converter`` (loaded back with ``gluon.SymbolBlock.imports``) run in this process on the same
-input, both hybridized with static memory, alternating call by call so machine noise hits both alike. Prints
-median latencies and the ratio; JSON rows have keys ``model``, ``float_ms``, ``binary_ms``, ``speedup`` (plus
-``batch``, ``input_shape``, ``repeat``, ``binary_params_mib``, ``bmx_threads``, ``float_omp_threads``).
+``tools.model_converter`` (loaded back with ``gluon.SymbolBlock.imports``), once as written by default (each
+binary layer one fused operator call) and once with ``fuse=False`` (one operator per step), run in this
+process on the same input, all hybridized with static memory, alternating call by call so machine noise hits
+them alike. Prints median latencies and the ratios; JSON rows have keys ``model``, ``float_ms``,
+``binary_ms``, ``speedup``, ``unfused_ms``, ``unfused_speedup`` (plus ``batch``, ``input_shape``, ``repeat``,
+``binary_params_mib``, ``bmx_threads``, ``float_omp_threads``).
 """
 import os
 import statistics
@@ -54,12 +56,13 @@ def _build(name, bits, shape, rng):
     return net
 
 
-def _converted(net, shape, directory):
+def _converted(net, shape, directory, fuse=True):
     from bmxnet_ext.manifest import import_converted
     from tools.model_converter import convert_block
 
-    report = convert_block(net, output_dir=f"{directory}/binary", input_shape=shape)
-    block = import_converted(f"{directory}/binary/model-symbol.json", f"{directory}/binary/model-0000.params")
+    out = f"{directory}/{'fused' if fuse else 'unfused'}"
+    report = convert_block(net, output_dir=out, input_shape=shape, fuse=fuse)
+    block = import_converted(f"{out}/model-symbol.json", f"{out}/model-0000.params")
     return block, report
 
 
@@ -92,17 +95,22 @@ def run(args):
         binary_net = _build(name, 1, shape, rng)
         with tempfile.TemporaryDirectory(prefix="bmx-bench-") as tmp:
             converted, report = _converted(binary_net, shape, tmp)
-            for block in (float_net, converted):
+            unfused, _ = _converted(binary_net, shape, tmp, fuse=False)
+            for block in (float_net, converted, unfused):
                 block.hybridize(static_alloc=True, static_shape=True)
             data = mx.nd.array(rng.standard_normal(shape).astype(np.float32))
-            medians = _time_alternating({"float": float_net, "binary": converted}, data, args.repeat, args.warmup)
+            medians = _time_alternating({"float": float_net, "binary": converted, "unfused": unfused}, data,
+                                        args.repeat, args.warmup)
         row = {"model": name, "float_ms": round(medians["float"], 3), "binary_ms": round(medians["binary"], 3),
-               "speedup": round(medians["float"] / medians["binary"], 3), "batch": args.batch,
+               "speedup": round(medians["float"] / medians["binary"], 3),
+               "unfused_ms": round(medians["unfused"], 3),
+               "unfused_speedup": round(medians["float"] / medians["unfused"], 3), "batch": args.batch,
                "input_shape": list(shape), "repeat": args.repeat,
                "binary_params_mib": round(report.bytes_after / 2 ** 20, 3), "bmx_threads": threads,
                "float_omp_threads": float_threads}
         rows.append(row)
         print(f"{name} {shape}: float {row['float_ms']:.2f} ms, converted binary {row['binary_ms']:.2f} ms "
+              f"(unfused: {row['unfused_ms']:.2f} ms, {row['unfused_speedup']:.2f}x) "
               f"(median of {args.repeat}, threads: binary {threads}, float {float_threads}) -> speedup {row['speedup']:.2f}x; "
               f"binary params {row['binary_params_mib']:.2f} MiB")
     return rows

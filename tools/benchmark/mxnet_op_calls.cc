@@ -5,9 +5,10 @@
 //
 //   g++ -O2 -std=c++17 tools/benchmark/mxnet_op_calls.cc -o /tmp/mxnet_op_calls -ldl
 //   BMX_NUM_THREADS=1 valgrind --tool=callgrind --toggle-collect='_opCallFCompute' /tmp/mxnet_op_calls
-//       bmxnet_ext/_mxnet_op.cpython-311-x86_64-linux-gnu.so 1000
+//       bmxnet_ext/_mxnet_op.cpython-311-x86_64-linux-gnu.so 1000 [fused]
 //
-// ("Collected" / calls = instructions per pack + convolution pair, kernels included.)
+// ("Collected" / calls = instructions per pack + convolution pair, kernels included; with `fused`, per single
+// BmxBinaryConv2D call with in_format=float that packs its float input itself.)
 #include <dlfcn.h>
 
 #include <cstdint>
@@ -51,8 +52,9 @@ int run(FComputeFn fcompute, const Call& c) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: %s LIBRARY CALLS\n", argv[0]);
+  const bool fused = argc == 4 && std::strcmp(argv[3], "fused") == 0;
+  if (argc != 3 && !fused) {
+    std::fprintf(stderr, "usage: %s LIBRARY CALLS [fused]\n", argv[0]);
     return 2;
   }
   void* lib = dlopen(argv[1], RTLD_NOW);
@@ -86,13 +88,20 @@ int main(int argc, char** argv) {
                        {"(3, 3)", "(1, 1)", "(1, 1)", "(1, 1)", "8", "1", "8", "float"},
                        {packed_shape, w_shape, affine_shape, affine_shape}, {y_shape}, {4, 4, 1, 1}, {4},
                        {6, 6, 0, 0}, {0}, {packed.data(), weight.data(), scale.data(), bias.data()}, {y.data()}};
+  Call fused_call = conv_call;
+  fused_call.keys.push_back("in_format");
+  fused_call.vals.push_back("float");
+  fused_call.in_shapes[0] = x_shape;
+  fused_call.in_types[0] = 0;
+  fused_call.in_data[0] = x.data();
   const int calls = std::atoi(argv[2]);
   for (int i = 0; i < calls; ++i) {
-    if (!run(fcompute, pack_call) || !run(fcompute, conv_call)) {
+    if (fused ? !run(fcompute, fused_call) : !run(fcompute, pack_call) || !run(fcompute, conv_call)) {
       std::fprintf(stderr, "an operator call failed\n");
       return 1;
     }
   }
-  std::printf("%d pack + convolution pairs, y[0] = %g\n", calls, y[0]);
+  std::printf("%d %s, y[0] = %g\n", calls, fused ? "fused pack + convolution calls" : "pack + convolution pairs",
+              y[0]);
   return 0;
 }

@@ -31,6 +31,9 @@ def parse_args(argv=None):
                              "else guessed from the first layer; required for BMXNet v1 models)")
     parser.add_argument("--exact", action="store_true",
                         help="keep BatchNorm unfolded: outputs identical to the original (default: fold)")
+    parser.add_argument("--no-fuse", dest="fuse", action="store_false",
+                        help="mxnet format: one operator per step instead of one call per binary layer with its "
+                             "input packing and epilogue (default: fuse)")
     parser.add_argument("--force", action="store_true", help="replace an existing output directory (default: error)")
     parser.add_argument("--format", default="mxnet", choices=sorted(WRITERS), help="output format (default: mxnet)")
     parser.add_argument("--prefix", default=None, help="output file prefix (default: the input's)")
@@ -92,7 +95,7 @@ def _main(argv):
     convert = convert_bmxnet_v1 if v1 else convert_files
     report = convert(args.symbol_file, args.params_file, output_dir=args.output_dir,
                      input_shape=args.input_shape, exact=args.exact, overwrite=args.force,
-                     output_format=args.format, prefix=args.prefix, metadata=_metadata_flags(args))
+                     output_format=args.format, prefix=args.prefix, metadata=_metadata_flags(args), fuse=args.fuse)
     print(report.format())
     if args.json:
         write_text(args.json, json.dumps(report.as_dict(), indent=2) + "\n")

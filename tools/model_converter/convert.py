@@ -26,6 +26,7 @@ from bmxnet_ext.atomic import check_output_parent
 from bmxnet_ext.manifest import MANIFEST_NAME
 
 from .graph import ConversionError, check_param_shapes, guess_input_shape, read_mxnet_model
+from .fuse import fuse as fuse_graph, verify_fusion
 from .layers import collapse_quantized_layers
 from .rewrite import rewrite
 from .v1_import import v1_layer_graph
@@ -51,6 +52,7 @@ class ConversionReport:
     verification: object
     exact: bool = False
     notes: list = field(default_factory=list)
+    fusions: list = field(default_factory=list)  # fuse.Fusion per fused operator (MXNet output only)
 
     @property
     def compression_ratio(self):
@@ -65,7 +67,8 @@ class ConversionReport:
                 "binary_layers": len(self.binary_layers), "float_layers": len(self.layers) - len(self.binary_layers),
                 "folded_batchnorms": self.folded_batchnorms, "bytes_before": self.bytes_before,
                 "bytes_after": self.bytes_after, "compression_ratio": round(self.compression_ratio, 3),
-                "exact": self.exact, "verification": self.verification.summary()}
+                "exact": self.exact, "verification": self.verification.summary(),
+                "fused_operators": [{"name": f.name, "replaces": f.ops} for f in self.fusions]}
 
     def format(self):
         """A human-readable report: one line per quantized layer, then totals."""
@@ -83,6 +86,17 @@ class ConversionReport:
         lines.append(f"params: {self.bytes_before / MIB:.2f} MiB -> {self.bytes_after / MIB:.2f} MiB "
                      f"({self.bytes_before} -> {self.bytes_after} bytes, compression {self.compression_ratio:.1f}x)")
         lines.append(self.verification.summary())
+        fused = [f for f in self.fusions if not f.reordered]
+        if fused:
+            exact = all(f.bit_exact for f in fused)
+            lines.append(f"fused: {sum(len(f.ops) for f in fused)} operators into {len(fused)} "
+                         f"(binary layer with its input packing and epilogue), "
+                         + ("bit-exact against the unfused ones" if exact else
+                            "bit-exact against the unfused ones except tanh (std::tanh, within 1e-6)"))
+        for f in self.fusions:
+            if f.reordered:
+                lines.append(f"reordered: tanh after max pooling at {f.name!r} (tanh is non-decreasing; "
+                             "checked within 1e-6)")
         lines.extend(self.notes)
         return "\n".join(lines)
 
@@ -92,7 +106,7 @@ def _require_shape(input_shape, what):
         raise ValueError(f"Expected `input_shape` for {what}, like (1, 3, 224, 224), got None.")
 
 
-def _check_options(output_dir, input_shape, exact, overwrite, output_format, prefix, metadata=None):
+def _check_options(output_dir, input_shape, exact, overwrite, output_format, prefix, metadata=None, fuse=True):
     if not isinstance(output_dir, (str, os.PathLike)) or not str(output_dir):
         raise ValueError(f"Expected `output_dir` to be a path, got {output_dir!r}.")
     check_output_parent(output_dir, folder=True)
@@ -104,7 +118,7 @@ def _check_options(output_dir, input_shape, exact, overwrite, output_format, pre
             or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in input_shape)):
         raise ValueError(f"Expected `input_shape` to be None or a tuple of positive ints like (1, 3, 224, 224), "
                          f"got {input_shape!r}.")
-    for name, value in (("exact", exact), ("overwrite", overwrite)):
+    for name, value in (("exact", exact), ("overwrite", overwrite), ("fuse", fuse)):
         if not isinstance(value, bool):
             raise ValueError(f"Expected `{name}` to be True or False, got {value!r}.")
     if output_format not in WRITERS:
@@ -186,14 +200,19 @@ def check_values(params, source):
 
 
 def _convert(source, layer_graph, original_symbol, original_params, original_aux, bytes_before, *, output_dir,
-             input_shape, exact, overwrite, output_format, prefix, notes=(), metadata=None):
+             input_shape, exact, overwrite, output_format, prefix, notes=(), metadata=None, fuse=True):
     """Shared tail: rewrite, verify, write, report."""
     rewritten = rewrite(layer_graph, exact=exact)
     converted_symbol = to_mxnet_symbol(rewritten.graph)
     data_name = [n for n in original_symbol.list_arguments() if n not in original_params][0]
     verification = verify(original_symbol, original_params, original_aux, rewritten, converted_symbol, data_name,
                           input_shape, exact=exact)
-    files = write_output_dir(output_dir, lambda tmp: WRITERS[output_format](rewritten.graph, tmp, prefix,
+    graph, fusions = rewritten.graph, []
+    if fuse and output_format == "mxnet":  # the standalone runtime fuses at load time (fuse.py)
+        graph, fusions = fuse_graph(rewritten.graph, exact=exact)
+        if fusions:
+            verify_fusion(converted_symbol, to_mxnet_symbol(graph), graph, fusions, data_name, input_shape)
+    files = write_output_dir(output_dir, lambda tmp: WRITERS[output_format](graph, tmp, prefix,
                                                                             tuple(input_shape), metadata),
                              overwrite=overwrite)
     model_files = [f for f in files if f != MANIFEST_NAME]
@@ -202,11 +221,11 @@ def _convert(source, layer_graph, original_symbol, original_params, original_aux
                             layers=rewritten.layers, folded_batchnorms=rewritten.folded_batchnorms,
                             bytes_before=bytes_before, bytes_after=bytes_after or sum(
                                 os.path.getsize(os.path.join(output_dir, f)) for f in model_files),
-                            verification=verification, exact=exact, notes=list(notes))
+                            verification=verification, exact=exact, notes=list(notes), fusions=fusions)
 
 
 def convert_files(symbol_file, params_file, *, output_dir, input_shape=None, exact=False, overwrite=False,
-                  output_format="mxnet", prefix=None, metadata=None):
+                  output_format="mxnet", prefix=None, metadata=None, fuse=True):
     """Convert an exported model (``PREFIX-symbol.json`` + ``PREFIX-NNNN.params`` of a Gluon model built from
     ``bmxnet_ext`` layers).
 
@@ -226,9 +245,12 @@ def convert_files(symbol_file, params_file, *, output_dir, input_shape=None, exa
         Output file prefix; default: the input's prefix.
     metadata : ModelMetadata or dict, optional
         Input convention and class names to record, or fields replacing the detected ones (module docstring).
+    fuse : bool
+        MXNet format: run each binary layer with its input packing and epilogue as one operator call
+        (``fuse.py``; verified against the unfused graph). False writes one operator per step.
     """
     prefix = prefix or os.path.basename(str(symbol_file)).rsplit("-symbol.json", 1)[0] or "model"
-    _check_options(output_dir, input_shape, exact, overwrite, output_format, prefix, metadata)
+    _check_options(output_dir, input_shape, exact, overwrite, output_format, prefix, metadata, fuse)
     ops.load()
     import mxnet as mx
 
@@ -247,11 +269,11 @@ def convert_files(symbol_file, params_file, *, output_dir, input_shape=None, exa
     return _convert(f"{symbol_file} + {params_file}", collapse_quantized_layers(graph), symbol, graph.params,
                     graph.aux_names, os.path.getsize(params_file), output_dir=output_dir, input_shape=input_shape,
                     exact=exact, overwrite=overwrite, output_format=output_format, prefix=prefix, notes=notes,
-                    metadata=metadata)
+                    metadata=metadata, fuse=fuse)
 
 
 def convert_block(block, *, output_dir, input_shape, exact=False, overwrite=False, output_format="mxnet",
-                  prefix="model", metadata=None):
+                  prefix="model", metadata=None, fuse=True):
     """Convert a Gluon ``HybridBlock`` built from ``bmxnet_ext`` layers (initialized; it is hybridized and run
     once on zeros of ``input_shape`` to export it). Other options as :func:`convert_files`."""
     import mxnet as mx
@@ -260,7 +282,7 @@ def convert_block(block, *, output_dir, input_shape, exact=False, overwrite=Fals
     if not isinstance(block, HybridBlock):
         raise ValueError(f"Expected `block` to be a gluon HybridBlock, got {type(block).__name__}.")
     _require_shape(input_shape, "a Gluon block")
-    _check_options(output_dir, input_shape, exact, overwrite, output_format, prefix, metadata)
+    _check_options(output_dir, input_shape, exact, overwrite, output_format, prefix, metadata, fuse)
     with tempfile.TemporaryDirectory(prefix="bmx-export-") as tmp:
         block.hybridize()
         block(mx.nd.zeros(tuple(input_shape)))
@@ -268,17 +290,17 @@ def convert_block(block, *, output_dir, input_shape, exact=False, overwrite=Fals
         block.export(path, 0)
         return convert_files(f"{path}-symbol.json", f"{path}-0000.params", output_dir=output_dir,
                              input_shape=input_shape, exact=exact, overwrite=overwrite, output_format=output_format,
-                             prefix=prefix, metadata=metadata)
+                             prefix=prefix, metadata=metadata, fuse=fuse)
 
 
 def convert_bmxnet_v1(symbol_file, params_file, *, output_dir, input_shape, exact=False, overwrite=False,
-                      output_format="mxnet", prefix=None, metadata=None):
+                      output_format="mxnet", prefix=None, metadata=None, fuse=True):
     """Import a BMXNet v1 released model (``QConvolution`` / ``QFullyConnected`` with packed float64 words)
     and convert it to our operators. Verified against :func:`bmxnet_v1.reference_symbol`. Options as
     :func:`convert_files`."""
     prefix = prefix or os.path.basename(str(symbol_file)).rsplit("-symbol.json", 1)[0] or "model"
     _require_shape(input_shape, "a BMXNet v1 model")
-    _check_options(output_dir, input_shape, exact, overwrite, output_format, prefix, metadata)
+    _check_options(output_dir, input_shape, exact, overwrite, output_format, prefix, metadata, fuse)
     ops.load()
     try:
         model = bmxnet_v1.read_v1_model(symbol_file, params_file)
@@ -295,7 +317,7 @@ def convert_bmxnet_v1(symbol_file, params_file, *, output_dir, input_shape, exac
     return _convert(f"{symbol_file} + {params_file} (BMXNet v1)", v1_layer_graph(model), reference, params,
                     set(model.aux), os.path.getsize(params_file), output_dir=output_dir, input_shape=input_shape,
                     exact=exact, overwrite=overwrite, output_format=output_format, prefix=prefix, notes=notes,
-                    metadata=metadata)
+                    metadata=metadata, fuse=fuse)
 
 
 def _v1_classes(model):

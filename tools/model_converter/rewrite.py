@@ -44,7 +44,8 @@ from bmxnet_ext.words import WORD_BYTES, words_for
 from .graph import ConversionError, Graph, Node, as_float32
 from .packing import pack_conv_weight, pack_dense_weight
 
-__all__ = ["rewrite", "Rewritten", "SignCheck", "ArithmeticCheck", "LayerRecord", "plane_affine", "MAX_PLANE_BITS"]
+__all__ = ["rewrite", "Rewritten", "SignCheck", "ArithmeticCheck", "FoldCheck", "LayerRecord", "plane_affine",
+           "MAX_PLANE_BITS"]
 
 
 @dataclass(eq=False)
@@ -103,6 +104,7 @@ class BinaryValue:
     scale: np.ndarray  # float32 (O,)
     bias: np.ndarray
     origin: str  # original node whose output this value equals (up to float reordering when folded)
+    folded: bool = False  # scale, bias hold a folded BatchNorm: origin is that BatchNorm (or its RSign shift)
 
 
 @dataclass
@@ -141,6 +143,18 @@ class ArithmeticCheck:
     planes: int = 1  # > 1: `input` holds k-bit activations n / planes; the operator reads plane `plane`
     plane: int = 0  # 1 .. planes: the operator's plane [n >= plane]
     plane_weight: object = None  # planes > 1: the layer's sign W (float32, original shape), for the exact reference
+    folds: list = field(default_factory=list)  # FoldCheck: BatchNorms folded into this layer's affine
+
+
+@dataclass
+class FoldCheck:
+    """A BatchNorm folded into a binary layer: ``scale[o] * y + bias[o]`` (float32, multiply then add), ``y``
+    the layer's dot product on the original's own input, must equal the original node ``reference`` (MXNet's
+    BatchNorm output) within float tolerance."""
+
+    reference: str
+    scale: np.ndarray
+    bias: np.ndarray
 
 
 @dataclass
@@ -275,7 +289,7 @@ class _Rewriter:
         self.param_cache = {}
         self.values = {}
         self.copied = {}
-        self.checked_layers = set()
+        self.checked_layers = {}  # binary layer node name -> its ArithmeticCheck
 
     # ---- emitting nodes and parameters -------------------------------------------------------------------
     def unique(self, base):
@@ -360,7 +374,8 @@ class _Rewriter:
                                         bias=as_float32(source.bias - sign.shift))
             elif isinstance(source, BinaryValue):
                 folded = BinaryValue(node=source.node, sign=source.sign, scale=source.scale,
-                                     bias=as_float32(source.bias - sign.shift), origin=sign.reference)
+                                     bias=as_float32(source.bias - sign.shift), origin=sign.reference,
+                                     folded=source.folded)
             else:
                 folded = None
             self.packed_cache[key] = folded
@@ -486,12 +501,15 @@ class _Rewriter:
         scale, bias = self.param(f"{name}_scale", scale), self.param(f"{name}_bias", bias)
         entry = self.emit(op, name, [x, w, scale, bias], attrs)
         if a.raw_origin is not None and node.name not in self.checked_layers:
-            self.checked_layers.add(node.name)
-            self.out.arithmetic_checks.append(ArithmeticCheck(
+            self.checked_layers[node.name] = ArithmeticCheck(
                 name=self.out.graph.nodes[entry[0]].name, op=op, attrs={**attrs, "out_format": "int32"},
                 weight=self.out.graph.nodes[w[0]].name, input=value.sign.origin, output=a.raw_origin,
                 pre_pad=tuple(pre_pad), negated=flip_input, heaviside=value.sign.heaviside,
-                row_sums=_row_sums(weight) if value.sign.heaviside else None))
+                row_sums=_row_sums(weight) if value.sign.heaviside else None)
+            self.out.arithmetic_checks.append(self.checked_layers[node.name])
+        check = self.checked_layers.get(node.name)
+        if value.folded and check is not None and value.origin not in [f.reference for f in check.folds]:
+            check.folds.append(FoldCheck(reference=value.origin, scale=value.scale, bias=value.bias))
         self.packed_cache[key] = entry
         return entry
 
@@ -643,7 +661,7 @@ class _Rewriter:
         if isinstance(source, BinaryValue):
             self.out.folded_batchnorms += 1
             return BinaryValue(node=source.node, sign=source.sign, scale=as_float32(a * source.scale),
-                               bias=as_float32(a * source.bias + b), origin=node.name)
+                               bias=as_float32(a * source.bias + b), origin=node.name, folded=True)
         return BatchNormValue(source=source, node=node, scale=a, bias=b)
 
     # ---- the walk ---------------------------------------------------------------------------------------

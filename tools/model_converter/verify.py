@@ -1,6 +1,6 @@
 """Verification of a converted model against the original, run before anything is written.
 
-Three checks on random inputs (``docs/converter.md`` explains the choice):
+Four checks on random inputs (``docs/converter.md`` explains the choice):
 
 1. **Binary arithmetic, bit-exact.** For every binary operator, the original model's own +/-1 input activations
    are packed and run through the operator (``out_format=int32``) with the converted packed weights; the
@@ -17,7 +17,11 @@ Three checks on random inputs (``docs/converter.md`` explains the choice):
    ``x`` and compared with the sign the original model took. A difference is accepted only at the rounding
    boundary: where the original value is within ``1e-5 * (|scale * x| + |bias|)`` of zero. Any other
    difference fails.
-3. **End to end.** Original and converted model run on the same inputs: outputs must be identical in exact
+3. **Folded BatchNorms, within float tolerance.** Where a BatchNorm after a binary layer was folded into the
+   layer's affine, ``scale * y + bias`` (float32, multiply then add) of the integers of check 1 must equal the
+   original BatchNorm's output within ``FOLD_RTOL * max(1, max |BatchNorm|, max |scale * y|, max |bias|)``
+   (MXNet's ``(x - mean) / sqrt(var + eps) * gamma + beta`` rounds differently; the bound is per layer).
+4. **End to end.** Original and converted model run on the same inputs: outputs must be identical in exact
    mode, and within ``1e-3 * max(1, max |output|)`` otherwise.
 
 :func:`verify` raises :class:`VerificationError` on failure, so no output is written.
@@ -36,6 +40,7 @@ __all__ = ["VerificationError", "Verification", "verify", "run_symbol", "check_m
 _SUBGRAPH_ENV = "MXNET_SUBGRAPH_BACKEND"
 BOUNDARY_RTOL = 1e-5
 OUTPUT_RTOL = 1e-3
+FOLD_RTOL = 1e-5
 MEMORY_SHARE = 0.5
 """Verification may use at most this share of the machine's physical memory for the graph's values."""
 
@@ -51,11 +56,16 @@ class Verification:
     boundary_flips: int
     max_output_difference: float
     exact: bool
+    folded_outputs_checked: int = 0
+    max_fold_difference: float = 0.0  # largest |folded - BatchNorm| relative to that layer's bound's magnitude
 
     def summary(self):
+        folds = (f"{self.folded_outputs_checked} folded BatchNorm outputs equal MXNet's BatchNorm within float "
+                 f"tolerance (max relative diff {self.max_fold_difference:.2g}, allowed {FOLD_RTOL:g}); "
+                 if self.folded_outputs_checked else "")
         return (f"verified: {self.binary_ops_checked} binary operators bit-exact on the original activations; "
                 f"{self.sign_decisions_checked} folded sign decisions checked, {self.boundary_flips} differ only "
-                f"at the rounding boundary; outputs max |diff| = {self.max_output_difference:.3g}"
+                f"at the rounding boundary; {folds}outputs max |diff| = {self.max_output_difference:.3g}"
                 f"{' (exact mode: identical)' if self.exact else ''}")
 
 
@@ -164,6 +174,25 @@ def _check_arithmetic(check, activations, converted_params):
         bad = np.count_nonzero(y.astype(np.float64) != expected) if y.shape == expected.shape else "all"
         raise VerificationError(f"Binary operator {check.name!r} differs from the original layer "
                                 f"{check.output!r} on its own activations ({bad} of {expected.size} outputs).")
+    return y
+
+
+def _check_fold(check, fold, y, activations):
+    """Relative difference of a folded BatchNorm (``fold``) on the integers ``y`` of ``check``'s layer from the
+    original BatchNorm's output; raises beyond :data:`FOLD_RTOL`."""
+    shape = (1, -1) + (1,) * (y.ndim - 2)
+    product = np.multiply(fold.scale.reshape(shape), y.astype(np.float32), dtype=np.float32)
+    ours = np.add(product, fold.bias.reshape(shape), dtype=np.float32)
+    reference = activations[fold.reference]
+    if ours.shape != reference.shape:
+        raise VerificationError(f"Folded BatchNorm {fold.reference!r} of {check.name!r} has shape {ours.shape}, "
+                                f"the original {reference.shape}.")
+    magnitude = max(1.0, *(float(np.max(np.abs(a), initial=0.0)) for a in (reference, product, fold.bias)))
+    relative = float(np.max(np.abs(ours.astype(np.float64) - reference), initial=0.0)) / magnitude
+    if not relative <= FOLD_RTOL:
+        raise VerificationError(f"BatchNorm {fold.reference!r} folded into {check.name!r} differs from MXNet's "
+                                f"by {relative:.3g} of its magnitude (allowed {FOLD_RTOL:g}).")
+    return relative
 
 
 def _check_sign(check, activations):
@@ -217,13 +246,14 @@ def check_memory(symbol, data_name, input_shape, limit=None):
 
 def verify(original_symbol, original_params, original_aux, rewritten, converted_symbol, data_name, input_shape,
            *, exact, seed=0):
-    """Run the three checks of the module docstring; returns a :class:`Verification`."""
+    """Run the four checks of the module docstring; returns a :class:`Verification`."""
     import mxnet as mx
 
     check_memory(original_symbol, data_name, input_shape)
     rng = np.random.default_rng(seed)
     data = rng.standard_normal(tuple(input_shape)).astype(np.float32)
     names = sorted({c.input for c in rewritten.arithmetic_checks} | {c.output for c in rewritten.arithmetic_checks}
+                   | {f.reference for c in rewritten.arithmetic_checks for f in c.folds}
                    | {c.source for c in rewritten.sign_checks} | {c.reference for c in rewritten.sign_checks})
     internals = original_symbol.get_internals()
     probes = [_internal(internals, n) for n in names]
@@ -232,8 +262,10 @@ def verify(original_symbol, original_params, original_aux, rewritten, converted_
     activations = dict(zip(names, outputs))
     reference_outputs = outputs[len(probes):]
 
+    folds = []
     for check in rewritten.arithmetic_checks:
-        _check_arithmetic(check, activations, rewritten.graph.params)
+        y = _check_arithmetic(check, activations, rewritten.graph.params)
+        folds.extend(_check_fold(check, fold, y, activations) for fold in check.folds)
     flips = sum(_check_sign(check, activations) for check in rewritten.sign_checks)
 
     converted_outputs = run_symbol(converted_symbol, rewritten.graph.params, rewritten.graph.aux_names,
@@ -254,4 +286,5 @@ def verify(original_symbol, original_params, original_aux, rewritten, converted_
             raise VerificationError(
                 f"Converted outputs differ from the original by {diff:.3g} (allowed {limit:.3g})"
                 + ("" if exact else "; try exact mode (--exact), which keeps BatchNorm unfolded") + ".")
-    return Verification(len(rewritten.arithmetic_checks), len(rewritten.sign_checks), flips, worst, exact)
+    return Verification(len(rewritten.arithmetic_checks), len(rewritten.sign_checks), flips, worst, exact,
+                        folded_outputs_checked=len(folds), max_fold_difference=max(folds, default=0.0))
