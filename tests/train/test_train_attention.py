@@ -2,6 +2,7 @@
 distillation loss at the end of every stage, the refusals, and a two-batch command-line run."""
 import functools
 import json
+import os
 
 import mxnet as mx
 import numpy as np
@@ -109,6 +110,12 @@ def test_the_command_line_trains_real_to_binary_net_with_attention_matching(tmp_
     assert np.isfinite(record["train_loss"])
     with pytest.raises(ToolError, match="StemStagesNet .* not LeNet"):
         main(common + ["--model", "lenet", "--attention-loss-weight", "1", "--run-dir", str(tmp_path / "lenet")])
+    assert not (tmp_path / "lenet").exists()  # refused after the folder was made: what it wrote is removed
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("kept")
+    with pytest.raises(ToolError, match="not LeNet"):
+        main(common + ["--model", "lenet", "--attention-loss-weight", "1", "--run-dir", str(tmp_path / "mine")])
+    assert os.listdir(tmp_path / "mine") == ["notes.txt"]  # a folder that existed keeps what the run did not write
     with pytest.raises(UsageError, match="--attention-loss-weight .* --teacher"):
         main(["--attention-loss-weight", "1", "--run-dir", str(tmp_path / "alone")])
     assert not (tmp_path / "alone").exists()

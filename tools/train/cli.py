@@ -18,8 +18,8 @@ import sys
 
 from bmxnet_ext import constraints, model_metadata, quantizers
 from bmxnet_ext.atomic import check_output_folder, remove_stale_temporaries, write_text
-from bmxnet_ext.cli import (ArgumentParser, fraction, int_in_range, non_negative_float, non_negative_int,
-                            open_fraction, positive_float, positive_int)
+from bmxnet_ext.cli import (ArgumentParser, ToolError, fraction, int_in_range, non_negative_float,
+                            non_negative_int, open_fraction, positive_float, positive_int)
 from bmxnet_ext.layers import SCALING_MODES
 from bmxnet_ext.quantizers import ACTIVATION_METHODS
 
@@ -27,7 +27,7 @@ from .checkpoint import latest_checkpoint, verify_checkpoint
 from .data import AUGMENTATIONS, DATASETS, load_dataset
 from .optim import OPTIMIZERS, SCHEDULES
 from .pipeline import KVSTORES, check_attention_loss, check_model_input, parse_contexts, train
-from .run_dir import prepare_run_dir
+from .run_dir import discard_unfinished_run, prepare_run_dir
 from .stages import source_params_file, teacher_files
 
 __all__ = ["build_parser", "parse_args", "main"]
@@ -250,11 +250,15 @@ def _save_args(args):
     write_text(path, json.dumps(current, indent=2, sort_keys=True) + "\n")
 
 
-def _setup_logging(run_dir):
-    """Log to stderr and ``<run_dir>/train.log``, replacing the handlers of an earlier ``main`` in the process."""
+def _close_logging():
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
         handler.close()
+
+
+def _setup_logging(run_dir):
+    """Log to stderr and ``<run_dir>/train.log``, replacing the handlers of an earlier ``main`` in the process."""
+    _close_logging()
     handlers = [logging.StreamHandler(sys.stderr), logging.FileHandler(os.path.join(run_dir, "train.log"))]
     for handler in handlers:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
@@ -287,12 +291,19 @@ def main(argv=None):
     check_attention_loss(args.attention_loss_weight, args.teacher)
     if args.teacher:
         teacher_files(args.teacher)
+    created = not os.path.exists(args.run_dir)
     prepare_run_dir(args.run_dir, resume=args.resume, force=args.force)
     _setup_logging(args.run_dir)
     logger.info("arguments: %s", json.dumps(vars(args), sort_keys=True))
     _save_args(args)
     settings = {k: v for k, v in vars(args).items() if k not in ("run_dir", "debug")}
-    result = train(run_dir=args.run_dir, splits=splits, **settings)
+    try:
+        result = train(run_dir=args.run_dir, splits=splits, **settings)
+    except ToolError:  # refused while setting up (e.g. a teacher that does not match), or diverged in epoch 1
+        if not args.resume:
+            _close_logging()
+            discard_unfinished_run(args.run_dir, created=created)
+        raise
     if result["history"]:
         last = result["history"][-1]
         logger.info("done: eval accuracy %.2f %% after %d epochs; run folder %s", 100 * last["eval_accuracy"],
