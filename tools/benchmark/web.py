@@ -77,7 +77,8 @@ def run(args):
     from tools.web import build, models
     bmx_run = _ensure_bmx_run(args.bmx_run)
     wasm_dir = build.build()
-    model_dir = os.path.join(build.BUILD_DIR, "models")
+    model_dir = os.path.join(build.BUILD_DIR, "models")  # the benchmark's own cache of converted models
+    os.makedirs(model_dir, exist_ok=True)
     rng = np.random.default_rng(0)
     rows, times = [], {}
     with tempfile.TemporaryDirectory(prefix="bmx-bench-web-") as folder:
