@@ -1,6 +1,7 @@
-// WebAssembly SIMD128 float GEMM micro-kernel: 6 x 8 block (12 v128 accumulators, 15 registers with the operands:
-// a host engine maps v128 onto 16 on x86-64; a 4 x 16 block spills and ran slower). WebAssembly has no fused
-// multiply-add, so each step is a multiplication then an addition.
+// WebAssembly SIMD128 float kernels (bmx/float_kernels.h): dot product, tanh, sigmoid and the GEMM
+// micro-kernel, a 6 x 8 block (12 v128 accumulators, 15 registers with the operands: a host engine maps v128
+// onto 16 on x86-64; a 4 x 16 block spills and ran slower). WebAssembly has no fused multiply-add, so each
+// step is a multiplication then an addition.
 #if defined(__wasm_simd128__)
 #include <wasm_simd128.h>
 

@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include "../common/kernels.h"
+
 // Compile this file's functions for AVX2 + FMA whatever the baseline flags (GCC pragma; clang attribute).
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)

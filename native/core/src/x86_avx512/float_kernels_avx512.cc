@@ -1,11 +1,13 @@
-// AVX-512 float GEMM micro-kernel: 16 x 16 block (16 zmm accumulators, one per row of A). Every k step is
-// one 16-float load of B, 16 broadcasts of A and 16 FMAs: on CPUs that split 512-bit FMAs into two halves
-// (Zen 4) it runs at the same FMA rate as the AVX2 kernel with half the instructions and load traffic, and
-// 16 rows divide the usual channel counts (64, 128, ...) without a partial block.
+// AVX-512 float kernels (bmx/float_kernels.h): dot product, tanh, sigmoid and the GEMM micro-kernel, a
+// 16 x 16 block (16 zmm accumulators, one per row of A). Every k step is one 16-float load of B, 16
+// broadcasts of A and 16 FMAs: on CPUs that split 512-bit FMAs into two halves (Zen 4) it runs at the same
+// FMA rate as the AVX2 kernel with half the instructions and load traffic, and 16 rows divide the usual
+// channel counts (64, 128, ...) without a partial block.
 #if defined(__x86_64__)
 #include <immintrin.h>
 
 #include "../common/kernels.h"
+
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx512f,avx2,fma"))), apply_to = function)
 #else
