@@ -1,6 +1,9 @@
 """The fused forms of BmxBinaryConv2D / BmxBinaryDense (float input packed inside, residual, activation, max
 pooling) against the plain NumPy reference, on every supported instruction set: the integer part bit-exact,
-the float epilogue exact (tanh within 1e-6 of NumPy's)."""
+the float epilogue exact (tanh within 1e-6 of NumPy's, and bit for bit the runtime's Activation tanh)."""
+import ctypes
+import ctypes.util
+
 import numpy as np
 import pytest
 
@@ -94,6 +97,38 @@ def test_fused_dense_flattens_and_packs_float_input(isa, rng, affine):
     assert np.array_equal(mx.nd.BmxBinaryDense(*args, act_type="relu", **attrs).asnumpy(), np.maximum(expected, 0))
     np.testing.assert_allclose(mx.nd.BmxBinaryDense(*args, act_type="tanh", **attrs).asnumpy(), np.tanh(expected),
                                rtol=0, atol=1e-6)
+
+
+def libm_tanhf(x):
+    """The C library's scalar tanhf on each element of a float32 array (what std::tanh(float) calls)."""
+    tanhf = ctypes.CDLL(ctypes.util.find_library("m")).tanhf
+    tanhf.restype, tanhf.argtypes = ctypes.c_float, [ctypes.c_float]
+    return np.array([tanhf(v) for v in x.ravel().tolist()], np.float32).reshape(x.shape)
+
+
+def test_fused_tanh_is_the_runtimes_activation_tanh(isa, rng, tmp_path):
+    """act_type='tanh' runs the core's vectorised tanh (bmx/float_kernels.h): on the same float values it gives
+    exactly the bits of the standalone runtime's Activation tanh, which differ from libm's tanhf on some."""
+    from bmxnet_ext import bmx_format, runtime
+
+    x = rng.standard_normal((64, 1000)).astype(np.float32)  # 64 000 outputs: not a multiple of any vector width
+    weight = rng.standard_normal((1000, 1000)).astype(np.float32)
+    scale = rng.uniform(0.01, 0.15, 1000).astype(np.float32)  # outputs over tanh's whole range, about +-10
+    bias = rng.standard_normal(1000).astype(np.float32) * 0.3
+    args = nd(x) + [packed_weight(weight)] + nd(scale, bias)
+    attrs = dict(num_hidden=1000, in_units=1000, in_format="float")
+    values = mx.nd.BmxBinaryDense(*args, **attrs).asnumpy()
+    fused = mx.nd.BmxBinaryDense(*args, act_type="tanh", **attrs).asnumpy()
+
+    path = tmp_path / "tanh.bmx"
+    bmx_format.write_bmx(str(path), mx.sym.Activation(mx.sym.var("data"), act_type="tanh"), {},
+                         {"data": values.shape})
+    with runtime.Model(str(path)) as model:
+        np.testing.assert_array_equal(fused, model.run(values))
+    assert np.abs(values).max() > 5 and (np.abs(values) < 0.55).any()  # both branches of the vector tanh
+    libm = libm_tanhf(values)
+    assert (fused != libm).any()  # not the scalar libm path the operator used before
+    np.testing.assert_allclose(fused, libm, rtol=0, atol=1e-6)  # the converter's bound against MXNet's tanh
 
 
 @pytest.mark.parametrize("attrs,message", [

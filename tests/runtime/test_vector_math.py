@@ -1,4 +1,4 @@
-"""The runtime's vectorised tanh and sigmoid (native/runtime/src/ops/vector_math.h) on every instruction set:
+"""The runtime's vectorised tanh and sigmoid (native/core/src/common/vector_math.h) on every instruction set:
 within 1.5 and 2.5 ulp of the float64 functions on a dense grid (signed zeros, tiny, large and non-finite
 values, lengths off every vector width), NaN stays NaN, and every instruction set gives the same bits: the
 host's under ``BMX_ISA``, the aarch64 build's NEON and portable kernels under qemu when present."""

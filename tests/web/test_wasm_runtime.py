@@ -106,7 +106,7 @@ def test_binary_operators_bit_exact(request, runtime, tmp_path, rng, case, varia
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_tanh_and_sigmoid_bit_exact(request, runtime, tmp_path, rng, variant):
-    """The vectorised tanh and sigmoid (native/runtime/src/ops/vector_math.h) round every step alike on every
+    """The vectorised tanh and sigmoid (native/core/src/common/vector_math.h) round every step alike on every
     instruction set: each WASM variant gives the native runtime's bits, across their range and on a tail off
     the vector width (tests/runtime/test_vector_math.py checks their accuracy)."""
     g = Graph()

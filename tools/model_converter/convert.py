@@ -92,7 +92,7 @@ class ConversionReport:
             lines.append(f"fused: {sum(len(f.ops) for f in fused)} operators into {len(fused)} "
                          f"(binary layer with its input packing and epilogue), "
                          + ("bit-exact against the unfused ones" if exact else
-                            "bit-exact against the unfused ones except tanh (std::tanh, within 1e-6)"))
+                            "bit-exact against the unfused ones except tanh (within 1e-6)"))
         for f in self.fusions:
             if f.reordered:
                 lines.append(f"reordered: tanh after max pooling at {f.name!r} (tanh is non-decreasing; "

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "bmx/float_kernels.h"
 #include "bmx/fp.h"
 #include "bmx/isa.h"
 #include "bmx/types.h"
@@ -83,6 +84,18 @@ const IsaKernels& kernels_for(Isa isa);
 const IsaKernels& current_kernels();
 
 const IsaKernels& portable_kernels();
+/// The float kernels of each ISA (bmx/float_kernels.h), chosen by float_kernels(isa) as kernels_for() chooses.
+const FloatKernels& portable_float_kernels();
+#if defined(__x86_64__)
+const FloatKernels& avx2_float_kernels();
+const FloatKernels& avx512_float_kernels();
+#endif
+#if defined(__aarch64__)
+const FloatKernels& neon_float_kernels();
+#endif
+#if defined(__wasm_simd128__)
+const FloatKernels& wasm_simd_float_kernels();
+#endif
 #if defined(__x86_64__)
 const IsaKernels& avx2_kernels();
 void pack_nchw_avx2(const float* x, std::int64_t c, std::int64_t hw, std::int64_t groups, const float* scale,

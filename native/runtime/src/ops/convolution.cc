@@ -10,7 +10,7 @@
 // are packed (im2col) block by block into per-thread scratch. Each block is multiplied with every block of
 // output channels.
 // A BatchNorm and a ReLU that only this convolution feeds are fused into the GEMM's epilogue at load time.
-#include "ops/gemm.h"
+#include "bmx/float_kernels.h"
 #include "ops/ops.h"
 
 namespace bmx {
@@ -21,7 +21,7 @@ constexpr int64_t kPanelFloats = 1 << 14;  // work per task: about K x tile = 16
 
 class Convolution : public Op {
  public:
-  explicit Convolution(const NodeDesc& node) : Op(node), kernel_(select_float_kernels()) {
+  explicit Convolution(const NodeDesc& node) : Op(node), kernel_(current_float_kernels()) {
     Attrs a(node);
     std::vector<int64_t> k = a.ints("kernel");
     require_supported(k.size() == 2, "only 2-D convolution is supported, kernel has ", k.size(), " values");
@@ -49,7 +49,7 @@ class Convolution : public Op {
     require(h_ + 2 * ph_ >= dh_ * (kh_ - 1) + 1 && w_ + 2 * pw_ >= dw_ * (kw_ - 1) + 1 && oh_ >= 1 && ow_ >= 1,
             "kernel ", kh_, "x", kw_, " does not fit the padded input ", h_ + 2 * ph_, "x", w_ + 2 * pw_);
     k_ = c_ / g_ * kh_ * kw_;
-    require_supported(kernel_.nr <= 64, "GEMM kernel ", kernel_.isa, " has nr ", kernel_.nr, " > 64");
+    require_supported(kernel_.nr <= 64, "GEMM kernel ", isa_name(kernel_.isa), " has nr ", kernel_.nr, " > 64");
     require_dtype(in[1], DType::kFloat32, "weight");
     require_shape(in[1], Shape{o_, c_ / g_, kh_, kw_}, "weight");
     require_constant(in[1], "weight");

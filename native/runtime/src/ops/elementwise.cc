@@ -2,21 +2,21 @@
 // broadcasting, and LeakyReLU (leaky, or prelu with a slope per channel).
 #include <cmath>
 
-#include "ops/gemm.h"
+#include "bmx/float_kernels.h"
 #include "ops/ops.h"
 
 namespace bmx {
 namespace rt {
 namespace {
 
-// y = f(x) for a float32 tensor of any shape; tanh and sigmoid with the instruction set's vector kernels.
+// y = f(x) for a float32 tensor of any shape; tanh and sigmoid with the native core's vector kernels.
 class Unary : public Op {
  public:
   enum Kind { kRelu, kSigmoid, kTanh, kSoftrelu, kSoftsign, kClip, kRound, kSign, kAbs, kMul, kDiv, kPlus, kMinus,
               kGreaterEqual };
 
   Unary(const NodeDesc& node, Kind kind, float a = 0.f, float b = 0.f)
-      : Op(node), kernels_(select_float_kernels()), kind_(kind), a_(a), b_(b) {}
+      : Op(node), kind_(kind), a_(a), b_(b) {}
 
   TensorInfo prepare(const std::vector<TensorArg>& inputs) override {
     require_inputs(inputs, 1, 1);
@@ -37,8 +37,8 @@ class Unary : public Op {
   void apply(const float* x, float* y, int64_t n) const {
     switch (kind_) {
       case kRelu: for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.f ? x[i] : 0.f; break;
-      case kSigmoid: kernels_.sigmoid(x, y, n); break;
-      case kTanh: kernels_.tanh(x, y, n); break;
+      case kSigmoid: sigmoid_array(x, y, n); break;
+      case kTanh: tanh_array(x, y, n); break;
       case kSoftrelu: for (int64_t i = 0; i < n; ++i) y[i] = std::log1p(std::exp(x[i])); break;
       case kSoftsign: for (int64_t i = 0; i < n; ++i) y[i] = x[i] / (1.f + std::fabs(x[i])); break;
       case kClip: for (int64_t i = 0; i < n; ++i) y[i] = x[i] < a_ ? a_ : (x[i] > b_ ? b_ : x[i]); break;
@@ -53,7 +53,6 @@ class Unary : public Op {
     }
   }
 
-  const FloatKernels& kernels_;
   Kind kind_;
   float a_, b_;
   int64_t count_ = 0;

@@ -1,5 +1,5 @@
 // Full-precision dense layer (MXNet `FullyConnected`), one vectorised dot product per output.
-#include "ops/gemm.h"
+#include "bmx/float_kernels.h"
 #include "ops/ops.h"
 
 namespace bmx {
@@ -9,7 +9,7 @@ namespace {
 // y = x W^T + b: x (N, K) (flatten = 1: the input's trailing dimensions flattened; flatten = 0: the last axis).
 class FullyConnected : public Op {
  public:
-  explicit FullyConnected(const NodeDesc& node) : Op(node), kernel_(select_float_kernels()) {
+  explicit FullyConnected(const NodeDesc& node) : Op(node), kernel_(current_float_kernels()) {
     Attrs a(node);
     o_ = a.integer("num_hidden");
     no_bias_ = a.flag("no_bias");

@@ -1,4 +1,5 @@
-// The generic micro-kernel, instantiated per instruction set by the gemm_<isa>.cc files.
+// The generic float GEMM micro-kernel and dot product, instantiated per instruction set by the
+// src/<isa>/float_kernels_<isa>.cc files (bmx/float_kernels.h).
 //
 // Include inside an anonymous namespace after defining a vector traits type V with: `using T` (the vector
 // type), `static constexpr int kLanes`, `zero()`, `load(const float*)` (aligned), `loadu(const float*)`,

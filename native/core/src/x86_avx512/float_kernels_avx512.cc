@@ -1,11 +1,13 @@
-// AVX-512 float GEMM micro-kernel: 16 x 16 block (16 zmm accumulators, one per row of A). Every k step is
-// one 16-float load of B, 16 broadcasts of A and 16 FMAs: on CPUs that split 512-bit FMAs into two halves
-// (Zen 4) it runs at the same FMA rate as the AVX2 kernel with half the instructions and load traffic, and
-// 16 rows divide the usual channel counts (64, 128, ...) without a partial block.
-#include "ops/gemm.h"
-
+// AVX-512 float kernels (bmx/float_kernels.h): dot product, tanh, sigmoid and the GEMM micro-kernel, a
+// 16 x 16 block (16 zmm accumulators, one per row of A). Every k step is one 16-float load of B, 16
+// broadcasts of A and 16 FMAs: on CPUs that split 512-bit FMAs into two halves (Zen 4) it runs at the same
+// FMA rate as the AVX2 kernel with half the instructions and load traffic, and 16 rows divide the usual
+// channel counts (64, 128, ...) without a partial block.
 #if defined(__x86_64__)
 #include <immintrin.h>
+
+#include "../common/kernels.h"
+
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx512f,avx2,fma"))), apply_to = function)
 #else
@@ -17,7 +19,7 @@
 #endif
 
 namespace bmx {
-namespace rt {
+namespace detail {
 namespace {
 
 struct Avx512 {
@@ -49,14 +51,14 @@ struct Avx512 {
   static T select(M m, T a, T b) { return _mm512_mask_blend_ps(m, b, a); }
 };
 
-#include "ops/gemm_block.h"
-#include "ops/vector_math.h"
+#include "../common/float_gemm.h"
+#include "../common/vector_math.h"
 
-const FloatKernels kKernel{"avx512", 16, 16, gemm_block<Avx512, 16, 1>, gemm_dot<Avx512>,
-                           vector_map<Avx512, vector_tanh<Avx512>>, vector_map<Avx512, vector_sigmoid<Avx512>>};
+const FloatKernels kKernels{Isa::avx512, 16, 16, gemm_block<Avx512, 16, 1>, gemm_dot<Avx512>,
+                            vector_map<Avx512, vector_tanh<Avx512>>, vector_map<Avx512, vector_sigmoid<Avx512>>};
 
 }  // namespace
-}  // namespace rt
+}  // namespace detail
 }  // namespace bmx
 #if defined(__clang__)
 #pragma clang attribute pop
@@ -65,15 +67,9 @@ const FloatKernels kKernel{"avx512", 16, 16, gemm_block<Avx512, 16, 1>, gemm_dot
 #endif
 
 namespace bmx {
-namespace rt {
+namespace detail {
 // Outside the AVX-512 region: callable on any x86-64 CPU (the caller checks the CPU before using the kernel).
-const FloatKernels* float_kernels_avx512() { return &kKernel; }
-}  // namespace rt
+const FloatKernels& avx512_float_kernels() { return kKernels; }
+}  // namespace detail
 }  // namespace bmx
-#else
-namespace bmx {
-namespace rt {
-const FloatKernels* float_kernels_avx512() { return nullptr; }
-}  // namespace rt
-}  // namespace bmx
-#endif
+#endif  // __x86_64__

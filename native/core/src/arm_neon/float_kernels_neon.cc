@@ -1,11 +1,12 @@
-// NEON float GEMM micro-kernel (aarch64): 8 x 12 block (24 q-register accumulators).
-#include "ops/gemm.h"
-
+// NEON float kernels (aarch64, bmx/float_kernels.h): GEMM micro-kernel 8 x 12 block (24 q-register
+// accumulators), dot product, tanh and sigmoid.
 #if defined(__aarch64__)
 #include <arm_neon.h>
 
+#include "../common/kernels.h"
+
 namespace bmx {
-namespace rt {
+namespace detail {
 namespace {
 
 struct Neon {
@@ -37,22 +38,16 @@ struct Neon {
   static T select(M m, T a, T b) { return vbslq_f32(m, a, b); }
 };
 
-#include "ops/gemm_block.h"
-#include "ops/vector_math.h"
+#include "../common/float_gemm.h"
+#include "../common/vector_math.h"
 
-const FloatKernels kKernel{"neon", 8, 12, gemm_block<Neon, 8, 3>, gemm_dot<Neon>, vector_map<Neon, vector_tanh<Neon>>,
-                           vector_map<Neon, vector_sigmoid<Neon>>};
+const FloatKernels kKernels{Isa::neon, 8, 12, gemm_block<Neon, 8, 3>, gemm_dot<Neon>,
+                            vector_map<Neon, vector_tanh<Neon>>, vector_map<Neon, vector_sigmoid<Neon>>};
 
 }  // namespace
 
-const FloatKernels* float_kernels_neon() { return &kKernel; }
+const FloatKernels& neon_float_kernels() { return kKernels; }
 
-}  // namespace rt
+}  // namespace detail
 }  // namespace bmx
-#else
-namespace bmx {
-namespace rt {
-const FloatKernels* float_kernels_neon() { return nullptr; }
-}  // namespace rt
-}  // namespace bmx
-#endif
+#endif  // __aarch64__

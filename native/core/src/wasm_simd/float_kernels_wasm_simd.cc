@@ -1,13 +1,14 @@
-// WebAssembly SIMD128 float GEMM micro-kernel: 6 x 8 block (12 v128 accumulators, 15 registers with the operands:
-// a host engine maps v128 onto 16 on x86-64; a 4 x 16 block spills and ran slower). WebAssembly has no fused
-// multiply-add, so each step is a multiplication then an addition.
-#include "ops/gemm.h"
-
+// WebAssembly SIMD128 float kernels (bmx/float_kernels.h): dot product, tanh, sigmoid and the GEMM
+// micro-kernel, a 6 x 8 block (12 v128 accumulators, 15 registers with the operands: a host engine maps v128
+// onto 16 on x86-64; a 4 x 16 block spills and ran slower). WebAssembly has no fused multiply-add, so each
+// step is a multiplication then an addition.
 #if defined(__wasm_simd128__)
 #include <wasm_simd128.h>
 
+#include "../common/kernels.h"
+
 namespace bmx {
-namespace rt {
+namespace detail {
 namespace {
 
 struct WasmSimd {
@@ -35,22 +36,17 @@ struct WasmSimd {
   static T select(M m, T a, T b) { return wasm_v128_bitselect(a, b, m); }
 };
 
-#include "ops/gemm_block.h"
-#include "ops/vector_math.h"
+#include "../common/float_gemm.h"
+#include "../common/vector_math.h"
 
-const FloatKernels kKernel{"wasm_simd", 6, 8, gemm_block<WasmSimd, 6, 2>, gemm_dot<WasmSimd>,
-                           vector_map<WasmSimd, vector_tanh<WasmSimd>>, vector_map<WasmSimd, vector_sigmoid<WasmSimd>>};
+const FloatKernels kKernels{Isa::wasm_simd, 6, 8, gemm_block<WasmSimd, 6, 2>, gemm_dot<WasmSimd>,
+                            vector_map<WasmSimd, vector_tanh<WasmSimd>>,
+                            vector_map<WasmSimd, vector_sigmoid<WasmSimd>>};
 
 }  // namespace
 
-const FloatKernels* float_kernels_wasm_simd() { return &kKernel; }
+const FloatKernels& wasm_simd_float_kernels() { return kKernels; }
 
-}  // namespace rt
+}  // namespace detail
 }  // namespace bmx
-#else
-namespace bmx {
-namespace rt {
-const FloatKernels* float_kernels_wasm_simd() { return nullptr; }
-}  // namespace rt
-}  // namespace bmx
-#endif
+#endif  // __wasm_simd128__

@@ -1,7 +1,7 @@
-// Vectorised exp, tanh and sigmoid over float arrays, instantiated per instruction set by the gemm_<isa>.cc
-// files (like gemm_block.h).
+// Vectorised exp, tanh and sigmoid over float arrays, instantiated per instruction set by the
+// src/<isa>/float_kernels_<isa>.cc files (like float_gemm.h).
 //
-// Include inside an anonymous namespace after defining the vector traits type V of gemm_block.h, which here
+// Include inside an anonymous namespace after defining the vector traits type V of float_gemm.h, which here
 // also needs: `using M` (a lane mask), `sub(a, b)`, `div(a, b)`, `min(a, b)` (= a < b ? a : b, so min(c, NaN)
 // is NaN), `round(a)` (to the nearest integer, ties to even), `pow2(n)` (2^n for integral n in [-126, 127]),
 // `lt(a, b)` (the mask a < b) and `select(m, a, b)` (m ? a : b per lane).

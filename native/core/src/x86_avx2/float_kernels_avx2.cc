@@ -1,8 +1,10 @@
-// AVX2 + FMA float GEMM micro-kernel: 6 x 16 block (12 ymm accumulators).
-#include "ops/gemm.h"
-
+// AVX2 + FMA float kernels (bmx/float_kernels.h): GEMM micro-kernel 6 x 16 block (12 ymm accumulators), dot
+// product, tanh and sigmoid.
 #if defined(__x86_64__)
 #include <immintrin.h>
+
+#include "../common/kernels.h"
+
 // Compile this file's functions for AVX2 + FMA whatever the baseline flags (GCC pragma; clang attribute).
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
@@ -12,7 +14,7 @@
 #endif
 
 namespace bmx {
-namespace rt {
+namespace detail {
 namespace {
 
 struct Avx2 {
@@ -44,14 +46,14 @@ struct Avx2 {
   static T select(M m, T a, T b) { return _mm256_blendv_ps(b, a, m); }
 };
 
-#include "ops/gemm_block.h"
-#include "ops/vector_math.h"
+#include "../common/float_gemm.h"
+#include "../common/vector_math.h"
 
-const FloatKernels kKernel{"avx2", 6, 16, gemm_block<Avx2, 6, 2>, gemm_dot<Avx2>, vector_map<Avx2, vector_tanh<Avx2>>,
-                           vector_map<Avx2, vector_sigmoid<Avx2>>};
+const FloatKernels kKernels{Isa::avx2, 6, 16, gemm_block<Avx2, 6, 2>, gemm_dot<Avx2>,
+                            vector_map<Avx2, vector_tanh<Avx2>>, vector_map<Avx2, vector_sigmoid<Avx2>>};
 
 }  // namespace
-}  // namespace rt
+}  // namespace detail
 }  // namespace bmx
 #if defined(__clang__)
 #pragma clang attribute pop
@@ -60,15 +62,9 @@ const FloatKernels kKernel{"avx2", 6, 16, gemm_block<Avx2, 6, 2>, gemm_dot<Avx2>
 #endif
 
 namespace bmx {
-namespace rt {
+namespace detail {
 // Outside the AVX2 region: callable on any x86-64 CPU (the caller checks the CPU before using the kernel).
-const FloatKernels* float_kernels_avx2() { return &kKernel; }
-}  // namespace rt
+const FloatKernels& avx2_float_kernels() { return kKernels; }
+}  // namespace detail
 }  // namespace bmx
-#else
-namespace bmx {
-namespace rt {
-const FloatKernels* float_kernels_avx2() { return nullptr; }
-}  // namespace rt
-}  // namespace bmx
-#endif
+#endif  // __x86_64__
