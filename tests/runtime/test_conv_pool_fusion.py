@@ -20,6 +20,8 @@ CASES = [
      dict(kernel=(3, 3), stride=(1, 1), pad=(1, 1)), True),
     ("stride_over_kernel", (1, 3, 23, 25), dict(kernel=(3, 3), pad=(1, 1), num_filter=6),
      dict(kernel=(2, 2), stride=(3, 3)), False),
+    ("big_window", (1, 3, 26, 30), dict(kernel=(3, 3), pad=(1, 1), num_filter=5),
+     dict(kernel=(5, 4), stride=(3, 3), pad=(2, 1)), True),
     ("batch2_groups", (2, 4, 40, 36), dict(kernel=(5, 5), stride=(2, 2), pad=(2, 2), num_filter=12, num_group=2),
      dict(kernel=(3, 3), stride=(2, 2), pad=(1, 1)), True),
 ]

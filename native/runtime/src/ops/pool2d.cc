@@ -8,8 +8,8 @@ namespace rt {
 float Pool2d::init() const { return type == kMax ? -FLT_MAX : 0.f; }
 
 // Outputs whose column window lies inside the image reduce their kernel_w columns of `rows` straight into
-// the output row (kernel_w strided passes over the outputs, no per-column window array); border outputs
-// reduce their clipped window directly (border()).
+// the output row (strided passes over the outputs, no per-column window array); border outputs reduce their
+// clipped window directly (border()).
 void Pool2d::columns(const float* rows, const Window& rw, float* out_row) const {
   const int64_t kw = kernel[1], sw = stride[1], pw = pad[1], full_windows = in[1] - kw + 1;
   // Outputs [first, last) have their whole window inside the image (columns ow * sw - pw + [0, kw)).
@@ -19,8 +19,12 @@ void Pool2d::columns(const float* rows, const Window& rw, float* out_row) const 
   if (type != kAvg || rows_inside) {
     const float* src = rows + first * sw - pw;
     const int64_t n = last - first;
-    for (int64_t i = 0; i < n; ++i) out_row[first + i] = src[i * sw];
-    for (int64_t q = 1; q < kw; ++q) reduce_strided(out_row + first, src + q, sw, n);
+    for (int64_t q = 0; q < kw; q += kTapsPerPass) {
+      const float* taps[kTapsPerPass];
+      const int count = static_cast<int>(std::min<int64_t>(kTapsPerPass, kw - q));
+      for (int t = 0; t < count; ++t) taps[t] = src + q + t;
+      pass(out_row + first, taps, count, sw, q == 0 ? kFromFirst : kFromDst, n);
+    }
     if (type == kAvg) {  // whole window inside: count = kh * kw
       const float count = static_cast<float>(kernel[0] * kw);
       for (int64_t i = 0; i < n; ++i) out_row[first + i] /= count;
@@ -48,28 +52,57 @@ void Pool2d::border(const float* rows, const Window& rw, int64_t ow_begin, int64
   }
 }
 
-// dst[i] = combine(dst[i], src[i * step]) for i < n; step 1 and 2 (the usual strides) as fixed-step loops
-// the compiler vectorises.
-void Pool2d::reduce_strided(float* dst, const float* src, int64_t step, int64_t n) const {
-  if (step == 1) return reduce_into(dst, src, n);
-  if (type == kMax) {
-    if (step == 2) {
-      for (int64_t i = 0; i < n; ++i) dst[i] = src[2 * i] > dst[i] ? src[2 * i] : dst[i];
-    } else {
-      for (int64_t i = 0; i < n; ++i) dst[i] = src[i * step] > dst[i] ? src[i * step] : dst[i];
-    }
-  } else {
-    for (int64_t i = 0; i < n; ++i) dst[i] += src[i * step];
+namespace {
+
+template <bool Max>
+inline float combine_as(float acc, float v) {
+  return Max ? (v > acc ? v : acc) : acc + v;
+}
+
+// Pool2d::pass for a fixed operation, tap count and start; Step > 0 fixes the stride (1 and 2, the usual
+// ones, as loops the compiler vectorises), 0 takes `step`.
+template <bool Max, int Count, int Step, int Start>
+void pass_loop(float* dst, const float* const* src, int64_t step, float init, int64_t n) {
+  const int64_t st = Step > 0 ? Step : step;
+  const float* s0 = src[0];
+  const float* s1 = Count > 1 ? src[1] : s0;
+  const float* s2 = Count > 2 ? src[2] : s0;
+  for (int64_t i = 0; i < n; ++i) {
+    float a = Start == 0 ? init : Start == 1 ? dst[i] : s0[i * st];
+    if (Start != 2) a = combine_as<Max>(a, s0[i * st]);
+    if (Count > 1) a = combine_as<Max>(a, s1[i * st]);
+    if (Count > 2) a = combine_as<Max>(a, s2[i * st]);
+    dst[i] = a;
   }
 }
 
-// dst[i] = combine(dst[i], src[i]) for i < n (max or sum), written as two plain loops so they vectorise.
-void Pool2d::reduce_into(float* dst, const float* src, int64_t n) const {
-  if (type == kMax) {
-    for (int64_t i = 0; i < n; ++i) dst[i] = src[i] > dst[i] ? src[i] : dst[i];
-  } else {
-    for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
-  }
+template <bool Max, int Count, int Step>
+void pass_start(float* dst, const float* const* src, int64_t step, int start, float init, int64_t n) {
+  if (start == 0) return pass_loop<Max, Count, Step, 0>(dst, src, step, init, n);
+  if (start == 1) return pass_loop<Max, Count, Step, 1>(dst, src, step, init, n);
+  pass_loop<Max, Count, Step, 2>(dst, src, step, init, n);
+}
+
+template <bool Max, int Count>
+void pass_step(float* dst, const float* const* src, int64_t step, int start, float init, int64_t n) {
+  if (step == 1) return pass_start<Max, Count, 1>(dst, src, step, start, init, n);
+  if (step == 2) return pass_start<Max, Count, 2>(dst, src, step, start, init, n);
+  pass_start<Max, Count, 0>(dst, src, step, start, init, n);
+}
+
+template <bool Max>
+void pass_count(float* dst, const float* const* src, int count, int64_t step, int start, float init, int64_t n) {
+  if (count == 1) return pass_step<Max, 1>(dst, src, step, start, init, n);
+  if (count == 2) return pass_step<Max, 2>(dst, src, step, start, init, n);
+  pass_step<Max, 3>(dst, src, step, start, init, n);
+}
+
+}  // namespace
+
+void Pool2d::pass(float* dst, const float* const* src, int count, int64_t step, Start start, int64_t n) const {
+  static_assert(kTapsPerPass == 3, "pass_count handles 1 to 3 taps");
+  if (type == kMax) return pass_count<true>(dst, src, count, step, start, init(), n);
+  pass_count<false>(dst, src, count, step, start, init(), n);
 }
 
 }  // namespace rt

@@ -36,22 +36,33 @@ struct Pool2d {
 
   // Output row oh (out[1] floats) of one plane. row_of(h) gives input row h (in[1] contiguous floats) for
   // every h of the row window inside the image; `rows` is scratch of in[1] floats. The window's input rows
-  // are reduced element-wise into `rows` (vectorisable), then the columns (columns()).
+  // are reduced element-wise into `rows` (from init(), up to kTapsPerPass rows per pass over `rows`,
+  // vectorisable), then the columns (columns()).
   template <typename RowOf>
   void output_row(int64_t oh, RowOf&& row_of, float* out_row, float* rows) const {
     const Window rw = window(oh, 0);
-    std::fill(rows, rows + in[1], init());
-    for (int64_t h = rw.valid_begin; h < rw.valid_end; ++h) reduce_into(rows, row_of(h), in[1]);
+    if (rw.valid_begin == rw.valid_end) std::fill(rows, rows + in[1], init());
+    for (int64_t h = rw.valid_begin; h < rw.valid_end; h += kTapsPerPass) {
+      const float* src[kTapsPerPass];
+      const int count = static_cast<int>(std::min<int64_t>(kTapsPerPass, rw.valid_end - h));
+      for (int t = 0; t < count; ++t) src[t] = row_of(h + t);
+      pass(rows, src, count, 1, h == rw.valid_begin ? kFromInit : kFromDst, in[1]);
+    }
     columns(rows, rw, out_row);
   }
 
  private:
+  static constexpr int kTapsPerPass = 3;
+  // What a pass combines its taps into: init(), dst[i], or the first tap itself.
+  enum Start { kFromInit = 0, kFromDst = 1, kFromFirst = 2 };
+
   float init() const;
+  // dst[i] = combine(...combine(a, src[0][i * step])..., src[count - 1][i * step]) for i < n, with a the
+  // start value (kFromFirst: a = src[0][i * step], not combined again); count in [1, kTapsPerPass].
+  void pass(float* dst, const float* const* src, int count, int64_t step, Start start, int64_t n) const;
   void columns(const float* rows, const Window& rw, float* out_row) const;
   void border(const float* rows, const Window& rw, int64_t ow_begin, int64_t ow_end, float* out_row) const;
   float combine(float acc, float v) const { return type == kMax ? (v > acc ? v : acc) : acc + v; }
-  void reduce_strided(float* dst, const float* src, int64_t step, int64_t n) const;
-  void reduce_into(float* dst, const float* src, int64_t n) const;
 };
 
 }  // namespace rt
