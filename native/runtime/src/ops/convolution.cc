@@ -14,7 +14,7 @@
 // (OW >= nr): a task then takes a band of pooled rows of one image and group, computes the convolution rows
 // their windows need, in ascending order and each once, into a per-thread ring of KH_pool rows (all channels
 // of the group), and pools every pooled row as soon as its window's rows are there (ops/pool2d.h, as the
-// Pooling operator). The convolution output never leaves the cache; a row under the windows of two bands is
+// Pooling operator). The full-resolution output is never written out; a row under the windows of two bands is
 // computed by both (see run_pooled()).
 #include "ops/gemm.h"
 #include "ops/ops.h"
@@ -83,7 +83,9 @@ class Convolution : public Op {
 
   // A following BatchNorm: (acc * s + t) * s2 + t2 = acc * (s * s2) + (t * s2 + t2).
   bool absorb_affine(const std::vector<float>& scale, const std::vector<float>& shift) override {
-    if (relu_ || pooled_ || static_cast<int64_t>(scale.size()) != o_ || static_cast<int64_t>(shift.size()) != o_) return false;
+    if (relu_ || pooled_ || static_cast<int64_t>(scale.size()) != o_ || static_cast<int64_t>(shift.size()) != o_) {
+      return false;
+    }
     for (int64_t c = 0; c < o_; ++c) {
       scale_[c] *= scale[c];
       shift_[c] = shift_[c] * scale[c] + shift[c];
@@ -97,7 +99,7 @@ class Convolution : public Op {
   }
 
   // A max pooling of this output (pool.in == {OH, OW}): only on the in-place whole-row path, and with a
-  // pooling window of at most OH rows (the ring of rows per thread stays below one output plane set).
+  // pooling window of at most OH rows (a thread's ring of KH_pool rows then holds at most one image's output).
   bool absorb_max_pool(const Pool2d& pool) override {
     if (pooled_ || ow_ < kernel_.nr || pool.in[0] != oh_ || pool.in[1] != ow_ || pool.kernel[0] > oh_) return false;
     pool_ = pool;
