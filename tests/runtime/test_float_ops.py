@@ -119,6 +119,8 @@ def test_unary(run_graph, rng, op, attrs):
     ("sum", (2, 3), (1, 2), (1, 0), "valid", True, (1, 2, 5, 7)),
     ("max", (3, 3), (1, 1), (1, 1), "valid", True, (1, 2, 5, 2)),     # window wider than the image
     ("avg", (3, 3), (1, 1), (1, 1), "full", False, (1, 2, 2, 2)),
+    ("max", (5, 4), (3, 3), (2, 1), "valid", True, (1, 2, 13, 14)),   # windows of more than 3 rows / columns
+    ("avg", (4, 5), (3, 1), (1, 2), "full", False, (1, 2, 11, 12)),
 ])
 def test_pooling(run_graph, rng, pool_type, kernel, stride, pad, convention, include_pad, shape):
     g = _single("Pooling", shape, pool_type=pool_type, kernel=kernel, stride=stride, pad=pad,

@@ -96,6 +96,8 @@ void Model::set_input_image(size_t i, const uint8_t* pixels, int height, int wid
 
 // Fold a per-channel affine (BatchNorm) or a ReLU into the operator producing its input, when nothing else
 // reads that input: the producer then writes the final value and the fused node's output shares its buffer.
+// A max pooling is folded the same way into a producer that can pool its own output, which then writes the
+// smaller pooled tensor (the buffer is planned by the pooled shape).
 // Likewise a same-shape addition into the producer of the input computed last, which then also reads the
 // other input (kept alive until the addition's step, so still there when the producer runs).
 void Model::fuse() {
@@ -106,10 +108,10 @@ void Model::fuse() {
   for (uint32_t id : desc_.outputs) ++uses[id];
   fused_.assign(desc_.nodes.size(), 0);
   extra_inputs_.assign(desc_.nodes.size(), {});
-  auto fusable = [&](uint32_t in, uint32_t out) {
-    return writer[in] >= 0 && uses[in] == 1 && desc_.tensors[in].kind == TensorKind::kIntermediate &&
-           info_[in].shape == info_[out].shape;
+  auto sole_reader = [&](uint32_t in) {  // the node reading `in` is the only reader of its producer's output
+    return writer[in] >= 0 && uses[in] == 1 && desc_.tensors[in].kind == TensorKind::kIntermediate;
   };
+  auto fusable = [&](uint32_t in, uint32_t out) { return sole_reader(in) && info_[in].shape == info_[out].shape; };
   std::vector<float> scale, shift;
   for (size_t s = 0; s < desc_.nodes.size(); ++s) {
     const NodeDesc& node = desc_.nodes[s];
@@ -130,6 +132,17 @@ void Model::fuse() {
     }
     const uint32_t in = node.inputs[0];
     const int producer = writer[in];
+    if (const Pool2d* pool = ops_[s]->max_pool()) {
+      if (sole_reader(in) && ops_[producer]->absorb_max_pool(*pool)) {
+        fused_[s] = 1;
+        writer[out] = producer;
+        // The producer's buffer now holds the pooled tensor: `out` becomes the root of every tensor sharing
+        // it, so the plan sizes it by the pooled shape.
+        const uint32_t r = root_[in];
+        for (uint32_t& t : root_) t = t == r ? out : t;
+      }
+      continue;
+    }
     if (!fusable(in, out)) continue;
     bool done = false;
     if (ops_[s]->channel_affine(&scale, &shift)) done = ops_[producer]->absorb_affine(scale, shift);

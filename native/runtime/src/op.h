@@ -19,6 +19,8 @@
 namespace bmx {
 namespace rt {
 
+struct Pool2d;
+
 // What run() may use besides its tensors.
 struct RunContext {
   ThreadPool* pool = nullptr;
@@ -55,6 +57,11 @@ class Op {
   // input, after the node's own ones.
   virtual bool is_same_shape_add() const { return false; }
   virtual bool absorb_residual() { return false; }
+  // A 2-D max pooling (not global) reports its geometry (ops/pool2d.h); an operator that can max-pool its
+  // own output absorbs it: from then on it writes the pooled tensor (the executor sizes its buffer so) and
+  // absorbs nothing further.
+  virtual const Pool2d* max_pool() const { return nullptr; }
+  virtual bool absorb_max_pool(const Pool2d& /*pool*/) { return false; }
 
   const std::string& name() const { return node_; }
 

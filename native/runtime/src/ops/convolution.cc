@@ -10,8 +10,15 @@
 // are packed (im2col) block by block into per-thread scratch. Each block is multiplied with every block of
 // output channels.
 // A BatchNorm and a ReLU that only this convolution feeds are fused into the GEMM's epilogue at load time.
+// A max pooling that only this convolution feeds is fused too, when output rows are computed in place
+// (OW >= nr): a task then takes a band of pooled rows of one image and group, computes the convolution rows
+// their windows need, in ascending order and each once, into a per-thread ring of KH_pool rows (all channels
+// of the group), and pools every pooled row as soon as its window's rows are there (ops/pool2d.h, as the
+// Pooling operator). The full-resolution output is never written out; a row under the windows of two bands is
+// computed by both (see run_pooled()).
 #include "bmx/float_kernels.h"
 #include "ops/ops.h"
+#include "ops/pool2d.h"
 
 namespace bmx {
 namespace rt {
@@ -76,7 +83,9 @@ class Convolution : public Op {
 
   // A following BatchNorm: (acc * s + t) * s2 + t2 = acc * (s * s2) + (t * s2 + t2).
   bool absorb_affine(const std::vector<float>& scale, const std::vector<float>& shift) override {
-    if (relu_ || static_cast<int64_t>(scale.size()) != o_ || static_cast<int64_t>(shift.size()) != o_) return false;
+    if (relu_ || pooled_ || static_cast<int64_t>(scale.size()) != o_ || static_cast<int64_t>(shift.size()) != o_) {
+      return false;
+    }
     for (int64_t c = 0; c < o_; ++c) {
       scale_[c] *= scale[c];
       shift_[c] = shift_[c] * scale[c] + shift[c];
@@ -84,7 +93,18 @@ class Convolution : public Op {
     return true;
   }
 
-  bool absorb_relu() override { return relu_ = true; }
+  bool absorb_relu() override {
+    if (pooled_) return false;
+    return relu_ = true;
+  }
+
+  // A max pooling of this output (pool.in == {OH, OW}): only on the in-place whole-row path, and with a
+  // pooling window of at most OH rows (a thread's ring of KH_pool rows then holds at most one image's output).
+  bool absorb_max_pool(const Pool2d& pool) override {
+    if (pooled_ || ow_ < kernel_.nr || pool.in[0] != oh_ || pool.in[1] != ow_ || pool.kernel[0] > oh_) return false;
+    pool_ = pool;
+    return pooled_ = true;
+  }
 
   size_t owned_weight_bytes() const override {
     size_t total = (scale_.size() + shift_.size()) * sizeof(float);
@@ -92,43 +112,93 @@ class Convolution : public Op {
     return total;
   }
 
+  // Per thread: the im2col block, or with a fused pooling the ring of rows; then the staged input.
   size_t scratch_bytes(int threads) const override {
-    return static_cast<size_t>(threads) * block_bytes() + staged_bytes();
+    return static_cast<size_t>(threads) * thread_bytes() + staged_bytes();
   }
 
   void run(const RunContext& ctx, const std::vector<const void*>& inputs, void* output) override {
     const float* x = fin(inputs, 0);
     float* y = static_cast<float*>(output);
     const int64_t pixels = oh_ * ow_, tiles = (pixels + tile_ - 1) / tile_;
-    const size_t block_stride = block_bytes() / sizeof(float);
-    float* staged = static_cast<float*>(ctx.scratch) + ctx.pool->size() * block_stride;
+    const size_t thread_stride = thread_bytes() / sizeof(float);
+    float* staged = static_cast<float*>(ctx.scratch) + ctx.pool->size() * thread_stride;
     ctx.pool->parallel_for(n_ * c_, [&](int64_t plane, int) {
       stage_plane(x + plane * h_ * w_, staged + plane * staged_plane());
     });
+    if (pooled_) return run_pooled(ctx, staged, y);
     ctx.pool->parallel_for(n_ * g_ * tiles, [&](int64_t task, int thread) {
       const int64_t t = task % tiles, ng = task / tiles, g = ng % g_, n = ng / g_;
       const int64_t first_plane = n * c_ + g * (c_ / g_);
       const float* image = x + first_plane * h_ * w_;
       const float* image_staged = staged + first_plane * staged_plane();
-      float* packed = static_cast<float*>(ctx.scratch) + thread * block_stride;
+      float* packed = static_cast<float*>(ctx.scratch) + thread * thread_stride;
       float* out = y + (n * o_ + g * (o_ / g_)) * pixels;
-      for (int64_t col = t * tile_, end = std::min(pixels, (t + 1) * tile_); col < end; col += kernel_.nr) {
-        if (ow_ >= kernel_.nr) {  // in place, within output row `row`; the row's last block ends at its end
-          const int64_t row = col / ow_;
-          col = std::min(col, (row + 1) * ow_ - kernel_.nr);
-          multiply(image_staged + row * sh_ * phase_row() + (col - row * ow_), block_offsets_.data(), kernel_.nr, g,
-                   out + col, pixels);
-        } else {
-          const int cols = static_cast<int>(std::min<int64_t>(kernel_.nr, end - col));
-          pack_block(image, col, cols, packed);
-          multiply(packed, nullptr, cols, g, out + col, pixels);
+      const int64_t end = std::min(pixels, (t + 1) * tile_);
+      if (ow_ >= kernel_.nr) {  // tiles of whole rows
+        for (int64_t row = t * tile_ / ow_; row < end / ow_; ++row) {
+          output_row(image_staged, row, g, out + row * ow_, pixels);
         }
+        return;
+      }
+      for (int64_t col = t * tile_; col < end; col += kernel_.nr) {
+        const int cols = static_cast<int>(std::min<int64_t>(kernel_.nr, end - col));
+        pack_block(image, col, cols, packed);
+        multiply(packed, nullptr, cols, g, out + col, pixels);
       }
     });
   }
 
  private:
   size_t block_bytes() const { return align64(static_cast<size_t>(k_ * kernel_.nr) * sizeof(float)); }
+  // With a fused pooling: KH_pool rows of all O/G channels of a group ([channel][KH_pool][OW]), then the
+  // pooling's row buffer (OW floats).
+  int64_t ring_floats() const { return o_ / g_ * pool_.kernel[0] * ow_; }
+  size_t thread_bytes() const {
+    return pooled_ ? align64(static_cast<size_t>(ring_floats() + ow_) * sizeof(float)) : block_bytes();
+  }
+
+  // Output row `row` (OW >= nr) of one image and group, read in place from its staged image, for every output
+  // channel (channel c's row at out + c * ldc): blocks of nr pixels, the last one ending at the row's end.
+  void output_row(const float* image_staged, int64_t row, int64_t g, float* out, int64_t ldc) const {
+    const int64_t nr = kernel_.nr;
+    for (int64_t col = 0; col < ow_; col += nr) {
+      const int64_t c = std::min(col, ow_ - nr);
+      multiply(image_staged + row * sh_ * phase_row() + c, block_offsets_.data(), static_cast<int>(nr), g, out + c,
+               ldc);
+    }
+  }
+
+  // The fused convolution + max pooling (the staged input is ready). A task is a band of pooled rows of one
+  // image and group; bands per image and group = ceil(threads / (N * G)), at most PH, so that every thread
+  // has a task. A pooled-row window of KH_pool rows with stride SH_pool shares KH_pool - SH_pool rows with the
+  // next window, so each band boundary recomputes up to that many convolution rows (ResNet's stem, 2 threads,
+  // batch 1: 1 of 112 rows).
+  void run_pooled(const RunContext& ctx, const float* staged, float* y) const {
+    const int64_t og = o_ / g_, ph = pool_.out[0], pw = pool_.out[1], slots = pool_.kernel[0];
+    const int64_t per_image = std::min(ph, std::max<int64_t>(1, (ctx.pool->size() + n_ * g_ - 1) / (n_ * g_)));
+    const int64_t band = (ph + per_image - 1) / per_image, bands = (ph + band - 1) / band;
+    const size_t thread_stride = thread_bytes() / sizeof(float);
+    ctx.pool->parallel_for(n_ * g_ * bands, [&](int64_t task, int thread) {
+      const int64_t b = task % bands, ng = task / bands, g = ng % g_, n = ng / g_;
+      const float* image_staged = staged + (n * c_ + g * (c_ / g_)) * staged_plane();
+      float* ring = static_cast<float*>(ctx.scratch) + thread * thread_stride;  // row h at slot h % slots
+      float* rows = ring + ring_floats();
+      float* out = y + (n * o_ + g * og) * ph * pw;
+      int64_t next = 0;  // convolution rows below `next` are computed (or not needed any more)
+      for (int64_t r = b * band; r < std::min(ph, (b + 1) * band); ++r) {
+        const Pool2d::Window w = pool_.window(r, 0);
+        for (int64_t h = std::max(next, w.valid_begin); h < w.valid_end; ++h) {
+          output_row(image_staged, h, g, ring + h % slots * ow_, slots * ow_);
+        }
+        next = std::max(next, w.valid_end);
+        for (int64_t c = 0; c < og; ++c) {
+          const float* channel = ring + c * slots * ow_;
+          pool_.output_row(r, [&](int64_t h) { return channel + h % slots * ow_; }, out + (c * ph + r) * pw, rows);
+        }
+      }
+    });
+  }
 
   // The staged image: each plane zero-padded to (H + 2 pad_h) x (W + 2 pad_w) and every padded row split by
   // column phase: for phase p < stride_w, padded columns p, p + sw, p + 2 sw, ... at [p * phase_width, ...).
@@ -213,6 +283,8 @@ class Convolution : public Op {
   std::vector<float> scale_, shift_;
   std::vector<int64_t> block_offsets_;  // K offsets of a one-row block's B rows in the staged image
   bool relu_ = false;
+  bool pooled_ = false;  // a fused max pooling `pool_`: run() writes the pooled tensor
+  Pool2d pool_;
 };
 
 }  // namespace
