@@ -20,7 +20,8 @@ import sys
 
 __all__ = ["ToolError", "UsageError", "ArgumentParser", "run", "debug_enabled", "format_error",
            "positive_int", "non_negative_int", "finite_float", "positive_float", "non_negative_float",
-           "fraction", "open_fraction", "int_in_range", "comma_list", "shape", "MAX_SHAPE_ELEMENTS"]
+           "fraction", "open_fraction", "int_in_range", "comma_list", "shape", "check_shape_size", "existing_folder",
+           "MAX_SHAPE_ELEMENTS"]
 
 USAGE_EXIT = 2
 FAILURE_EXIT = 1
@@ -192,6 +193,14 @@ def comma_list(item):
     return parse
 
 
+def existing_folder(text):
+    """argparse type: the path of a folder that exists."""
+    if not os.path.isdir(text):
+        problem = "is not a folder" if os.path.exists(text) else "does not exist"
+        raise argparse.ArgumentTypeError(f"{text!r} {problem}; expected an existing folder")
+    return text
+
+
 MAX_SHAPE_ELEMENTS = 1 << 26
 """Largest element count :func:`shape` accepts (256 MiB of float32): a bigger batch is a typo or needs a
 dedicated tool, and refusing it here keeps a tool from trying to allocate it."""
@@ -206,8 +215,18 @@ def shape(text):
         dims = ()
     if len(dims) < 2 or min(dims) < 1:
         raise argparse.ArgumentTypeError(f"expected a shape of positive integers like 1,3,224,224, got {text!r}")
+    try:
+        return check_shape_size(dims, f"shape {text!r}")
+    except UsageError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def check_shape_size(dims, what):
+    """Return ``dims`` if the tensor shape has at most :data:`MAX_SHAPE_ELEMENTS` elements, else raise
+    :class:`UsageError` naming ``what`` (e.g. ``"--batch 64 with --size 4096"``): for a shape that several
+    flags make together, checked before anything is allocated."""
     elements = math.prod(dims)
     if elements > MAX_SHAPE_ELEMENTS:
-        raise argparse.ArgumentTypeError(f"shape {text!r} has {elements:,} elements, more than the "
-                                         f"{MAX_SHAPE_ELEMENTS:,} allowed: use a smaller batch (1 is enough)")
-    return dims
+        raise UsageError(f"{what} makes a tensor of {elements:,} elements, more than the {MAX_SHAPE_ELEMENTS:,} "
+                         "allowed: use a smaller batch (1 is enough) or size")
+    return tuple(dims)

@@ -53,10 +53,35 @@ def test_summary_json_onto_a_folder(bad, tmp_path):
     (["training", "--classes", "0"], ["--classes", "'0'"]),
     (["training", "--batch-size", "0"], ["--batch-size", "'0'"]),
     (["training", "--steps", "-10"], ["--steps", "'-10'"]),
+    # zoo names: one rule (model_zoo.model_name) for every sub-command, at parsing time
+    (["models", "--model", "nosuch"], ["--model", "unknown model 'nosuch'", "lenet"]),
+    (["training", "--model", "lenet9"], ["--model", "unknown model 'lenet9'", "did you mean lenet"]),
+    (["runtime", "--model", "nosuch"], ["--model", "unknown model 'nosuch'"]),
+    (["runtime", "--models", "lenet", "resnet19"], ["--models", "unknown model 'resnet19'", "resnet18"]),
+    (["kernels", "--isa", "avx9"], ["--isa", "'avx9'", "portable"]),
+    (["kernels", "--shapes", "nosuch,7x7"], ["--shapes", "'nosuch' selects no shape", "resnet18-512x7x7"]),
+    (["kernels", "--shapes", "7x7,"], ["--shapes", "'7x7,'"]),
+    (["web", "--model", "alexnet"], ["--model", "'alexnet'"]),
+    (["web", "--models-source", "no/such/folder"], ["--models-source", "'no/such/folder' does not exist"]),
 ])
 def test_benchmark_flags(bad, monkeypatch, argv, fragments):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # kernels / models preset it; keep the session's environment
     bad(benchmark.main, argv, 2, *fragments, prog=BENCHMARK + (f" {argv[0]}" if len(argv) > 1 else ""))
+
+
+@pytest.mark.parametrize("argv, fragments", [
+    (["models", "--model", "lenet", "--size", "5"], ["'lenet' cannot take 1 x 5 x 5", "--size 28"]),
+    (["models", "--model", "lenet", "--size", "100000"], ["--size 100000", "elements"]),
+    (["models", "--model", "lenet", "--batch", "100000"], ["--batch 100000", "elements"]),
+    (["runtime", "--model", "lenet", "--size", "5"], ["'lenet' cannot take 1 x 5 x 5", "--size 28"]),
+    (["training", "--input-shape", "1,5,5"], ["'lenet' cannot take 1 x 5 x 5", "--input-shape 1,28,28"]),
+    (["training", "--input-shape", "1,28"], ["--input-shape 1,28", "C,H,W"]),
+    (["training", "--batch-size", "100000000"], ["--batch-size 100000000", "elements"]),
+])
+def test_benchmark_model_and_input_checked_before_measuring(bad, argv, fragments):
+    """Flags wrong only together (a model and its input) are usage errors found by shape inference on the
+    uninitialised model, before a model is initialised, converted or timed."""
+    bad(benchmark.main, argv, 2, *fragments, prog=BENCHMARK)
 
 
 def test_benchmark_json_into_a_missing_folder_fails_before_measuring(bad):

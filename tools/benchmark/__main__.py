@@ -62,9 +62,12 @@ def _main(argv):
     from bmxnet_ext.atomic import check_output_parent, write_text
 
     args = parse_args(argv)
+    module = _module(args.command)
+    if hasattr(module, "check_args"):
+        module.check_args(args)
     if args.json:
         check_output_parent(args.json)
-    results = _module(args.command).run(args)
+    results = module.run(args)
     if args.json:
         write_text(args.json, json.dumps(results, indent=2) + "\n")
         print(f"wrote {args.json}")
