@@ -275,9 +275,10 @@ def test_v1_model_without_input_shape(bad, v1_files):
 # ---- output paths --------------------------------------------------------------------------------------------
 
 def test_existing_output_folder_without_force(bad, lenet_files, tmp_path):
+    """A usage error (exit 2): the fix is a flag, as for bmxnet-train's run folder without --resume/--force."""
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "mine.txt").write_text("keep")
-    bad(main, [*lenet_files, "-o", "out"], 1, "already exists", "--force", prog=PROG)
+    bad(main, [*lenet_files, "-o", "out"], 2, "already exists", "--force", prog=PROG)
 
 
 @pytest.mark.parametrize("force", [[], ["--force"]])

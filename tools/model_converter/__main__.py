@@ -2,7 +2,8 @@
 
 Converts a Gluon model exported from ``bmxnet_ext`` layers (or, with BMXNet v1 operators in the symbol, a
 BMXNet v1 released model), verifies it against the original, writes it atomically and prints the report.
-Exit status: 0 on success, 2 on a bad flag, 1 on a bad input or a failed verification; nothing is written
+Exit status: 0 on success, 2 on a bad flag (or an existing output folder without ``--force``), 1 on a bad
+input or a failed verification; nothing is written
 then, and the error is one line ``bmxnet-convert: error: ...`` (``--debug`` or ``BMX_DEBUG=1`` for the
 traceback).
 """

@@ -23,6 +23,7 @@ import numpy as np
 
 from bmxnet_ext import bmxnet_v1, model_metadata, ops
 from bmxnet_ext.atomic import check_output_parent
+from bmxnet_ext.cli import UsageError
 from bmxnet_ext.manifest import MANIFEST_NAME
 
 from .graph import ConversionError, check_param_shapes, guess_input_shape, read_mxnet_model
@@ -106,13 +107,19 @@ def _require_shape(input_shape, what):
         raise ValueError(f"Expected `input_shape` for {what}, like (1, 3, 224, 224), got None.")
 
 
+class OutputExistsError(ConversionError, UsageError):
+    """The output folder exists and ``overwrite`` (``--force``) is not set: a :class:`ConversionError` for
+    callers, and for the command line a usage error (exit code 2) fixed by a flag, as ``bmxnet-train``'s run
+    folder that already holds a run without ``--resume`` / ``--force``."""
+
+
 def _check_options(output_dir, input_shape, exact, overwrite, output_format, prefix, metadata=None, fuse=True):
     if not isinstance(output_dir, (str, os.PathLike)) or not str(output_dir):
         raise ValueError(f"Expected `output_dir` to be a path, got {output_dir!r}.")
     check_output_parent(output_dir, folder=True)
     if os.path.exists(output_dir) and not overwrite:
-        raise ConversionError(f"Output directory {os.path.abspath(output_dir)!r} already exists; choose another "
-                              "or pass --force (overwrite=True) to replace it.")
+        raise OutputExistsError(f"Output directory {os.path.abspath(output_dir)!r} already exists; choose another "
+                                "or pass --force (overwrite=True) to replace it.")
     if input_shape is not None and (
             not isinstance(input_shape, (tuple, list)) or len(input_shape) < 2
             or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in input_shape)):
