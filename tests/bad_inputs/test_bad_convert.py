@@ -263,6 +263,14 @@ def test_prefix_with_a_folder(bad, lenet_files):
     bad(main, [*lenet_files, "-o", "out", "--prefix", "a/b"], 1, "prefix", "'a/b'", prog=PROG)
 
 
+@pytest.mark.parametrize("labels, count", [("imagenet1k", "1000"), ("three.txt", "3")])
+def test_class_names_that_do_not_number_the_outputs(bad, lenet_files, tmp_path, labels, count):
+    """LeNet has 10 outputs: 1000 or 3 class names would name its classes wrongly, and are refused."""
+    (tmp_path / "three.txt").write_text("cat\ndog\nbird\n")
+    bad(main, [*lenet_files, "-o", "out", "--labels", labels], 1, f"{count} class names", "10 outputs", "--labels",
+        prog=PROG)
+
+
 def test_v1_requested_for_a_gluon_model(bad, lenet_files):
     bad(main, [*lenet_files, "-o", "out", "--bmxnet-v1", "yes", "--input-shape", "1,1,28,28"], 1,
         "no QConvolution", prog=PROG)

@@ -206,12 +206,25 @@ def check_values(params, source):
     return notes
 
 
+def _check_labels(metadata, symbol, data_name, input_shape):
+    """Raise :class:`ConversionError` unless the class names to record number the outputs ``K`` of a model
+    whose output is ``(N, K)`` (shape inference only): a reader would otherwise name classes wrongly."""
+    if metadata is None or not metadata.labels:
+        return
+    _, outputs, _ = symbol.infer_shape(**{data_name: tuple(input_shape)})
+    if len(outputs) == 1 and len(outputs[0]) == 2 and outputs[0][1] != len(metadata.labels):
+        sets = ", ".join(f"{name} ({len(model_metadata.label_set(name))})" for name in model_metadata.LABEL_SETS)
+        raise ConversionError(f"{len(metadata.labels)} class names for a model with {outputs[0][1]} outputs: give "
+                              f"{outputs[0][1]} (--labels: a file with one name per line, or one of {sets}).")
+
+
 def _convert(source, layer_graph, original_symbol, original_params, original_aux, bytes_before, *, output_dir,
              input_shape, exact, overwrite, output_format, prefix, notes=(), metadata=None, fuse=True):
     """Shared tail: rewrite, verify, write, report."""
+    data_name = [n for n in original_symbol.list_arguments() if n not in original_params][0]
+    _check_labels(metadata, original_symbol, data_name, input_shape)
     rewritten = rewrite(layer_graph, exact=exact)
     converted_symbol = to_mxnet_symbol(rewritten.graph)
-    data_name = [n for n in original_symbol.list_arguments() if n not in original_params][0]
     verification = verify(original_symbol, original_params, original_aux, rewritten, converted_symbol, data_name,
                           input_shape, exact=exact)
     graph, fusions = rewritten.graph, []
