@@ -18,7 +18,7 @@ import math
 import os
 import sys
 
-__all__ = ["ToolError", "UsageError", "ArgumentParser", "run", "debug_enabled", "format_error",
+__all__ = ["ToolError", "UsageError", "ArgumentParser", "run", "debug_enabled", "format_error", "mxnet_reason",
            "positive_int", "non_negative_int", "finite_float", "positive_float", "non_negative_float",
            "fraction", "open_fraction", "int_in_range", "comma_list", "shape", "check_shape_size", "existing_folder",
            "MAX_SHAPE_ELEMENTS"]
@@ -68,6 +68,15 @@ def _one_line(text):
     if lines[0].startswith("Traceback") or lines[0].startswith("Stack trace"):
         lines = lines[-1:]
     return " ".join(lines)
+
+
+def mxnet_reason(err):
+    """The reason in an MXNet error, one line: the line stating the failure (MXNet's messages may start with a
+    Python or C++ stack trace header and end with the operator's argument list), for quoting inside a message
+    of a tool's own."""
+    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+    stated = [line for line in lines if line.startswith("MXNetError:") or "Check failed" in line]
+    return (stated or lines or [type(err).__name__])[0 if stated else -1]
 
 
 def format_error(prog, err):
