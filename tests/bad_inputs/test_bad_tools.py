@@ -110,6 +110,9 @@ def test_benchmark_runtime_without_bmx_run(bad):
     (["precision", "--precisions", "W0A1"], ["--precisions", "'W0A1'"]),
     (["precision", "--precisions", "W1"], ["--precisions", "'W1'"]),
     (["scaling", "--modes", "N,X"], ["--modes", "'X'"]),
+    (["visualization", "--images", "0"], ["--images", "'0'"]),
+    (["visualization", "--lenet-epochs", "-1"], ["--lenet-epochs", "'-1'"]),
+    (["visualization", "--dream-steps", "-5"], ["--dream-steps", "'-5'"]),
 ])
 def test_experiment_flags(bad, argv, fragments):
     bad(experiments.main, argv, 2, *fragments, prog=EXPERIMENTS + (f" {argv[0]}" if len(argv) > 1 else ""))
