@@ -88,9 +88,15 @@ def test_benchmark_json_into_a_missing_folder_fails_before_measuring(bad):
     bad(benchmark.main, ["training", "--json", "results/t.json"], 1, "results", "does not exist", prog=BENCHMARK)
 
 
-def test_benchmark_runtime_without_bmx_run(bad):
-    bad(benchmark.main, ["runtime", "--bmx-run", "no/such/bmx-run"], 1, "bmx-run not found", "no/such/bmx-run",
-        prog=BENCHMARK)
+@pytest.mark.parametrize("command", ["runtime", "web"])
+@pytest.mark.parametrize("path, problem", [("no/such/bmx-run", "does not exist"), ("folder", "is not an executable"),
+                                           ("notes.txt", "is not an executable")])
+def test_benchmark_bmx_run_that_is_not_an_executable(bad, tmp_path, command, path, problem):
+    """Refused when parsing, before a model is converted (a relative name was looked up on PATH after it)."""
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "notes.txt").write_text("not a program")
+    bad(benchmark.main, [command, "--bmx-run", path], 2, "--bmx-run", f"'{path}' {problem}", "bmxnet_ext/bin/bmx-run",
+        prog=f"{BENCHMARK} {command}")
 
 
 @pytest.mark.parametrize("argv, fragments", [

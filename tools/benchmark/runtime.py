@@ -67,15 +67,26 @@ def add_arguments(parser):
                         help="extra environment for the MXNet process; repeatable (default: none, i.e. MXNet's "
                              "own settings; its OpenMP busy waiting is its fastest, and since each side runs in "
                              "its own process it cannot slow the runtime down)")
-    parser.add_argument("--bmx-run", default=DEFAULT_BMX_RUN,
+    parser.add_argument("--bmx-run", type=bmx_run_path, default=DEFAULT_BMX_RUN,
                         help="the bmx-run executable (default: build/runtime-host/bmx-run, built with CMake "
                              "if missing)")
+
+
+def bmx_run_path(text):
+    """argparse type of ``--bmx-run``: an executable file, as an absolute path (the default one may be missing:
+    :func:`_ensure_bmx_run` builds it)."""
+    path = os.path.abspath(text)
+    if path != DEFAULT_BMX_RUN and not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        problem = "does not exist" if not os.path.exists(path) else "is not an executable file"
+        raise argparse.ArgumentTypeError(f"{text!r} {problem}; give the bmx-run executable, e.g. "
+                                         "bmxnet_ext/bin/bmx-run (built by setup.py build_ext --inplace)")
+    return path
 
 
 def _ensure_bmx_run(path):
     if os.path.exists(path):
         return path
-    if path != DEFAULT_BMX_RUN or shutil.which("cmake") is None:
+    if shutil.which("cmake") is None:
         raise ToolError(f"bmx-run not found at {path}; build it: cmake -S native/runtime -B build/runtime-host "
                          "&& cmake --build build/runtime-host")
     build = os.path.dirname(path)

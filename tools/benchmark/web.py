@@ -22,7 +22,7 @@ import numpy as np
 
 from bmxnet_ext import bmx_format
 from bmxnet_ext.cli import existing_folder, non_negative_int, positive_int
-from tools.benchmark.runtime import DEFAULT_BMX_RUN, _ensure_bmx_run
+from tools.benchmark.runtime import DEFAULT_BMX_RUN, _ensure_bmx_run, bmx_run_path
 
 __all__ = ["add_arguments", "run"]
 
@@ -44,7 +44,7 @@ def add_arguments(parser):
                              "that V8 has replaced its baseline code by optimised code (default: 1000)")
     parser.add_argument("--models-source", type=existing_folder, default=None,
                         help="folder of BMXNet v1's released models (default: $BMXNET_SHARED_DIR/models/bmxnet-v1)")
-    parser.add_argument("--bmx-run", default=DEFAULT_BMX_RUN,
+    parser.add_argument("--bmx-run", type=bmx_run_path, default=DEFAULT_BMX_RUN,
                         help="the bmx-run executable (default: build/runtime-host/bmx-run, built if missing)")
 
 
