@@ -271,6 +271,13 @@ def test_class_names_that_do_not_number_the_outputs(bad, lenet_files, tmp_path, 
         prog=PROG)
 
 
+@pytest.mark.parametrize("labels, reason", [("missing.txt", "No such file"), ("folder", "Is a directory")])
+def test_labels_that_are_no_file(bad, lenet_files, tmp_path, labels, reason):
+    (tmp_path / "folder").mkdir()
+    bad(main, [*lenet_files, "-o", "out", "--labels", labels], 1, f"--labels '{labels}'", reason, "imagenet1k",
+        prog=PROG)
+
+
 def test_v1_requested_for_a_gluon_model(bad, lenet_files):
     bad(main, [*lenet_files, "-o", "out", "--bmxnet-v1", "yes", "--input-shape", "1,1,28,28"], 1,
         "no QConvolution", prog=PROG)

@@ -12,7 +12,7 @@ import os
 import sys
 
 from bmxnet_ext.atomic import check_output_parent, write_text
-from bmxnet_ext.cli import ArgumentParser, UsageError, comma_list, finite_float, positive_float, run, shape
+from bmxnet_ext.cli import ArgumentParser, ToolError, UsageError, comma_list, finite_float, positive_float, run, shape
 
 from . import WRITERS, convert_bmxnet_v1, convert_files
 
@@ -60,9 +60,14 @@ def _metadata_flags(args):
     from bmxnet_ext import model_metadata
 
     fields = {"mean": args.mean, "std": args.std, "scale": args.scale}
-    if args.labels:
-        fields["labels"] = (model_metadata.label_set(args.labels) if args.labels in model_metadata.LABEL_SETS
-                            else model_metadata.read_labels_file(args.labels))
+    if args.labels in model_metadata.LABEL_SETS:
+        fields["labels"] = model_metadata.label_set(args.labels)
+    elif args.labels:
+        try:
+            fields["labels"] = model_metadata.read_labels_file(args.labels)
+        except OSError as err:
+            raise ToolError(f"--labels {args.labels!r} is neither a readable file ({err.strerror}) nor one of "
+                            f"{', '.join(model_metadata.LABEL_SETS)}") from None
     return {k: v for k, v in fields.items() if v is not None}
 
 
