@@ -20,7 +20,7 @@ import sys
 
 __all__ = ["ToolError", "UsageError", "ArgumentParser", "run", "debug_enabled", "format_error", "mxnet_reason",
            "positive_int", "non_negative_int", "finite_float", "positive_float", "non_negative_float",
-           "fraction", "open_fraction", "int_in_range", "comma_list", "shape", "check_shape_size", "existing_folder",
+           "fraction", "open_fraction", "int_in_range", "thread_count", "MAX_THREADS", "comma_list", "shape", "check_shape_size", "existing_folder",
            "MAX_SHAPE_ELEMENTS"]
 
 USAGE_EXIT = 2
@@ -189,6 +189,14 @@ def int_in_range(low, high):
         return value
     parse.__name__ = f"integer {low}..{high}"
     return parse
+
+
+MAX_THREADS = 256
+"""Most threads a tool's ``--threads`` accepts, as ``bmx-run --threads`` (``native/runtime/cli/main.cc``): more is
+a typo, and would have OpenMP or the kernels' pool try to start that many threads."""
+
+thread_count = int_in_range(1, MAX_THREADS)
+"""argparse type: a thread count from 1 to :data:`MAX_THREADS`."""
 
 
 def comma_list(item):

@@ -53,6 +53,10 @@ def test_summary_json_onto_a_folder(bad, tmp_path):
     (["training", "--classes", "0"], ["--classes", "'0'"]),
     (["training", "--batch-size", "0"], ["--batch-size", "'0'"]),
     (["training", "--steps", "-10"], ["--steps", "'-10'"]),
+    # thread counts beyond bmx-run's 256 hung (kernels) or crashed OpenMP (models) before
+    (["kernels", "--threads", "100000"], ["--threads", "from 1 to 256", "'100000'"]),
+    (["models", "--threads", "257"], ["--threads", "from 1 to 256", "'257'"]),
+    (["runtime", "--threads", "300"], ["--threads", "from 1 to 256", "'300'"]),
     # zoo names: one rule (model_zoo.model_name) for every sub-command, at parsing time
     (["models", "--model", "nosuch"], ["--model", "unknown model 'nosuch'", "lenet"]),
     (["training", "--model", "lenet9"], ["--model", "unknown model 'lenet9'", "did you mean lenet"]),

@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from bmxnet_ext.cli import ToolError, positive_float, positive_int
+from bmxnet_ext.cli import ToolError, positive_float, positive_int, thread_count
 from tools.benchmark import float_threads_before_mxnet
 
 # (name, in_channels, out_channels, height = width, kernel, stride, pad)
@@ -40,7 +40,7 @@ SHAPES = [
 
 
 def add_arguments(parser):
-    parser.add_argument("--threads", type=positive_int, default=None,
+    parser.add_argument("--threads", type=thread_count, default=None,
                         help="threads for the binary kernels and for MXNet's fp32 Convolution (default: all hardware threads)")
     parser.add_argument("--repeat", type=positive_int, default=50, help="timed runs per shape and path (default: 50)")
     from bmxnet_ext import native

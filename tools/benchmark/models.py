@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from bmxnet_ext.cli import non_negative_int, positive_int
+from bmxnet_ext.cli import non_negative_int, positive_int, thread_count
 from model_zoo import model_name
 from tools.benchmark import check_model_input, float_threads_before_mxnet, zoo_input_shape
 
@@ -30,7 +30,7 @@ def add_arguments(parser):
                         help="input height and width (default: the model's own, 224 for resnet18)")
     parser.add_argument("--repeat", type=positive_int, default=30, help="timed calls per model and variant (default: 30)")
     parser.add_argument("--warmup", type=non_negative_int, default=5, help="untimed calls first (default: 5)")
-    parser.add_argument("--threads", type=positive_int, default=None,
+    parser.add_argument("--threads", type=thread_count, default=None,
                         help="threads of the binary kernels (sets BMX_NUM_THREADS before their first call; "
                              "default: BMX_NUM_THREADS or all hardware threads)")
 

@@ -24,7 +24,7 @@ import tempfile
 
 import numpy as np
 
-from bmxnet_ext.cli import ToolError, non_negative_int, positive_int
+from bmxnet_ext.cli import ToolError, non_negative_int, positive_int, thread_count
 from model_zoo import model_name
 from tools.benchmark import check_model_input, zoo_input_shape
 
@@ -56,7 +56,7 @@ def add_arguments(parser):
                         help="zoo model; repeatable (default: resnet18 and densenet21_k140)")
     parser.add_argument("--models", type=model_name, nargs="+", default=None, metavar="NAME",
                         help="zoo models, several at once; adds to --model (default: none)")
-    parser.add_argument("--threads", type=positive_int, action="append", default=None,
+    parser.add_argument("--threads", type=thread_count, action="append", default=None,
                         help="thread count; repeatable (default: 1 and 2)")
     parser.add_argument("--size", type=positive_int, default=None,
                         help="input height and width (default: the model's own, 224 for resnet18)")
