@@ -104,6 +104,18 @@ def test_benchmark_bmx_run_that_is_not_an_executable(bad, tmp_path, command, pat
 
 
 @pytest.mark.parametrize("argv, fragments", [
+    (["models", "--models-source", "no/such/folder"], ["--models-source", "'no/such/folder' does not exist"]),
+    (["serve", "--models-source", "notes.txt"], ["--models-source", "'notes.txt' is not a folder"]),
+])
+def test_web_flags(bad, tmp_path, argv, fragments):
+    """A bad source folder of the demo models was found only after the WebAssembly build (minutes)."""
+    from tools.web.__main__ import PROG, main
+
+    (tmp_path / "notes.txt").write_text("not a folder")
+    bad(main, argv, 2, *fragments, prog=PROG)
+
+
+@pytest.mark.parametrize("argv, fragments", [
     ([], ["required: experiment"]),
     (["dropout"], ["invalid choice: 'dropout'"]),
     (["clip", "--thresholds=-0.5,1"], ["--thresholds", "'-0.5'"]),
