@@ -20,8 +20,8 @@ import sys
 
 __all__ = ["ToolError", "UsageError", "ArgumentParser", "run", "debug_enabled", "format_error", "mxnet_reason",
            "positive_int", "non_negative_int", "finite_float", "positive_float", "non_negative_float",
-           "fraction", "open_fraction", "int_in_range", "thread_count", "MAX_THREADS", "comma_list", "shape", "check_shape_size", "existing_folder",
-           "MAX_SHAPE_ELEMENTS"]
+           "fraction", "open_fraction", "int_in_range", "thread_count", "MAX_THREADS", "comma_list", "shape",
+           "check_shape_size", "MAX_SHAPE_ELEMENTS", "nonempty_path", "existing_folder"]
 
 USAGE_EXIT = 2
 FAILURE_EXIT = 1
@@ -208,6 +208,14 @@ def comma_list(item):
         return [item(part) for part in parts]
     parse.__name__ = f"list of {getattr(item, '__name__', 'values')}"
     return parse
+
+
+def nonempty_path(text):
+    """argparse type: a file or folder path, not the empty string (which a tool would otherwise take for
+    "not given" and silently skip the output or fall back to the default folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a file or folder path, got {text!r}")
+    return text
 
 
 def existing_folder(text):

@@ -8,9 +8,9 @@ import subprocess
 import mxnet as mx
 import numpy as np
 import pytest
+from bad_inputs.conftest import snapshot
 
 from bmxnet_ext import bmx_format, model_metadata
-from bad_inputs.conftest import snapshot
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def test_bad_bmx_run(bmx_run, model, tmp_path, args, code, fragments):
     np.save(tmp_path / "x.npy", np.zeros((1, 1, 12, 12), np.float32))
     before = snapshot(tmp_path)
     argv = [bmx_run, *([model] if args else []), *args]
-    proc = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("bmx-run: error: "), proc.stderr
     assert proc.returncode == code, (proc.returncode, lines[0])
@@ -68,6 +68,6 @@ def test_matching_labels_and_outputs_still_run(bmx_run, model, tmp_path):
     (tmp_path / "ten.txt").write_text("".join(f"digit {i}\n" for i in range(10)))
     np.save(tmp_path / "x.npy", np.ones((1, 1, 12, 12), np.float32))
     proc = subprocess.run([bmx_run, model, "--input", "x.npy", "--labels", "ten.txt", "--save-outputs", ".",
-                           "--repeat", "1"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+                           "--repeat", "1"], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "digit " in proc.stdout and os.path.exists(tmp_path / "output_0.npy")

@@ -103,6 +103,25 @@ def test_benchmark_bmx_run_that_is_not_an_executable(bad, tmp_path, command, pat
         prog=f"{BENCHMARK} {command}")
 
 
+@pytest.mark.parametrize("tool, argv, prog", [
+    ("tools.summary", ["lenet", "--json", ""], SUMMARY),
+    ("tools.benchmark.__main__", ["training", "--json", " "], BENCHMARK + " training"),
+    ("tools.model_converter.__main__", ["a-symbol.json", "a-0000.params", "-o", "out", "--json", ""],
+     "bmxnet-convert"),
+    ("model_zoo.model_store", ["--root", "", "list"], STORE),
+    ("tools.visualize.__main__", ["layers", "--model", "lenet", "--model-root", ""], "bmxnet-visualize layers"),
+    ("tools.experiments.__main__", ["visualization", "--model-root", ""], EXPERIMENTS + " visualization"),
+    ("tools.experiments.__main__", ["clip", "--data-dir", ""], EXPERIMENTS + " clip"),
+    ("tools.train.__main__", ["--data-dir", ""], "bmxnet-train"),
+])
+def test_empty_paths_are_refused(bad, tool, argv, prog):
+    """An empty path was taken for "not given": no JSON written, or the default folder used, silently."""
+    import importlib
+
+    flag = [a for a in argv if a.startswith("--")][-1]
+    bad(importlib.import_module(tool).main, argv, 2, f"argument {flag}", "expected a file or folder path", prog=prog)
+
+
 @pytest.mark.parametrize("argv, fragments", [
     (["models", "--models-source", "no/such/folder"], ["--models-source", "'no/such/folder' does not exist"]),
     (["serve", "--models-source", "notes.txt"], ["--models-source", "'notes.txt' is not a folder"]),

@@ -12,7 +12,8 @@ import os
 import sys
 
 from bmxnet_ext.atomic import check_output_parent, write_text
-from bmxnet_ext.cli import ArgumentParser, ToolError, UsageError, comma_list, finite_float, positive_float, run, shape
+from bmxnet_ext.cli import (ArgumentParser, ToolError, UsageError, comma_list, finite_float, nonempty_path,
+                            positive_float, run, shape)
 
 from . import WRITERS, convert_bmxnet_v1, convert_files
 
@@ -40,7 +41,8 @@ def parse_args(argv=None):
     parser.add_argument("--prefix", default=None, help="output file prefix (default: the input's)")
     parser.add_argument("--bmxnet-v1", choices=("auto", "yes", "no"), default="auto",
                         help="treat the input as a BMXNet v1 model (default: auto, by its operators)")
-    parser.add_argument("--json", metavar="FILE", default=None, help="also write the report as JSON (default: none)")
+    parser.add_argument("--json", type=nonempty_path, metavar="FILE", default=None,
+                        help="also write the report as JSON (default: none)")
     meta = parser.add_argument_group(
         "input convention and class names recorded in the output (default: from the training run's args.json "
         "beside the symbol, or BMXNet v1's convention; docs/converter.md)")

@@ -18,7 +18,7 @@ import sys
 from bmxnet_ext import constraints, model_metadata, quantizers
 from bmxnet_ext.atomic import check_output_folder, remove_stale_temporaries, write_text
 from bmxnet_ext.cli import (ArgumentParser, ToolError, fraction, int_in_range, non_negative_float,
-                            non_negative_int, open_fraction, positive_float, positive_int)
+                            non_negative_int, nonempty_path, open_fraction, positive_float, positive_int)
 from bmxnet_ext.layers import SCALING_MODES
 from bmxnet_ext.quantizers import ACTIVATION_METHODS
 from model_zoo import model_name
@@ -117,7 +117,7 @@ def build_parser():
                         f"{', '.join(sorted(constraints.REGISTRY))} (default: the model's own)")
     g = p.add_argument_group("data")
     g.add_argument("--dataset", default="digits", choices=DATASETS, help="dataset (default: digits)")
-    g.add_argument("--data-dir", default=None,
+    g.add_argument("--data-dir", type=nonempty_path, default=None,
                    help="folder holding (or receiving) the dataset's files, relative to the current folder "
                         "(default: mnist-test-split reads $BMXNET_MNIST_DIR or ../shared/data/mnist-test, digits "
                         "needs none, the others need it)")
