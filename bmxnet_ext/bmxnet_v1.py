@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .cli import mxnet_reason
 from .words import WORD_BITS  # the released 64-bit models use our word size
 
 __all__ = ["WORD_BITS", "BINARY_OPS", "V1BinaryLayer", "V1Model", "read_v1_model", "unpack_v1_words",
@@ -132,14 +133,6 @@ def _not_a_file(path):
     return "is a folder, not a file" if os.path.isdir(path) else "not found"
 
 
-def _mxnet_reason(err):
-    """The reason in an MXNet error, one line: the line stating the failure (MXNet's messages may start with a
-    stack trace header and end with the operator's argument list)."""
-    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
-    stated = [line for line in lines if line.startswith("MXNetError:") or "Check failed" in line]
-    return (stated or lines or [type(err).__name__])[0 if stated else -1]
-
-
 def _load_params(params_file):
     import mxnet as mx
 
@@ -149,7 +142,7 @@ def _load_params(params_file):
         loaded = mx.nd.load(params_file)
     except mx.base.MXNetError as err:
         raise ValueError(f"Cannot read BMXNet v1 params {params_file!r} (truncated or corrupt?): "
-                         f"{_mxnet_reason(err)}") from err
+                         f"{mxnet_reason(err)}") from err
     if not isinstance(loaded, dict):
         raise ValueError(f"Expected named arrays in {params_file!r}, got an unnamed list.")
     args, aux = {}, {}
@@ -286,7 +279,7 @@ def check_shapes(model, input_shape):
             arg_shapes, _, aux_shapes = symbol.infer_shape(**{data[0]: tuple(input_shape)})
     except mx.base.MXNetError as err:
         raise ValueError(f"The v1 model does not accept input shape {tuple(input_shape)}: "
-                         f"{_mxnet_reason(err)}") from err
+                         f"{mxnet_reason(err)}") from err
     if arg_shapes is None:
         raise ValueError(f"The shapes of the v1 model cannot be inferred from input shape {tuple(input_shape)} "
                          "(some outputs do not depend on the input?): the symbol is not a usable model.")
@@ -344,7 +337,7 @@ def reference_symbol(model):
             built.append(_node_symbol(mx.sym, node, model, layers, built))
         except (mx.base.MXNetError, TypeError) as err:  # TypeError: an attribute named like an argument
             raise ValueError(f"{node['name']}: MXNet refuses operator {node['op']} with attributes "
-                             f"{model.node_attrs(node)}: {_mxnet_reason(err)}") from None
+                             f"{model.node_attrs(node)}: {mxnet_reason(err)}") from None
     heads = [_output(built, i, o, "the outputs") for i, o, *_ in model.heads]
     return heads[0] if len(heads) == 1 else mx.sym.Group(heads)
 

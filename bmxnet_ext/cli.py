@@ -18,9 +18,10 @@ import math
 import os
 import sys
 
-__all__ = ["ToolError", "UsageError", "ArgumentParser", "run", "debug_enabled", "format_error",
+__all__ = ["ToolError", "UsageError", "ArgumentParser", "run", "debug_enabled", "format_error", "mxnet_reason",
            "positive_int", "non_negative_int", "finite_float", "positive_float", "non_negative_float",
-           "fraction", "open_fraction", "int_in_range", "comma_list", "shape", "MAX_SHAPE_ELEMENTS"]
+           "fraction", "open_fraction", "int_in_range", "thread_count", "MAX_THREADS", "comma_list", "shape",
+           "check_shape_size", "MAX_SHAPE_ELEMENTS", "nonempty_path", "existing_folder"]
 
 USAGE_EXIT = 2
 FAILURE_EXIT = 1
@@ -67,6 +68,15 @@ def _one_line(text):
     if lines[0].startswith("Traceback") or lines[0].startswith("Stack trace"):
         lines = lines[-1:]
     return " ".join(lines)
+
+
+def mxnet_reason(err):
+    """The reason in an MXNet error, one line: the line stating the failure (MXNet's messages may start with a
+    Python or C++ stack trace header and end with the operator's argument list), for quoting inside a message
+    of a tool's own."""
+    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+    stated = [line for line in lines if line.startswith("MXNetError:") or "Check failed" in line]
+    return (stated or lines or [type(err).__name__])[0 if stated else -1]
 
 
 def format_error(prog, err):
@@ -181,6 +191,14 @@ def int_in_range(low, high):
     return parse
 
 
+MAX_THREADS = 256
+"""Most threads a tool's ``--threads`` accepts, as ``bmx-run --threads`` (``native/runtime/cli/main.cc``): more is
+a typo, and would have OpenMP or the kernels' pool try to start that many threads."""
+
+thread_count = int_in_range(1, MAX_THREADS)
+"""argparse type: a thread count from 1 to :data:`MAX_THREADS`."""
+
+
 def comma_list(item):
     """argparse type factory: one or more comma-separated values, each parsed by the argparse type ``item``."""
     def parse(text):
@@ -190,6 +208,22 @@ def comma_list(item):
         return [item(part) for part in parts]
     parse.__name__ = f"list of {getattr(item, '__name__', 'values')}"
     return parse
+
+
+def nonempty_path(text):
+    """argparse type: a file or folder path, not the empty string (which a tool would otherwise take for
+    "not given" and silently skip the output or fall back to the default folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a file or folder path, got {text!r}")
+    return text
+
+
+def existing_folder(text):
+    """argparse type: the path of a folder that exists."""
+    if not os.path.isdir(text):
+        problem = "is not a folder" if os.path.exists(text) else "does not exist"
+        raise argparse.ArgumentTypeError(f"{text!r} {problem}; expected an existing folder")
+    return text
 
 
 MAX_SHAPE_ELEMENTS = 1 << 26
@@ -206,8 +240,18 @@ def shape(text):
         dims = ()
     if len(dims) < 2 or min(dims) < 1:
         raise argparse.ArgumentTypeError(f"expected a shape of positive integers like 1,3,224,224, got {text!r}")
+    try:
+        return check_shape_size(dims, f"shape {text!r}")
+    except UsageError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def check_shape_size(dims, what):
+    """Return ``dims`` if the tensor shape has at most :data:`MAX_SHAPE_ELEMENTS` elements, else raise
+    :class:`UsageError` naming ``what`` (e.g. ``"--batch 64 with --size 4096"``): for a shape that several
+    flags make together, checked before anything is allocated."""
     elements = math.prod(dims)
     if elements > MAX_SHAPE_ELEMENTS:
-        raise argparse.ArgumentTypeError(f"shape {text!r} has {elements:,} elements, more than the "
-                                         f"{MAX_SHAPE_ELEMENTS:,} allowed: use a smaller batch (1 is enough)")
-    return dims
+        raise UsageError(f"{what} makes a tensor of {elements:,} elements, more than the {MAX_SHAPE_ELEMENTS:,} "
+                         "allowed: use a smaller batch (1 is enough) or size")
+    return tuple(dims)

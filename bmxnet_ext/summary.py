@@ -35,6 +35,7 @@ import mxnet as mx
 from mxnet.gluon import nn
 
 from . import quantizers
+from .cli import mxnet_reason
 from .layers import CONFIG_ATTR, LAYER_ATTR, QActivation, RSign
 from .words import WORD_BYTES, words_for
 
@@ -253,7 +254,7 @@ def _infer_shapes(net, traced, input_shape):
         arg_shapes, out_shapes, aux_shapes = group.infer_shape(data=tuple(input_shape))
     except mx.base.MXNetError as err:
         raise ValueError(f"Cannot run {type(net).__name__} on input_shape={tuple(input_shape)}: "
-                         f"{str(err).splitlines()[0]}") from None
+                         f"{mxnet_reason(err)}") from None
     args = dict(zip(group.list_arguments(), arg_shapes))
     args.update(zip(group.list_auxiliary_states(), aux_shapes))
     return {"args": args, "outputs": out_shapes}

@@ -21,9 +21,9 @@ from . import xnornet as _xnornet  # noqa: F401
 from .binary_densenet import BinaryDenseNet, binary_densenet
 from .densenet import DenseNet, densenet
 from .meliusnet import MeliusNet, meliusnet
-from .registry import default_input_shape, get_model, list_models, register_model
+from .registry import default_input_shape, get_model, list_models, model_name, register_model
 from .resnet import ResNetV2, resnet
 from .resnet_e import ResNetE, resnet_e
 
-__all__ = ["get_model", "list_models", "register_model", "default_input_shape", "ResNetV2", "resnet", "DenseNet", "densenet",
+__all__ = ["get_model", "list_models", "model_name", "register_model", "default_input_shape", "ResNetV2", "resnet", "DenseNet", "densenet",
            "ResNetE", "resnet_e", "BinaryDenseNet", "binary_densenet", "MeliusNet", "meliusnet"]

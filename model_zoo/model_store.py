@@ -31,7 +31,7 @@ import urllib.request
 from dataclasses import dataclass
 
 from bmxnet_ext.atomic import atomic_file, check_output_folder
-from bmxnet_ext.cli import ArgumentParser, ToolError, format_error, run
+from bmxnet_ext.cli import ArgumentParser, ToolError, format_error, nonempty_path, run
 
 __all__ = ["ModelStoreError", "StoredFile", "PRETRAINED", "DEFAULT_BASE_URL", "default_root", "base_url",
            "pretrained_models", "registered_files", "get_model_files", "add_file", "add_folder", "sha256_of"]
@@ -284,7 +284,7 @@ PROG = "python -m model_zoo.model_store"
 
 def _main(argv):
     parser = ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--root", default=None, help=f"store folder (default: {default_root()})")
+    parser.add_argument("--root", type=nonempty_path, default=None, help=f"store folder (default: {default_root()})")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
     add = sub.add_parser("add", help="verify files (or a folder's registered files) and copy them into the store")
     add.add_argument("files", nargs="+", metavar="FILE_OR_FOLDER")

@@ -3,12 +3,14 @@
 Each architecture module decorates its named variants with :func:`register_model`; importing
 :mod:`model_zoo` imports every family, so the registry is complete once the package is imported.
 """
+import argparse
+import difflib
 import fnmatch
 import json
 
 from bmxnet_ext.atomic import write_text
 
-__all__ = ["register_model", "get_model", "list_models", "default_input_shape"]
+__all__ = ["register_model", "get_model", "list_models", "default_input_shape", "model_name"]
 
 IMAGENET_INPUT = (3, 224, 224)
 
@@ -50,6 +52,20 @@ def _checked_name(name):
     key = name.lower() if isinstance(name, str) else name
     if key not in _MODELS:
         raise ValueError(f"Expected `name` to be one of {list_models()}, got {name!r}.")
+    return key
+
+
+def model_name(text):
+    """argparse type of every tool's ``--model``: a registered name (any case) -> its lower-case key.
+
+    An unknown name is refused with the closest registered ones, or the whole list when none is close, so a
+    tool stops at parsing time, before it builds or loads anything.
+    """
+    key = text.lower()
+    if key not in _MODELS:
+        close = difflib.get_close_matches(key, list_models(), n=3)
+        hint = f"did you mean {', '.join(close)}?" if close else f"expected one of {', '.join(list_models())}"
+        raise argparse.ArgumentTypeError(f"unknown model {text!r}; {hint}")
     return key
 
 

@@ -8,7 +8,7 @@ import json
 import sys
 
 from bmxnet_ext.atomic import check_output_parent, write_text
-from bmxnet_ext.cli import ArgumentParser, int_in_range, positive_int, run, shape
+from bmxnet_ext.cli import ArgumentParser, int_in_range, nonempty_path, positive_int, run, shape
 from bmxnet_ext.summary import summary
 from model_zoo import default_input_shape, get_model, list_models
 
@@ -25,7 +25,7 @@ def parse_args(argv=None):
     parser.add_argument("--bits-a", type=_bits, default=None, help="activation bits (default: --bits)")
     parser.add_argument("--classes", type=positive_int, default=None,
                         help="output classes (default: the model's own)")
-    parser.add_argument("--json", metavar="FILE", default=None,
+    parser.add_argument("--json", type=nonempty_path, metavar="FILE", default=None,
                         help="also write the totals as JSON to FILE (default: none)")
     return parser.parse_args(argv)
 

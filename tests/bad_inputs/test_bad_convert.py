@@ -263,6 +263,21 @@ def test_prefix_with_a_folder(bad, lenet_files):
     bad(main, [*lenet_files, "-o", "out", "--prefix", "a/b"], 1, "prefix", "'a/b'", prog=PROG)
 
 
+@pytest.mark.parametrize("labels, count", [("imagenet1k", "1000"), ("three.txt", "3")])
+def test_class_names_that_do_not_number_the_outputs(bad, lenet_files, tmp_path, labels, count):
+    """LeNet has 10 outputs: 1000 or 3 class names would name its classes wrongly, and are refused."""
+    (tmp_path / "three.txt").write_text("cat\ndog\nbird\n")
+    bad(main, [*lenet_files, "-o", "out", "--labels", labels], 1, f"{count} class names", "10 outputs", "--labels",
+        prog=PROG)
+
+
+@pytest.mark.parametrize("labels, reason", [("missing.txt", "No such file"), ("folder", "Is a directory")])
+def test_labels_that_are_no_file(bad, lenet_files, tmp_path, labels, reason):
+    (tmp_path / "folder").mkdir()
+    bad(main, [*lenet_files, "-o", "out", "--labels", labels], 1, f"--labels '{labels}'", reason, "imagenet1k",
+        prog=PROG)
+
+
 def test_v1_requested_for_a_gluon_model(bad, lenet_files):
     bad(main, [*lenet_files, "-o", "out", "--bmxnet-v1", "yes", "--input-shape", "1,1,28,28"], 1,
         "no QConvolution", prog=PROG)
@@ -275,9 +290,10 @@ def test_v1_model_without_input_shape(bad, v1_files):
 # ---- output paths --------------------------------------------------------------------------------------------
 
 def test_existing_output_folder_without_force(bad, lenet_files, tmp_path):
+    """A usage error (exit 2): the fix is a flag, as for bmxnet-train's run folder without --resume/--force."""
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "mine.txt").write_text("keep")
-    bad(main, [*lenet_files, "-o", "out"], 1, "already exists", "--force", prog=PROG)
+    bad(main, [*lenet_files, "-o", "out"], 2, "already exists", "--force", prog=PROG)
 
 
 @pytest.mark.parametrize("force", [[], ["--force"]])

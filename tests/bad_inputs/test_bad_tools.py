@@ -53,19 +53,85 @@ def test_summary_json_onto_a_folder(bad, tmp_path):
     (["training", "--classes", "0"], ["--classes", "'0'"]),
     (["training", "--batch-size", "0"], ["--batch-size", "'0'"]),
     (["training", "--steps", "-10"], ["--steps", "'-10'"]),
+    # thread counts beyond bmx-run's 256 hung (kernels) or crashed OpenMP (models) before
+    (["kernels", "--threads", "100000"], ["--threads", "from 1 to 256", "'100000'"]),
+    (["models", "--threads", "257"], ["--threads", "from 1 to 256", "'257'"]),
+    (["runtime", "--threads", "300"], ["--threads", "from 1 to 256", "'300'"]),
+    # zoo names: one rule (model_zoo.model_name) for every sub-command, at parsing time
+    (["models", "--model", "nosuch"], ["--model", "unknown model 'nosuch'", "lenet"]),
+    (["training", "--model", "lenet9"], ["--model", "unknown model 'lenet9'", "did you mean lenet"]),
+    (["runtime", "--model", "nosuch"], ["--model", "unknown model 'nosuch'"]),
+    (["runtime", "--models", "lenet", "resnet19"], ["--models", "unknown model 'resnet19'", "resnet18"]),
+    (["kernels", "--isa", "avx9"], ["--isa", "'avx9'", "portable"]),
+    (["kernels", "--shapes", "nosuch,7x7"], ["--shapes", "'nosuch' selects no shape", "resnet18-512x7x7"]),
+    (["kernels", "--shapes", "7x7,"], ["--shapes", "'7x7,'"]),
+    (["web", "--model", "alexnet"], ["--model", "'alexnet'"]),
+    (["web", "--models-source", "no/such/folder"], ["--models-source", "'no/such/folder' does not exist"]),
 ])
 def test_benchmark_flags(bad, monkeypatch, argv, fragments):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # kernels / models preset it; keep the session's environment
     bad(benchmark.main, argv, 2, *fragments, prog=BENCHMARK + (f" {argv[0]}" if len(argv) > 1 else ""))
 
 
+@pytest.mark.parametrize("argv, fragments", [
+    (["models", "--model", "lenet", "--size", "5"], ["'lenet' cannot take 1 x 5 x 5", "--size 28"]),
+    (["models", "--model", "lenet", "--size", "100000"], ["--size 100000", "elements"]),
+    (["models", "--model", "lenet", "--batch", "100000"], ["--batch 100000", "elements"]),
+    (["runtime", "--model", "lenet", "--size", "5"], ["'lenet' cannot take 1 x 5 x 5", "--size 28"]),
+    (["training", "--input-shape", "1,5,5"], ["'lenet' cannot take 1 x 5 x 5", "--input-shape 1,28,28"]),
+    (["training", "--input-shape", "1,28"], ["--input-shape 1,28", "C,H,W"]),
+    (["training", "--batch-size", "100000000"], ["--batch-size 100000000", "elements"]),
+])
+def test_benchmark_model_and_input_checked_before_measuring(bad, argv, fragments):
+    """Flags wrong only together (a model and its input) are usage errors found by shape inference on the
+    uninitialised model, before a model is initialised, converted or timed."""
+    bad(benchmark.main, argv, 2, *fragments, prog=BENCHMARK)
+
+
 def test_benchmark_json_into_a_missing_folder_fails_before_measuring(bad):
     bad(benchmark.main, ["training", "--json", "results/t.json"], 1, "results", "does not exist", prog=BENCHMARK)
 
 
-def test_benchmark_runtime_without_bmx_run(bad):
-    bad(benchmark.main, ["runtime", "--bmx-run", "no/such/bmx-run"], 1, "bmx-run not found", "no/such/bmx-run",
-        prog=BENCHMARK)
+@pytest.mark.parametrize("command", ["runtime", "web"])
+@pytest.mark.parametrize("path, problem", [("no/such/bmx-run", "does not exist"), ("folder", "is not an executable"),
+                                           ("notes.txt", "is not an executable")])
+def test_benchmark_bmx_run_that_is_not_an_executable(bad, tmp_path, command, path, problem):
+    """Refused when parsing, before a model is converted (a relative name was looked up on PATH after it)."""
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "notes.txt").write_text("not a program")
+    bad(benchmark.main, [command, "--bmx-run", path], 2, "--bmx-run", f"'{path}' {problem}", "bmxnet_ext/bin/bmx-run",
+        prog=f"{BENCHMARK} {command}")
+
+
+@pytest.mark.parametrize("tool, argv, prog", [
+    ("tools.summary", ["lenet", "--json", ""], SUMMARY),
+    ("tools.benchmark.__main__", ["training", "--json", " "], BENCHMARK + " training"),
+    ("tools.model_converter.__main__", ["a-symbol.json", "a-0000.params", "-o", "out", "--json", ""],
+     "bmxnet-convert"),
+    ("model_zoo.model_store", ["--root", "", "list"], STORE),
+    ("tools.visualize.__main__", ["layers", "--model", "lenet", "--model-root", ""], "bmxnet-visualize layers"),
+    ("tools.experiments.__main__", ["visualization", "--model-root", ""], EXPERIMENTS + " visualization"),
+    ("tools.experiments.__main__", ["clip", "--data-dir", ""], EXPERIMENTS + " clip"),
+    ("tools.train.__main__", ["--data-dir", ""], "bmxnet-train"),
+])
+def test_empty_paths_are_refused(bad, tool, argv, prog):
+    """An empty path was taken for "not given": no JSON written, or the default folder used, silently."""
+    import importlib
+
+    flag = [a for a in argv if a.startswith("--")][-1]
+    bad(importlib.import_module(tool).main, argv, 2, f"argument {flag}", "expected a file or folder path", prog=prog)
+
+
+@pytest.mark.parametrize("argv, fragments", [
+    (["models", "--models-source", "no/such/folder"], ["--models-source", "'no/such/folder' does not exist"]),
+    (["serve", "--models-source", "notes.txt"], ["--models-source", "'notes.txt' is not a folder"]),
+])
+def test_web_flags(bad, tmp_path, argv, fragments):
+    """A bad source folder of the demo models was found only after the WebAssembly build (minutes)."""
+    from tools.web.__main__ import PROG, main
+
+    (tmp_path / "notes.txt").write_text("not a folder")
+    bad(main, argv, 2, *fragments, prog=PROG)
 
 
 @pytest.mark.parametrize("argv, fragments", [
@@ -85,6 +151,9 @@ def test_benchmark_runtime_without_bmx_run(bad):
     (["precision", "--precisions", "W0A1"], ["--precisions", "'W0A1'"]),
     (["precision", "--precisions", "W1"], ["--precisions", "'W1'"]),
     (["scaling", "--modes", "N,X"], ["--modes", "'X'"]),
+    (["visualization", "--images", "0"], ["--images", "'0'"]),
+    (["visualization", "--lenet-epochs", "-1"], ["--lenet-epochs", "'-1'"]),
+    (["visualization", "--dream-steps", "-5"], ["--dream-steps", "'-5'"]),
 ])
 def test_experiment_flags(bad, argv, fragments):
     bad(experiments.main, argv, 2, *fragments, prog=EXPERIMENTS + (f" {argv[0]}" if len(argv) > 1 else ""))

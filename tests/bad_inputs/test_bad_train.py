@@ -115,6 +115,18 @@ def test_checkpoint_with_missing_file_is_one_line(bad, tmp_path):
     bad(main, ["--run-dir", "run", "--resume", "--epochs", "2"], 1, "lacks 'net.params'", prog=PROG)
 
 
+def test_init_from_a_file_that_is_not_parameters(tmp_path, capsys, monkeypatch):
+    """Found once the run has started (its log lines come first), the error ends it, leaving nothing behind; MXNet's
+    message starts with a Python stack trace header, and the line quotes its reason, not the header."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "weights.params").write_text("garbage")
+    assert main(["--run-dir", "run", "--init-from", "weights.params", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and not (tmp_path / "run").exists()
+    assert err.strip().splitlines()[-1].startswith(
+        "bmxnet-train: error: --init-from weights.params is not an MXNet parameter file (MXNetError: Check failed")
+
+
 def test_missing_mnist_folder(bad, tmp_path):
     bad(main, ["--dataset", "mnist-test-split", "--data-dir", tmp_path / "absent", "--run-dir", "run"], 1,
         "absent", prog=PROG)

@@ -258,5 +258,5 @@ def test_command_line_converts_and_reports(exported, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "binary layers (packed)" in printed and "(1, 1, 28, 28) recorded in the export" in printed
     assert json.load(open(tmp_path / "r.json"))["binary_layers"] == 2
-    assert main([*exported, "-o", out, "--input-shape", "1,1,28,28"]) == 1
+    assert main([*exported, "-o", out, "--input-shape", "1,1,28,28"]) == 2  # usage: --force is missing
     assert "already exists" in capsys.readouterr().err

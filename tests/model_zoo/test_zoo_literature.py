@@ -231,9 +231,11 @@ def test_runtime_benchmark_takes_any_zoo_name(capsys):
     args = parse_args(["runtime", "--models", "QuickNet", "reactnet_a", "--model", "birealnet18"])
     assert _model_names(args) == ["birealnet18", "quicknet", "reactnet_a"]
     assert _model_names(parse_args(["runtime"])) == ["resnet18", "densenet21_k140"]
-    assert main(["runtime", "--models", "quicknet", "resnet19", "--bmx-run", "/nonexistent"]) == 2
+    with pytest.raises(SystemExit) as stop:
+        main(["runtime", "--models", "quicknet", "resnet19", "--bmx-run", "/nonexistent"])
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "unknown zoo model(s) resnet19" in err[0] and "'reactnet_a'" in err[0]
+    assert stop.value.code == 2 and len(err) == 1, err
+    assert "--models: unknown model 'resnet19'; did you mean resnet18" in err[0]
 
 
 def test_fresh_quicknet_converts_without_exact_mode(tmp_path):

@@ -104,4 +104,4 @@ def test_usage_errors(cli, digits_model):
                           (["--input", "x.png", "--mean", "1,2"], "one or three"),
                           (["--input", "x.png", "--scale", "-1"], "--scale must be positive")):
         proc = subprocess.run([*cli, digits_model, *args], capture_output=True, text=True)
-        assert proc.returncode == 1 and message in proc.stderr and proc.stderr.startswith("bmx-run: error:")
+        assert proc.returncode == 2 and message in proc.stderr and proc.stderr.startswith("bmx-run: error:")

@@ -17,8 +17,10 @@ def test_bad_flag_values_are_usage_errors(capsys):
 
 
 def test_missing_model_source_is_one_line(tmp_path, capsys):
+    """A source folder without the model's files (a missing folder is a usage error: tests/bad_inputs)."""
+    (tmp_path / "empty").mkdir()
     code = run(PROG, main, ["models", "--models-dir", str(tmp_path / "models"), "--models-source",
-                            str(tmp_path / "none"), "--model", "lenet"])
+                            str(tmp_path / "empty"), "--model", "lenet"])
     assert code == 1
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("python -m tools.web: error: BMXNet v1 model file ")

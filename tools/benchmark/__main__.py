@@ -41,14 +41,15 @@ def parse_args(argv=None):
     Importing one lazily matters: a benchmark may have to set ``OMP_NUM_THREADS`` before MXNet is first
     imported, and another module importing MXNet earlier would silently defeat that.
     """
-    from bmxnet_ext.cli import ArgumentParser
+    from bmxnet_ext.cli import ArgumentParser, nonempty_path
 
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = ArgumentParser(prog=PROG, description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
     for name, help_text in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_text)
-        p.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE (default: none)")
+        p.add_argument("--json", type=nonempty_path, metavar="FILE",
+                       help="also write the results as JSON to FILE (default: none)")
         if argv and argv[0] == name:
             _module(name).add_arguments(p)
     return parser.parse_args(argv)
@@ -62,9 +63,12 @@ def _main(argv):
     from bmxnet_ext.atomic import check_output_parent, write_text
 
     args = parse_args(argv)
+    module = _module(args.command)
+    if hasattr(module, "check_args"):
+        module.check_args(args)
     if args.json:
         check_output_parent(args.json)
-    results = _module(args.command).run(args)
+    results = module.run(args)
     if args.json:
         write_text(args.json, json.dumps(results, indent=2) + "\n")
         print(f"wrote {args.json}")

@@ -21,6 +21,7 @@ sides, robust when other jobs share the machine). ``--json`` writes one record p
 ``best_peak_fraction``, ``best_peak_gmacs`` (plus ``ceiling_speedup``, shape, isa, threads and G MAC/s for
 context).
 """
+import argparse
 import gc
 import os
 import sys
@@ -28,7 +29,7 @@ import time
 
 import numpy as np
 
-from bmxnet_ext.cli import ToolError, positive_float, positive_int
+from bmxnet_ext.cli import ToolError, positive_float, positive_int, thread_count
 from tools.benchmark import float_threads_before_mxnet
 
 # (name, in_channels, out_channels, height = width, kernel, stride, pad)
@@ -44,17 +45,34 @@ SHAPES = [
 
 
 def add_arguments(parser):
-    parser.add_argument("--threads", type=positive_int, default=None,
+    parser.add_argument("--threads", type=thread_count, default=None,
                         help="threads for the binary kernels and for MXNet's fp32 Convolution (default: all hardware threads)")
     parser.add_argument("--repeat", type=positive_int, default=50, help="timed runs per shape and path (default: 50)")
-    parser.add_argument("--isa", default=None, help="force an instruction set, e.g. avx2 (default: the fastest)")
-    parser.add_argument("--shapes", default=None,
-                        help="comma-separated substrings selecting shapes by name (default: all)")
+    from bmxnet_ext import native
+
+    parser.add_argument("--isa", choices=native.available_isas(), default=None,
+                        help="force an instruction set this CPU and build support (default: the fastest)")
+    parser.add_argument("--shapes", type=_shape_selection, default=None,
+                        help="comma-separated substrings selecting shapes by name, each matching at least one "
+                             f"of {', '.join(s[0] for s in SHAPES)} (default: all)")
     parser.add_argument("--peak-seconds", type=positive_float, default=0.3,
                         help="duration of each peak measurement in seconds (default: 0.3)")
     parser.add_argument("--per-core", action="store_true",
                         help="one thread for both sides (binary kernels and MXNet's OpenMP), a comparison that "
                              "stays fair when other jobs share the machine (default: all threads)")
+
+
+def _shape_selection(text):
+    """argparse type: comma-separated substrings of shape names -> the shapes of :data:`SHAPES` they select;
+    a substring that selects nothing is refused, so no run measures fewer shapes than asked for."""
+    parts = [part.strip() for part in text.split(",")]
+    if not all(parts):
+        raise argparse.ArgumentTypeError(f"expected comma-separated parts of shape names, got {text!r}")
+    unmatched = [part for part in parts if not any(part in s[0] for s in SHAPES)]
+    if unmatched:
+        raise argparse.ArgumentTypeError(f"{', '.join(map(repr, unmatched))} selects no shape; shapes are "
+                                         f"{', '.join(s[0] for s in SHAPES)}")
+    return [s for s in SHAPES if any(part in s[0] for part in parts)]
 
 
 def _median_ms(samples):
@@ -160,7 +178,7 @@ def run(args):
 
     native.set_num_threads(threads)
     isa = args.isa or native.current_isa()
-    shapes = [s for s in SHAPES if not args.shapes or any(p in s[0] for p in args.shapes.split(","))]
+    shapes = args.shapes or SHAPES
     rng = np.random.default_rng(0)
 
     peaks = measure_peaks(native, threads, args.peak_seconds)

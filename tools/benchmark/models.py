@@ -15,23 +15,32 @@ import time
 
 import numpy as np
 
-from bmxnet_ext.cli import non_negative_int, positive_int
-from tools.benchmark import float_threads_before_mxnet
+from bmxnet_ext.cli import non_negative_int, positive_int, thread_count
+from model_zoo import model_name
+from tools.benchmark import check_model_input, float_threads_before_mxnet, zoo_input_shape
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["add_arguments", "check_args", "run"]
 
 
 def add_arguments(parser):
-    parser.add_argument("--model", action="append", default=None,
+    parser.add_argument("--model", type=model_name, action="append", default=None,
                         help="zoo model to measure; repeatable (default: resnet18)")
     parser.add_argument("--batch", type=positive_int, default=1, help="batch size (default: 1)")
     parser.add_argument("--size", type=positive_int, default=None,
                         help="input height and width (default: the model's own, 224 for resnet18)")
     parser.add_argument("--repeat", type=positive_int, default=30, help="timed calls per model and variant (default: 30)")
     parser.add_argument("--warmup", type=non_negative_int, default=5, help="untimed calls first (default: 5)")
-    parser.add_argument("--threads", type=positive_int, default=None,
+    parser.add_argument("--threads", type=thread_count, default=None,
                         help="threads of the binary kernels (sets BMX_NUM_THREADS before their first call; "
                              "default: BMX_NUM_THREADS or all hardware threads)")
+
+
+def check_args(args):
+    """Refuse a model / ``--batch`` / ``--size`` combination the model cannot run, before any measurement."""
+    for name in args.model or ["resnet18"]:
+        size = f" --size {args.size}" if args.size else ""
+        check_model_input(name, zoo_input_shape(name, args.batch, args.size),
+                          what=f"--model {name} --batch {args.batch}{size}", fix="--size {size}")
 
 
 def _randomize_batchnorm(net, rng):
@@ -84,13 +93,11 @@ def run(args):
     threads = os.environ.get("BMX_NUM_THREADS", str(os.cpu_count()))
     float_threads = float_threads_before_mxnet(threads)
     import mxnet as mx
-    from model_zoo import default_input_shape
 
     rows = []
     rng = np.random.default_rng(0)
     for name in args.model or ["resnet18"]:
-        shape = tuple(default_input_shape(name))
-        shape = (args.batch,) + shape[1:2] + ((args.size, args.size) if args.size else shape[2:])
+        shape = zoo_input_shape(name, args.batch, args.size)
         float_net = _build(name, 32, shape, rng)
         binary_net = _build(name, 1, shape, rng)
         with tempfile.TemporaryDirectory(prefix="bmx-bench-") as tmp:

@@ -4,7 +4,8 @@ For each model (any zoo model with binary layers; default ``resnet18`` and ``den
 count (default 1 and 2): MXNet runs
 the float twin (``get_model(name, bits=32)``, hybridized, static memory) in a subprocess with
 ``OMP_NUM_THREADS`` set, and ``bmx-run`` runs the binary model converted to ``.bmx`` (``get_model(name, bits=1)``,
-``tools.model_converter --format bmx``) with ``--threads``. Batch 1, 224x224, the same random input. The two
+``tools.model_converter --format bmx``) with ``--threads``. Batch 1, the model's own input (224x224 for the
+ImageNet models) or ``--size``, the same random input. The two
 alternate in rounds (float, binary, float, binary, ...) so machine noise hits both alike; each round reports
 its median, and the result is the median over rounds. ``peak_rss_mb`` is the peak resident memory of the
 ``bmx-run`` process (``getrusage``), i.e. everything the runtime needs, weights included.
@@ -23,9 +24,11 @@ import tempfile
 
 import numpy as np
 
-from bmxnet_ext.cli import ToolError, UsageError, non_negative_int, positive_int
+from bmxnet_ext.cli import ToolError, non_negative_int, positive_int, thread_count
+from model_zoo import model_name
+from tools.benchmark import check_model_input, zoo_input_shape
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["add_arguments", "check_args", "run"]
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_BMX_RUN = os.path.join(REPO, "build", "runtime-host", "bmx-run")
@@ -49,13 +52,14 @@ print(json.dumps({"times": times, "peak_rss_mb": resource.getrusage(resource.RUS
 
 
 def add_arguments(parser):
-    parser.add_argument("--model", action="append", default=None,
+    parser.add_argument("--model", type=model_name, action="append", default=None,
                         help="zoo model; repeatable (default: resnet18 and densenet21_k140)")
-    parser.add_argument("--models", nargs="+", default=None, metavar="NAME",
+    parser.add_argument("--models", type=model_name, nargs="+", default=None, metavar="NAME",
                         help="zoo models, several at once; adds to --model (default: none)")
-    parser.add_argument("--threads", type=positive_int, action="append", default=None,
+    parser.add_argument("--threads", type=thread_count, action="append", default=None,
                         help="thread count; repeatable (default: 1 and 2)")
-    parser.add_argument("--size", type=positive_int, default=224, help="input height and width (default: 224)")
+    parser.add_argument("--size", type=positive_int, default=None,
+                        help="input height and width (default: the model's own, 224 for resnet18)")
     parser.add_argument("--rounds", type=positive_int, default=5, help="alternating float/binary rounds (default: 5)")
     parser.add_argument("--repeat", type=positive_int, default=20, help="timed calls per round (default: 20)")
     parser.add_argument("--warmup", type=non_negative_int, default=3, help="untimed calls per round (default: 3)")
@@ -63,15 +67,26 @@ def add_arguments(parser):
                         help="extra environment for the MXNet process; repeatable (default: none, i.e. MXNet's "
                              "own settings; its OpenMP busy waiting is its fastest, and since each side runs in "
                              "its own process it cannot slow the runtime down)")
-    parser.add_argument("--bmx-run", default=DEFAULT_BMX_RUN,
+    parser.add_argument("--bmx-run", type=bmx_run_path, default=DEFAULT_BMX_RUN,
                         help="the bmx-run executable (default: build/runtime-host/bmx-run, built with CMake "
                              "if missing)")
+
+
+def bmx_run_path(text):
+    """argparse type of ``--bmx-run``: an executable file, as an absolute path (the default one may be missing:
+    :func:`_ensure_bmx_run` builds it)."""
+    path = os.path.abspath(text)
+    if path != DEFAULT_BMX_RUN and not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        problem = "does not exist" if not os.path.exists(path) else "is not an executable file"
+        raise argparse.ArgumentTypeError(f"{text!r} {problem}; give the bmx-run executable, e.g. "
+                                         "bmxnet_ext/bin/bmx-run (built by setup.py build_ext --inplace)")
+    return path
 
 
 def _ensure_bmx_run(path):
     if os.path.exists(path):
         return path
-    if path != DEFAULT_BMX_RUN or shutil.which("cmake") is None:
+    if shutil.which("cmake") is None:
         raise ToolError(f"bmx-run not found at {path}; build it: cmake -S native/runtime -B build/runtime-host "
                          "&& cmake --build build/runtime-host")
     build = os.path.dirname(path)
@@ -89,7 +104,7 @@ def _prepare(name, size, folder, rng):
     from tools.benchmark.models import _randomize_batchnorm
     from tools.model_converter import convert_block
 
-    shape = (1, 3, size, size)
+    shape = zoo_input_shape(name, 1, size)
     for bits in (32, 1):
         net = get_model(name, bits=bits)
         net.initialize(mx.init.Xavier(magnitude=2))
@@ -132,13 +147,15 @@ def _env_pair(text):
 
 def _model_names(args):
     """The models of ``--model`` and ``--models`` (default resnet18, densenet21_k140), each a zoo name."""
-    from model_zoo import list_models
+    return (args.model or []) + (args.models or []) or ["resnet18", "densenet21_k140"]
 
-    names = [name.lower() for name in (args.model or []) + (args.models or [])] or ["resnet18", "densenet21_k140"]
-    unknown = [name for name in names if name not in list_models()]
-    if unknown:
-        raise UsageError(f"unknown zoo model(s) {', '.join(unknown)}; expected names from {list_models()}")
-    return names
+
+def check_args(args):
+    """Refuse a model / ``--size`` combination the model cannot run, before anything is built or measured."""
+    for name in _model_names(args):
+        size = f" --size {args.size}" if args.size else ""
+        check_model_input(name, zoo_input_shape(name, 1, args.size), what=f"--model {name}{size}",
+                          fix="--size {size}")
 
 
 def run(args):
@@ -163,7 +180,7 @@ def run(args):
                 row = {"model": name, "threads": threads, "float_ms": round(float_ms, 3),
                        "binary_ms": round(binary_ms, 3), "speedup": round(float_ms / binary_ms, 3),
                        "peak_rss_mb": round(max(rss), 2), "float_peak_rss_mb": round(max(float_rss), 2),
-                       "bmx_bytes": bmx_bytes, "input_shape": [1, 3, args.size, args.size],
+                       "bmx_bytes": bmx_bytes, "input_shape": list(zoo_input_shape(name, 1, args.size)),
                        "rounds": args.rounds, "repeat": args.repeat, "mxnet_env": mxnet_env}
                 rows.append(row)
                 print(f"{name} {threads} thread(s): MXNet float {float_ms:.2f} ms, runtime binary {binary_ms:.2f} ms "

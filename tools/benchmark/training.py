@@ -10,7 +10,9 @@ import time
 import mxnet as mx
 import numpy as np
 
-from bmxnet_ext.cli import int_in_range, positive_int, shape
+from bmxnet_ext.cli import UsageError, int_in_range, positive_int, shape
+from model_zoo import model_name
+from tools.benchmark import check_model_input
 from tools.train.fit import cross_entropy
 from tools.train.pipeline import create_net
 
@@ -19,7 +21,7 @@ _bits = int_in_range(1, 32)
 
 
 def add_arguments(parser):
-    parser.add_argument("--model", default="lenet", help="zoo model (default: lenet)")
+    parser.add_argument("--model", type=model_name, default="lenet", help="zoo model (default: lenet)")
     parser.add_argument("--input-shape", type=shape, default=(1, 28, 28),
                         help="C,H,W of one sample (default: 1,28,28)")
     parser.add_argument("--classes", type=positive_int, default=10, help="classes (default: 10)")
@@ -28,6 +30,17 @@ def add_arguments(parser):
     parser.add_argument("--bits-a", type=_bits, default=1, help="activation bits (default: 1)")
     parser.add_argument("--rounds", type=positive_int, default=7, help="alternating rounds per model (default: 7)")
     parser.add_argument("--steps", type=positive_int, default=10, help="steps per round (default: 10)")
+
+
+def check_args(args):
+    """Refuse a model / ``--input-shape`` / ``--batch-size`` combination the model cannot run, before any
+    step is timed."""
+    text = ",".join(map(str, args.input_shape))
+    if len(args.input_shape) != 3:
+        raise UsageError(f"--input-shape {text}: expected C,H,W (three numbers), e.g. 1,28,28")
+    check_model_input(args.model, (args.batch_size,) + tuple(args.input_shape),
+                      what=f"--model {args.model} --batch-size {args.batch_size} --input-shape {text}",
+                      fix=f"--input-shape {args.input_shape[0]},{{size}},{{size}}")
 
 
 def _step_function(net, batch, labels):

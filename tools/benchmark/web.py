@@ -21,8 +21,8 @@ import tempfile
 import numpy as np
 
 from bmxnet_ext import bmx_format
-from bmxnet_ext.cli import non_negative_int, positive_int
-from tools.benchmark.runtime import DEFAULT_BMX_RUN, _ensure_bmx_run
+from bmxnet_ext.cli import existing_folder, non_negative_int, positive_int
+from tools.benchmark.runtime import DEFAULT_BMX_RUN, _ensure_bmx_run, bmx_run_path
 
 __all__ = ["add_arguments", "run"]
 
@@ -42,9 +42,9 @@ def add_arguments(parser):
     parser.add_argument("--warmup-ms", type=non_negative_int, default=1000,
                         help="WebAssembly: keep warming up until this many milliseconds have passed too, so "
                              "that V8 has replaced its baseline code by optimised code (default: 1000)")
-    parser.add_argument("--models-source", default=models.DEFAULT_SOURCE,
+    parser.add_argument("--models-source", type=existing_folder, default=None,
                         help="folder of BMXNet v1's released models (default: $BMXNET_SHARED_DIR/models/bmxnet-v1)")
-    parser.add_argument("--bmx-run", default=DEFAULT_BMX_RUN,
+    parser.add_argument("--bmx-run", type=bmx_run_path, default=DEFAULT_BMX_RUN,
                         help="the bmx-run executable (default: build/runtime-host/bmx-run, built if missing)")
 
 
@@ -75,16 +75,14 @@ def _native_isas():
 
 def run(args):
     from tools.web import build, models
-    bmx_run = _ensure_bmx_run(args.bmx_run)
-    wasm_dir = build.build()
     model_dir = os.path.join(build.BUILD_DIR, "models")  # the benchmark's own cache of converted models
     os.makedirs(model_dir, exist_ok=True)
     rng = np.random.default_rng(0)
     rows, times = [], {}
     with tempfile.TemporaryDirectory(prefix="bmx-bench-web-") as folder:
         specs = {}
-        for name in args.model or list(models.DEMO_MODELS):
-            path = models.convert(name, model_dir, args.models_source)
+        for name in args.model or list(models.DEMO_MODELS):  # first: a missing model fails before the builds
+            path = models.convert(name, model_dir, args.models_source or models.DEFAULT_SOURCE)
             shape = models.DEMO_MODELS[name]["input_shape"]
             scale = bmx_format.read_bmx(path).metadata.scale  # pixels 0..255 as the model takes them
             x = (rng.uniform(0, 255, shape) * scale).astype(np.float32)
@@ -92,6 +90,8 @@ def run(args):
             np.save(npy, x)
             x.tofile(raw)
             specs[name] = (path, npy, raw)
+        bmx_run = _ensure_bmx_run(args.bmx_run)
+        wasm_dir = build.build()
         isas = _native_isas()
         for _ in range(args.rounds):
             for isa in isas:

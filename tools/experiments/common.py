@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from bmxnet_ext.atomic import write_text
-from bmxnet_ext.cli import comma_list, non_negative_int, positive_float, positive_int
+from bmxnet_ext.cli import comma_list, non_negative_int, nonempty_path, positive_float, positive_int
 from tools.train import train
 from tools.train.artifacts import save_figure_atomically
 from tools.train.data import load_dataset
@@ -46,7 +46,7 @@ def add_protocol_arguments(parser, *, epochs, seeds=(0, 1), lr=2e-3, batch_size=
     g.add_argument("--quick", action="store_true",
                    help=f"a preview in a few minutes: {QUICK['epochs']} epochs of at most {QUICK['limit_batches']} "
                         "batches, the first seed only (default: off, the full protocol)")
-    g.add_argument("--data-dir", default=None,
+    g.add_argument("--data-dir", type=nonempty_path, default=None,
                    help="folder of the MNIST idx files (default: $BMXNET_MNIST_DIR or ../shared/data/mnist-test)")
     g.add_argument("--epochs", type=positive_int, default=epochs, help=f"epochs per run (default: {epochs})")
     g.add_argument("--seeds", type=comma_list(non_negative_int), default=list(seeds),

@@ -21,6 +21,7 @@ import os
 
 import mxnet as mx
 
+from bmxnet_ext.cli import nonempty_path, positive_int
 from tools.train.data import load_dataset
 
 from .common import EXPERIMENT_DATASETS, add_protocol_arguments, error_bars, run_dir_for, run_variants, write_report
@@ -36,10 +37,11 @@ IMAGENET_DREAMS = ("class:beacon", "class:tabby", "class:daisy")
 def add_arguments(parser):
     parser.add_argument("--lenet-dataset", default="mnist-test-split", choices=EXPERIMENT_DATASETS,
                         help="data of the LeNet twins (default: mnist-test-split)")
-    parser.add_argument("--lenet-epochs", type=int, default=3, help="epochs of the LeNet twins (default: 3)")
-    parser.add_argument("--images", type=int, default=4, help="evaluation digits per figure (default: 4)")
-    parser.add_argument("--dream-steps", type=int, default=40, help="deep-dream steps per octave (default: 40)")
-    parser.add_argument("--model-root", default=None,
+    parser.add_argument("--lenet-epochs", type=positive_int, default=3, help="epochs of the LeNet twins (default: 3)")
+    parser.add_argument("--images", type=positive_int, default=4, help="evaluation digits per figure (default: 4)")
+    parser.add_argument("--dream-steps", type=positive_int, default=40,
+                        help="deep-dream steps per octave (default: 40)")
+    parser.add_argument("--model-root", type=nonempty_path, default=None,
                         help="model store holding BMXNet v1's ResNet-18 (default: $BMXNET_HOME/models)")
     parser.add_argument("--v1-dir", default=SHARED_V1_DIR,
                         help="folder of BMXNet v1's released files, filed into --model-root when present "

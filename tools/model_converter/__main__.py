@@ -2,7 +2,8 @@
 
 Converts a Gluon model exported from ``bmxnet_ext`` layers (or, with BMXNet v1 operators in the symbol, a
 BMXNet v1 released model), verifies it against the original, writes it atomically and prints the report.
-Exit status: 0 on success, 2 on a bad flag, 1 on a bad input or a failed verification; nothing is written
+Exit status: 0 on success, 2 on a bad flag (or an existing output folder without ``--force``), 1 on a bad
+input or a failed verification; nothing is written
 then, and the error is one line ``bmxnet-convert: error: ...`` (``--debug`` or ``BMX_DEBUG=1`` for the
 traceback).
 """
@@ -11,7 +12,8 @@ import os
 import sys
 
 from bmxnet_ext.atomic import check_output_parent, write_text
-from bmxnet_ext.cli import ArgumentParser, UsageError, comma_list, finite_float, positive_float, run, shape
+from bmxnet_ext.cli import (ArgumentParser, ToolError, UsageError, comma_list, finite_float, nonempty_path,
+                            positive_float, run, shape)
 
 from . import WRITERS, convert_bmxnet_v1, convert_files
 
@@ -39,7 +41,8 @@ def parse_args(argv=None):
     parser.add_argument("--prefix", default=None, help="output file prefix (default: the input's)")
     parser.add_argument("--bmxnet-v1", choices=("auto", "yes", "no"), default="auto",
                         help="treat the input as a BMXNet v1 model (default: auto, by its operators)")
-    parser.add_argument("--json", metavar="FILE", default=None, help="also write the report as JSON (default: none)")
+    parser.add_argument("--json", type=nonempty_path, metavar="FILE", default=None,
+                        help="also write the report as JSON (default: none)")
     meta = parser.add_argument_group(
         "input convention and class names recorded in the output (default: from the training run's args.json "
         "beside the symbol, or BMXNet v1's convention; docs/converter.md)")
@@ -59,9 +62,14 @@ def _metadata_flags(args):
     from bmxnet_ext import model_metadata
 
     fields = {"mean": args.mean, "std": args.std, "scale": args.scale}
-    if args.labels:
-        fields["labels"] = (model_metadata.label_set(args.labels) if args.labels in model_metadata.LABEL_SETS
-                            else model_metadata.read_labels_file(args.labels))
+    if args.labels in model_metadata.LABEL_SETS:
+        fields["labels"] = model_metadata.label_set(args.labels)
+    elif args.labels:
+        try:
+            fields["labels"] = model_metadata.read_labels_file(args.labels)
+        except OSError as err:
+            raise ToolError(f"--labels {args.labels!r} is neither a readable file ({err.strerror}) nor one of "
+                            f"{', '.join(model_metadata.LABEL_SETS)}") from None
     return {k: v for k, v in fields.items() if v is not None}
 
 

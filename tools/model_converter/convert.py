@@ -23,6 +23,7 @@ import numpy as np
 
 from bmxnet_ext import bmxnet_v1, model_metadata, ops
 from bmxnet_ext.atomic import check_output_parent
+from bmxnet_ext.cli import UsageError
 from bmxnet_ext.manifest import MANIFEST_NAME
 
 from .graph import ConversionError, check_param_shapes, guess_input_shape, read_mxnet_model
@@ -106,13 +107,19 @@ def _require_shape(input_shape, what):
         raise ValueError(f"Expected `input_shape` for {what}, like (1, 3, 224, 224), got None.")
 
 
+class OutputExistsError(ConversionError, UsageError):
+    """The output folder exists and ``overwrite`` (``--force``) is not set: a :class:`ConversionError` for
+    callers, and for the command line a usage error (exit code 2) fixed by a flag, as ``bmxnet-train``'s run
+    folder that already holds a run without ``--resume`` / ``--force``."""
+
+
 def _check_options(output_dir, input_shape, exact, overwrite, output_format, prefix, metadata=None, fuse=True):
     if not isinstance(output_dir, (str, os.PathLike)) or not str(output_dir):
         raise ValueError(f"Expected `output_dir` to be a path, got {output_dir!r}.")
     check_output_parent(output_dir, folder=True)
     if os.path.exists(output_dir) and not overwrite:
-        raise ConversionError(f"Output directory {os.path.abspath(output_dir)!r} already exists; choose another "
-                              "or pass --force (overwrite=True) to replace it.")
+        raise OutputExistsError(f"Output directory {os.path.abspath(output_dir)!r} already exists; choose another "
+                                "or pass --force (overwrite=True) to replace it.")
     if input_shape is not None and (
             not isinstance(input_shape, (tuple, list)) or len(input_shape) < 2
             or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in input_shape)):
@@ -199,12 +206,25 @@ def check_values(params, source):
     return notes
 
 
+def _check_labels(metadata, symbol, data_name, input_shape):
+    """Raise :class:`ConversionError` unless the class names to record number the outputs ``K`` of a model
+    whose output is ``(N, K)`` (shape inference only): a reader would otherwise name classes wrongly."""
+    if metadata is None or not metadata.labels:
+        return
+    _, outputs, _ = symbol.infer_shape(**{data_name: tuple(input_shape)})
+    if len(outputs) == 1 and len(outputs[0]) == 2 and outputs[0][1] != len(metadata.labels):
+        sets = ", ".join(f"{name} ({len(model_metadata.label_set(name))})" for name in model_metadata.LABEL_SETS)
+        raise ConversionError(f"{len(metadata.labels)} class names for a model with {outputs[0][1]} outputs: give "
+                              f"{outputs[0][1]} (--labels: a file with one name per line, or one of {sets}).")
+
+
 def _convert(source, layer_graph, original_symbol, original_params, original_aux, bytes_before, *, output_dir,
              input_shape, exact, overwrite, output_format, prefix, notes=(), metadata=None, fuse=True):
     """Shared tail: rewrite, verify, write, report."""
+    data_name = [n for n in original_symbol.list_arguments() if n not in original_params][0]
+    _check_labels(metadata, original_symbol, data_name, input_shape)
     rewritten = rewrite(layer_graph, exact=exact)
     converted_symbol = to_mxnet_symbol(rewritten.graph)
-    data_name = [n for n in original_symbol.list_arguments() if n not in original_params][0]
     verification = verify(original_symbol, original_params, original_aux, rewritten, converted_symbol, data_name,
                           input_shape, exact=exact)
     graph, fusions = rewritten.graph, []

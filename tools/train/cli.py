@@ -10,7 +10,6 @@ model converter reads) and ``learning_curves.png``. ``--resume`` continues bit-f
 checkpoint.
 """
 import argparse
-import difflib
 import json
 import logging
 import os
@@ -19,9 +18,10 @@ import sys
 from bmxnet_ext import constraints, model_metadata, quantizers
 from bmxnet_ext.atomic import check_output_folder, remove_stale_temporaries, write_text
 from bmxnet_ext.cli import (ArgumentParser, ToolError, fraction, int_in_range, non_negative_float,
-                            non_negative_int, open_fraction, positive_float, positive_int)
+                            non_negative_int, nonempty_path, open_fraction, positive_float, positive_int)
 from bmxnet_ext.layers import SCALING_MODES
 from bmxnet_ext.quantizers import ACTIVATION_METHODS
+from model_zoo import model_name
 
 from .checkpoint import latest_checkpoint, verify_checkpoint
 from .data import AUGMENTATIONS, DATASETS, load_dataset
@@ -38,18 +38,6 @@ _NOT_TRAINING_SETTINGS = ("resume", "force", "progress", "epochs", "ctx", "limit
 
 
 _bits = int_in_range(1, 32)
-
-
-def _model(text):
-    """argparse type: a registered zoo model name."""
-    from model_zoo import list_models
-
-    names = list_models()
-    if text.lower() not in names:
-        close = difflib.get_close_matches(text.lower(), names, n=3)
-        hint = f"did you mean {', '.join(close)}?" if close else "see python -m tools.summary --help for the list"
-        raise argparse.ArgumentTypeError(f"unknown model {text!r}; {hint}")
-    return text.lower()
 
 
 def _threshold(text):
@@ -105,7 +93,7 @@ def build_parser():
     p = ArgumentParser(prog="bmxnet-train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_argument_group("model")
-    g.add_argument("--model", type=_model, default="lenet", help="zoo model name (default: lenet)")
+    g.add_argument("--model", type=model_name, default="lenet", help="zoo model name (default: lenet)")
     g.add_argument("--bits", type=_bits, default=1, help="weight bits, 1..32 (default: 1)")
     g.add_argument("--bits-a", type=_bits, default=None,
                    help="activation bits, 1..32; --bits 32 alone is the full-precision twin (default: --bits)")
@@ -129,7 +117,7 @@ def build_parser():
                         f"{', '.join(sorted(constraints.REGISTRY))} (default: the model's own)")
     g = p.add_argument_group("data")
     g.add_argument("--dataset", default="digits", choices=DATASETS, help="dataset (default: digits)")
-    g.add_argument("--data-dir", default=None,
+    g.add_argument("--data-dir", type=nonempty_path, default=None,
                    help="folder holding (or receiving) the dataset's files, relative to the current folder "
                         "(default: mnist-test-split reads $BMXNET_MNIST_DIR or ../shared/data/mnist-test, digits "
                         "needs none, the others need it)")

@@ -63,25 +63,27 @@ def build_model(name, *, classes, bits=1, bits_a=1, clip_threshold=0.5, activati
         return get_model(name, bits=bits, bits_a=bits_a, classes=classes, **model_kwargs)
 
 
-def check_input_shape(net, name, sample_shape):
-    """Raise :class:`ToolError` (one line) unless ``net`` takes samples ``(C, H, W)``; it names the smallest
-    square size the network takes, found by shape inference on the uninitialised net."""
+def check_input_shape(net, name, sample_shape, *, fix="--image-size {size}", error=ToolError):
+    """Raise ``error`` (one line) unless ``net`` takes samples ``(C, H, W)``; it names the smallest square
+    size the network takes, found by shape inference on the uninitialised net, and the flag that asks for it
+    (``fix`` with ``{size}`` filled in; the training tool's ``--image-size`` by default)."""
     from model_zoo.input_size import smallest_input_size, takes_input
 
     if takes_input(net, sample_shape):
         return
     channels, height, width = sample_shape
     smallest = smallest_input_size(net, channels)
-    advice = (f"the smallest square input it takes is {smallest} x {smallest}: pass --image-size {smallest}"
+    advice = (f"the smallest square input it takes is {smallest} x {smallest}: pass {fix.format(size=smallest)}"
               if smallest else "it takes no square input up to 512 x 512")
-    raise ToolError(f"Model {_model_name(name)!r} cannot take {channels} x {height} x {width} inputs (too small "
-                    f"for its downsampling, or not the size its fixed-size layers expect); {advice}.")
+    raise error(f"Model {_model_name(name)!r} cannot take {channels} x {height} x {width} inputs (too small "
+                f"for its downsampling, or not the size its fixed-size layers expect); {advice}.")
 
 
-def check_model_input(name, sample_shape, **settings):
+def check_model_input(name, sample_shape, *, fix="--image-size {size}", error=ToolError, **settings):
     """:func:`check_input_shape` of model ``name`` built with ``settings`` (nothing is initialised), so that a
     tool can refuse a model / data pair before it writes anything."""
-    check_input_shape(build_model(name, classes=None, in_channels=sample_shape[0], **settings), name, sample_shape)
+    check_input_shape(build_model(name, classes=None, in_channels=sample_shape[0], **settings), name, sample_shape,
+                      fix=fix, error=error)
 
 
 def create_net(name, *, classes, seed, ctx, input_shape, **settings):

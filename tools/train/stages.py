@@ -17,7 +17,7 @@ import re
 
 import mxnet as mx
 
-from bmxnet_ext.cli import ToolError
+from bmxnet_ext.cli import ToolError, mxnet_reason
 
 from .artifacts import EXPORT_PREFIX
 from .checkpoint import PARAMS, latest_checkpoint, verify_checkpoint
@@ -52,7 +52,7 @@ def _source_values(path):
     try:
         loaded = mx.nd.load(path)
     except mx.base.MXNetError as err:
-        raise ToolError(f"--init-from {path} is not an MXNet parameter file ({str(err).splitlines()[0]})") from None
+        raise ToolError(f"--init-from {path} is not an MXNet parameter file ({mxnet_reason(err)})") from None
     if not isinstance(loaded, dict):
         raise ToolError(f"--init-from {path} holds an unnamed list of arrays, expected named parameters")
     if all(name.startswith(("arg:", "aux:")) for name in loaded):

@@ -17,7 +17,8 @@ import os
 import sys
 
 from bmxnet_ext.atomic import check_output_parent, remove_stale_temporaries
-from bmxnet_ext.cli import ArgumentParser, UsageError, non_negative_int, positive_float, positive_int, run
+from bmxnet_ext.cli import (ArgumentParser, UsageError, non_negative_int, nonempty_path, positive_float, positive_int,
+                            run)
 
 PROG = "bmxnet-visualize"
 
@@ -25,7 +26,7 @@ PROG = "bmxnet-visualize"
 def _models_and_output(parser, *, output=True):
     parser.add_argument("--model", action="append", required=True, metavar="SPEC",
                         help="zoo name or run folder, with options ':bits=32', ':pretrained' (repeat for rows)")
-    parser.add_argument("--model-root", default=None,
+    parser.add_argument("--model-root", type=nonempty_path, default=None,
                         help="model store of pretrained weights (default: $BMXNET_HOME/models)")
     parser.add_argument("--seed", type=non_negative_int, default=0,
                         help="seed of untrained zoo models and of deep dream's noise and jitter (default: 0)")

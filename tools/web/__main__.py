@@ -1,12 +1,12 @@
 """``python -m tools.web [serve|build|models]``: the demo page of the WebAssembly runtime (docs/web.md).
 
-``serve`` (the default) builds the WebAssembly runtime if needed, converts the demo models once and serves the
+``serve`` (the default) converts the demo models once, builds the WebAssembly runtime if needed and serves the
 page on http://127.0.0.1:PORT/; ``build`` and ``models`` do one step each.
 """
 import os
 import sys
 
-from bmxnet_ext.cli import ArgumentParser, positive_int, run
+from bmxnet_ext.cli import ArgumentParser, existing_folder, positive_int, run
 
 from . import build as wasm_build
 from . import models, server
@@ -24,7 +24,7 @@ def parse_args(argv=None):
                         help=f"WebAssembly build folder (default: {os.path.relpath(wasm_build.BUILD_DIR)})")
     parser.add_argument("--models-dir", default=DEFAULT_MODELS_DIR,
                         help=f"converted models and models.json (default: {os.path.relpath(DEFAULT_MODELS_DIR)})")
-    parser.add_argument("--models-source", default=models.DEFAULT_SOURCE,
+    parser.add_argument("--models-source", type=existing_folder, default=None,
                         help="folder of BMXNet v1's released models (default: $BMXNET_SHARED_DIR/models/bmxnet-v1)")
     parser.add_argument("--model", action="append", choices=sorted(models.DEMO_MODELS), default=None,
                         help="a demo model to prepare, repeatable (default: all)")
@@ -37,12 +37,13 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.command in ("serve", "models"):  # before the build: a missing model fails in seconds, not minutes
+        manifest = models.prepare(args.models_dir, tuple(args.model or models.DEMO_MODELS),
+                                  args.models_source or models.DEFAULT_SOURCE)
+        print(f"models: {', '.join(m['name'] for m in manifest['models'])} in {args.models_dir}")
     if args.command in ("serve", "build"):
         wasm_build.build(build_dir=args.build_dir, jobs=args.jobs)
         print(f"WebAssembly runtime: {args.build_dir}")
-    if args.command in ("serve", "models"):
-        manifest = models.prepare(args.models_dir, tuple(args.model or models.DEMO_MODELS), args.models_source)
-        print(f"models: {', '.join(m['name'] for m in manifest['models'])} in {args.models_dir}")
     if args.command == "serve":
         httpd = server.make_server(args.build_dir, args.models_dir, port=args.port)
         host, port = httpd.server_address[:2]

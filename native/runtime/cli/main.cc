@@ -11,6 +11,10 @@
 // runs (default 10) give the median, min and max latency. Class names come from --labels or the model file.
 // --json prints one JSON object instead of text; --save-outputs writes every graph output as
 // DIR/output_<i>.npy (dtype kept).
+//
+// Errors are one line "bmx-run: error: ..." with exit code 2 for a bad flag or flag value (UsageError) and 1
+// for everything else (a missing or corrupt file, a failed run), as every tool of the project
+// (bmxnet_ext/cli.py). Files and folders named by flags are checked before the model is loaded.
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -25,6 +29,8 @@
 #include <string>
 #include <vector>
 
+#include <sys/stat.h>
+
 #if defined(__APPLE__)
 #include <sys/resource.h>
 #endif
@@ -34,6 +40,11 @@
 #include "npy.h"
 
 namespace {
+
+// A bad flag or flag value: exit code 2.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 struct Options {
   std::string model, input, labels, save_dir;
@@ -66,7 +77,7 @@ int parse_int(const std::string& flag, const char* text, int lo, int hi) {
   char* end = nullptr;
   long v = std::strtol(text, &end, 10);
   if (!*text || *end || v < lo || v > hi) {
-    throw std::runtime_error("expected " + flag + " to be an integer in [" + std::to_string(lo) + ", " +
+    throw UsageError("expected " + flag + " to be an integer in [" + std::to_string(lo) + ", " +
                              std::to_string(hi) + "], got '" + text + "'");
   }
   return static_cast<int>(v);
@@ -76,7 +87,7 @@ double parse_number(const std::string& flag, const std::string& text) {
   char* end = nullptr;
   double v = std::strtod(text.c_str(), &end);
   if (text.empty() || *end || !std::isfinite(v)) {
-    throw std::runtime_error("expected " + flag + " to be a number, got '" + text + "'");
+    throw UsageError("expected " + flag + " to be a number, got '" + text + "'");
   }
   return v;
 }
@@ -92,9 +103,20 @@ std::vector<double> parse_values(const std::string& flag, const std::string& tex
     start = comma + 1;
   }
   if (v.size() != 1 && v.size() != 3) {
-    throw std::runtime_error("expected " + flag + " to be one or three comma-separated numbers, got '" + text + "'");
+    throw UsageError("expected " + flag + " to be one or three comma-separated numbers, got '" + text + "'");
   }
   return v;
+}
+
+// Throw unless `path`, given to `flag`, exists and is a folder (`folder`) or not one: checked before the
+// model loads and runs, so that a wrong path costs nothing.
+void check_path(const std::string& flag, const std::string& path, bool folder) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    throw std::runtime_error(flag + " '" + path + "' does not exist" + (folder ? " (create the folder first)" : ""));
+  }
+  if (folder && !S_ISDIR(st.st_mode)) throw std::runtime_error(flag + " '" + path + "' is a file, expected a folder");
+  if (!folder && S_ISDIR(st.st_mode)) throw std::runtime_error(flag + " '" + path + "' is a folder, expected a file");
 }
 
 Options parse_args(int argc, char** argv) {
@@ -102,7 +124,7 @@ Options parse_args(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> const char* {
-      if (i + 1 >= argc) throw std::runtime_error(a + " needs a value");
+      if (i + 1 >= argc) throw UsageError(a + " needs a value");
       return argv[++i];
     };
     if (a == "--input") o.input = value();
@@ -117,7 +139,7 @@ Options parse_args(int argc, char** argv) {
     else if (a == "--std") o.std = parse_values(a, value());
     else if (a == "--scale") {
       o.scale = parse_number(a, value());
-      if (o.scale <= 0) throw std::runtime_error("--scale must be positive");
+      if (o.scale <= 0) throw UsageError("--scale must be positive");
     }
     else if (a == "--json") o.json = true;
     else if (a == "--profile") o.profile = true;
@@ -126,14 +148,17 @@ Options parse_args(int argc, char** argv) {
       std::printf("%simage formats of this build: %s\n", kUsage, bmx::cli::image_formats().c_str());
       std::exit(0);
     }
-    else if (!a.empty() && a[0] == '-') throw std::runtime_error("unknown option " + a);
+    else if (!a.empty() && a[0] == '-') throw UsageError("unknown option " + a);
     else if (o.model.empty()) o.model = a;
-    else throw std::runtime_error("unexpected argument '" + a + "'");
+    else throw UsageError("unexpected argument '" + a + "'");
   }
-  if (o.model.empty()) throw std::runtime_error("MODEL is required");
-  if (o.input.empty() == !o.benchmark) throw std::runtime_error("give exactly one of --input FILE and --benchmark");
+  if (o.model.empty()) throw UsageError("MODEL is required");
+  if (o.input.empty() == !o.benchmark) throw UsageError("give exactly one of --input FILE and --benchmark");
   for (double s : o.std)
-    if (s == 0) throw std::runtime_error("--std values must be non-zero");
+    if (s == 0) throw UsageError("--std values must be non-zero");
+  if (!o.input.empty()) check_path("--input", o.input, false);
+  if (!o.labels.empty()) check_path("--labels", o.labels, false);
+  if (!o.save_dir.empty()) check_path("--save-outputs", o.save_dir, true);
   return o;
 }
 
@@ -159,7 +184,8 @@ void override_convention(bmx_model* model, const Options& o) {
   auto apply = [&](const std::vector<double>& values, double* target) {
     if (values.empty()) return;
     if (values.size() != 1 && static_cast<int32_t>(values.size()) != c.num_values) {
-      throw std::runtime_error("--mean/--std need 1 or " + std::to_string(c.num_values) + " values for this model");
+      throw UsageError("--mean/--std need " + (c.num_values == 1 ? std::string("1 value") :
+                       "1 or " + std::to_string(c.num_values) + " values") + " for this model");
     }
     for (int i = 0; i < c.num_values; ++i) target[i] = values.size() == 1 ? values[0] : values[i];
   };
@@ -318,6 +344,13 @@ int run(const Options& o) {
   check(bmx_model_input_info(model, 0, &in));
   check(bmx_model_output_info(model, 0, &out));
   if (out.dtype != BMX_DTYPE_FLOAT32) throw std::runtime_error("output 0 is not float32; cannot rank classes");
+  const size_t classes = out.ndim >= 2 ? out.nbytes / sizeof(float) / static_cast<size_t>(out.dims[0])
+                                       : out.nbytes / sizeof(float);
+  const std::vector<std::string> labels = read_labels(o.labels, model);
+  if (!o.labels.empty() && out.ndim == 2 && labels.size() != classes) {
+    throw std::runtime_error("--labels '" + o.labels + "' holds " + std::to_string(labels.size()) +
+                             " class names, the model has " + std::to_string(classes) + " classes: give one per line");
+  }
 
   std::vector<double> ms;
   for (int i = 0; i < o.warmup + o.repeat; ++i) {
@@ -334,14 +367,12 @@ int run(const Options& o) {
   if (!o.save_dir.empty()) save_outputs(model, o.save_dir);
 
   // Ranks sample 0 of the batch.
-  const size_t classes = out.ndim >= 2 ? y.size() / static_cast<size_t>(out.dims[0]) : y.size();
   std::vector<size_t> order(classes);
   std::iota(order.begin(), order.end(), 0);
   const size_t top = std::min<size_t>(static_cast<size_t>(o.top), classes);
   std::partial_sort(order.begin(), order.begin() + top, order.end(), [&](size_t a, size_t b) { return y[a] > y[b]; });
   std::sort(ms.begin(), ms.end());
   const double median = ms.size() % 2 ? ms[ms.size() / 2] : (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]) / 2;
-  const std::vector<std::string> labels = read_labels(o.labels, model);
   auto label = [&](size_t c) { return c < labels.size() ? labels[c] : std::string(); };
   const std::string source = o.benchmark ? std::string("random") : o.input;
 
@@ -377,9 +408,11 @@ int run(const Options& o) {
 int main(int argc, char** argv) {
   try {
     return run(parse_args(argc, argv));
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "bmx-run: error: %s (see bmx-run --help)\n", e.what());
+    return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bmx-run: error: %s\n", e.what());
-    if (argc < 2) std::fputs(kUsage, stderr);
     return 1;
   }
 }
