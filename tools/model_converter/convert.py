@@ -102,9 +102,17 @@ class ConversionReport:
         return "\n".join(lines)
 
 
+class InputShapeMissingError(ValueError, UsageError):
+    """A model that records no input shape (a BMXNet v1 model, a Gluon block) given without ``input_shape``:
+    a ``ValueError`` for callers, and for the command line a usage error (exit code 2) fixed by a flag,
+    ``--input-shape``."""
+
+
 def _require_shape(input_shape, what):
     if input_shape is None:
-        raise ValueError(f"Expected `input_shape` for {what}, like (1, 3, 224, 224), got None.")
+        raise InputShapeMissingError(
+            f"{what} records no input shape: give one with --input-shape (input_shape=), e.g. --input-shape "
+            "1,3,224,224 for ImageNet or 1,1,28,28 for MNIST (input_shape=(1, 3, 224, 224)).")
 
 
 class OutputExistsError(ConversionError, UsageError):
