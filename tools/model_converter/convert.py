@@ -23,7 +23,7 @@ import numpy as np
 
 from bmxnet_ext import bmxnet_v1, model_metadata, ops
 from bmxnet_ext.atomic import check_output_parent
-from bmxnet_ext.cli import UsageError
+from bmxnet_ext.cli import UsageError, mxnet_quiet
 from bmxnet_ext.manifest import MANIFEST_NAME
 
 from .graph import ConversionError, check_param_shapes, guess_input_shape, read_mxnet_model
@@ -219,7 +219,8 @@ def _check_labels(metadata, symbol, data_name, input_shape):
     whose output is ``(N, K)`` (shape inference only): a reader would otherwise name classes wrongly."""
     if metadata is None or not metadata.labels:
         return
-    _, outputs, _ = symbol.infer_shape(**{data_name: tuple(input_shape)})
+    with mxnet_quiet():
+        _, outputs, _ = symbol.infer_shape(**{data_name: tuple(input_shape)})
     if len(outputs) == 1 and len(outputs[0]) == 2 and outputs[0][1] != len(metadata.labels):
         sets = ", ".join(f"{name} ({len(model_metadata.label_set(name))})" for name in model_metadata.LABEL_SETS)
         raise ConversionError(f"{len(metadata.labels)} class names for a model with {outputs[0][1]} outputs: give "
