@@ -30,15 +30,13 @@ Usage::
     model.args["qconvolution0_weight"].shape      # (64, 64, 5, 5), values +/-1
     sym = reference_symbol(model)                  # standard MXNet ops, v1's exact inference semantics
 """
-import contextlib
-import io
 import json
 import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .cli import mxnet_reason
+from .cli import mxnet_quiet, mxnet_reason
 from .words import WORD_BITS  # the released 64-bit models use our word size
 
 __all__ = ["WORD_BITS", "BINARY_OPS", "V1BinaryLayer", "V1Model", "read_v1_model", "unpack_v1_words",
@@ -275,7 +273,7 @@ def check_shapes(model, input_shape):
         raise ValueError(f"Expected one data input in the v1 model, got {data} (parameters missing from the "
                          "params file?).")
     try:
-        with contextlib.redirect_stdout(io.StringIO()):  # MXNet prints the arguments of a failed inference
+        with mxnet_quiet():
             arg_shapes, _, aux_shapes = symbol.infer_shape(**{data[0]: tuple(input_shape)})
     except mx.base.MXNetError as err:
         raise ValueError(f"The v1 model does not accept input shape {tuple(input_shape)}: "

@@ -14,11 +14,13 @@ Flag values are checked where they enter, by the argparse ``type=`` functions be
 :func:`finite_float`, ...), whose messages argparse turns into ``PROG: error: argument --flag: ...``.
 """
 import argparse
+import contextlib
+import io
 import math
 import os
 import sys
 
-__all__ = ["ToolError", "UsageError", "ArgumentParser", "run", "debug_enabled", "format_error", "mxnet_reason",
+__all__ = ["ToolError", "UsageError", "ArgumentParser", "run", "debug_enabled", "format_error", "mxnet_reason", "mxnet_quiet",
            "positive_int", "non_negative_int", "finite_float", "positive_float", "non_negative_float",
            "fraction", "open_fraction", "int_in_range", "thread_count", "MAX_THREADS", "comma_list", "shape",
            "check_shape_size", "MAX_SHAPE_ELEMENTS", "nonempty_path", "existing_folder"]
@@ -77,6 +79,26 @@ def mxnet_reason(err):
     lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
     stated = [line for line in lines if line.startswith("MXNetError:") or "Check failed" in line]
     return (stated or lines or [type(err).__name__])[0 if stated else -1]
+
+
+@contextlib.contextmanager
+def mxnet_quiet():
+    """Silence what MXNet prints while the block runs: its C++ log lines on file descriptor 2 (e.g. "subgraph
+    backend is not in use" when binding) and, from its Python layer, the "infer_shape error. Arguments: ..."
+    lines it prints on stdout before raising a failed shape inference. Its errors still arrive as exceptions.
+
+    Every shape inference on a shape the user gave runs inside it, so that a refused shape ends in the tool's
+    one error line only."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def format_error(prog, err):

@@ -35,7 +35,7 @@ import mxnet as mx
 from mxnet.gluon import nn
 
 from . import quantizers
-from .cli import mxnet_reason
+from .cli import mxnet_quiet, mxnet_reason
 from .layers import CONFIG_ATTR, LAYER_ATTR, QActivation, RSign
 from .words import WORD_BYTES, words_for
 
@@ -251,7 +251,8 @@ def _infer_shapes(net, traced, input_shape):
         return {"args": {name: p.shape for name, p in params.items()}, "outputs": None}
     group = mx.sym.Group([out for _, out, _ in traced.calls])
     try:
-        arg_shapes, out_shapes, aux_shapes = group.infer_shape(data=tuple(input_shape))
+        with mxnet_quiet():
+            arg_shapes, out_shapes, aux_shapes = group.infer_shape(data=tuple(input_shape))
     except mx.base.MXNetError as err:
         raise ValueError(f"Cannot run {type(net).__name__} on input_shape={tuple(input_shape)}: "
                          f"{mxnet_reason(err)}") from None

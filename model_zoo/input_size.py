@@ -6,10 +6,9 @@ inferred and has no zero-sized axis. Networks with global pooling take every siz
 32), networks with a fixed-size fully connected layer only a few (``lenet`` 28 x 28, ``alexnet`` about 224).
 The checks run on the uninitialised network, so they cost a symbolic pass, not a forward pass.
 """
-import contextlib
-import io
-
 import mxnet as mx
+
+from bmxnet_ext.cli import mxnet_quiet
 
 __all__ = ["takes_input", "smallest_input_size"]
 
@@ -21,7 +20,7 @@ def _symbol(net):
 
 def _takes(internals, shape):
     try:
-        with contextlib.redirect_stdout(io.StringIO()):  # MXNet prints the arguments of a failed inference
+        with mxnet_quiet():
             _, outputs, _ = internals.infer_shape(data=shape)
     except mx.base.MXNetError:
         return False

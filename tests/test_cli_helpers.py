@@ -168,3 +168,20 @@ def test_range_list_and_shape_types():
     for text in ("1", "0,3", "a,b", "4096,3,224,224"):
         with pytest.raises(Exception, match=repr(text)):
             cli.shape(text)
+
+
+def test_mxnet_quiet_silences_a_failed_shape_inference(capfd):
+    """MXNet prints "infer_shape error. Arguments: ..." before raising; inside ``mxnet_quiet`` nothing reaches
+    file descriptor 1 or 2, the error still arrives, and printing works again afterwards."""
+    import mxnet as mx
+
+    symbol = mx.sym.Convolution(mx.sym.var("data"), kernel=(3, 3), num_filter=4)
+    with pytest.raises(mx.base.MXNetError):
+        symbol.infer_shape(data=(1, 3, 8))
+    assert "infer_shape error" in capfd.readouterr().out  # what the helper is for
+    with pytest.raises(mx.base.MXNetError, match="4D"):
+        with cli.mxnet_quiet():
+            symbol.infer_shape(data=(1, 3, 8))
+    print("after")
+    captured = capfd.readouterr()
+    assert captured.out == "after\n" and captured.err == ""

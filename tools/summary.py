@@ -8,7 +8,7 @@ import json
 import sys
 
 from bmxnet_ext.atomic import check_output_parent, write_text
-from bmxnet_ext.cli import ArgumentParser, int_in_range, nonempty_path, positive_int, run, shape
+from bmxnet_ext.cli import ArgumentParser, ToolError, int_in_range, nonempty_path, positive_int, run, shape
 from bmxnet_ext.summary import summary
 from model_zoo import default_input_shape, get_model, list_models
 
@@ -58,8 +58,16 @@ def _main(argv):
         check_output_parent(args.json)
     net = get_model(args.model, classes=args.classes, bits=args.bits, bits_a=args.bits_a)
     input_shape = args.input_shape or default_input_shape(args.model)
+    try:  # a shape the model refuses fails here, before anything is printed
+        result = summary(net, input_shape, print_fn=None)
+    except ValueError as err:
+        if args.input_shape is None:
+            raise
+        default = ",".join(map(str, default_input_shape(args.model)))
+        raise ToolError(f"--input-shape {','.join(map(str, input_shape))}: {err} ({args.model}'s own input shape is "
+                        f"{default}: give that, or leave the flag out)") from None
     print(f"{args.model} (bits={args.bits}, bits_a={args.bits_a or args.bits}), input {input_shape}")
-    result = summary(net, input_shape)
+    print(result.table())
     if args.json:
         write_text(args.json, json.dumps(dict(model=args.model, **totals(result)), indent=2) + "\n")
     return 0

@@ -71,3 +71,27 @@ def test_matching_labels_and_outputs_still_run(bmx_run, model, tmp_path):
                            "--repeat", "1"], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "digit " in proc.stdout and os.path.exists(tmp_path / "output_0.npy")
+
+
+@pytest.mark.parametrize("values, shape, dtype, fragments", [
+    ({(0, 0, 3, 4): np.nan, (0, 0, 11, 0): np.nan}, (1, 1, 12, 12), np.float32,
+     ["holds 2 NaN or infinite values", "first at index (0, 0, 3, 4)"]),
+    ({(0, 7, 1): -np.inf}, (1, 12, 12), np.float32, ["holds 1 NaN or infinite value ", "first at index (0, 7, 1)"]),
+    ({(0, 0, 0, 5): 1e300}, (1, 1, 12, 12), np.float64, ["holds 1 NaN or infinite value ", "(0, 0, 0, 5)"]),
+])
+def test_non_finite_input_is_refused(bmx_run, model, tmp_path, values, shape, dtype, fragments):
+    """NaN or infinities in an --input array (a float64 beyond float32's range included) gave NaN scores, a
+    silent wrong result: refused with exit 1 (a bad file), naming the file, the count and the first index."""
+    x = np.zeros(shape, dtype)
+    for index, value in values.items():
+        x[index] = value
+    np.save(tmp_path / "bad.npy", x)
+    before = snapshot(tmp_path)
+    proc = subprocess.run([bmx_run, model, "--input", "bad.npy"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60, check=False)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and proc.stdout == "" and len(lines) == 1, (proc.returncode, proc.stdout, proc.stderr)
+    assert lines[0].startswith("bmx-run: error: --input 'bad.npy' holds "), lines[0]
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    assert snapshot(tmp_path) == before

@@ -284,7 +284,8 @@ def test_v1_requested_for_a_gluon_model(bad, lenet_files):
 
 
 def test_v1_model_without_input_shape(bad, v1_files):
-    bad(main, [*v1_files, "-o", "out"], 1, "input_shape", "BMXNet v1", prog=PROG)
+    """A usage error (exit 2): a v1 model records no input shape, and the fix is a flag, named with an example."""
+    bad(main, [*v1_files, "-o", "out"], 2, "BMXNet v1", "--input-shape 1,3,224,224", prog=PROG)
 
 
 # ---- output paths --------------------------------------------------------------------------------------------

@@ -12,10 +12,15 @@ SCRIPTS = os.path.dirname(sys.executable)
 
 
 def run(argv, tmp_path):
+    return run_process(argv, tmp_path)[:2]
+
+
+def run_process(argv, tmp_path):
+    """``(exit code, stderr, stdout)`` of ``argv`` run in ``tmp_path`` with this worktree on the path."""
     environment = {key: value for key, value in os.environ.items() if key != "BMX_DEBUG"}
     environment["PYTHONPATH"] = REPO
     proc = subprocess.run(argv, cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=300)
-    return proc.returncode, proc.stderr
+    return proc.returncode, proc.stderr, proc.stdout
 
 
 ENTRY_POINTS = {"bmxnet-train": "tools.train.__main__", "bmxnet-convert": "tools.model_converter.__main__"}
@@ -50,3 +55,16 @@ def test_debug_shows_the_traceback(tmp_path):
             "out", "--debug"]
     status, stderr = run(argv, tmp_path)
     assert status == 1 and "Traceback (most recent call last)" in stderr and "ConversionError" in stderr
+
+
+@pytest.mark.parametrize("shape, reason", [("1,3,224", "Input data should be 4D"), ("1,3,28,28", "Shape inconsistent")])
+def test_a_shape_the_model_refuses_prints_one_line_only(tmp_path, shape, reason):
+    """MXNet's Python layer prints "infer_shape error. Arguments: ..." on stdout before raising, and the summary
+    printed its header first: a process's whole output must be the one error line (checked at the file
+    descriptors, where anything MXNet's C++ side writes would show too)."""
+    status, stderr, stdout = run_process([sys.executable, "-m", "tools.summary", "lenet", "--input-shape", shape],
+                                         tmp_path)
+    lines = stderr.strip().splitlines()
+    assert status == 1 and stdout == "" and len(lines) == 1, (status, stdout, stderr)
+    assert lines[0].startswith(f"python -m tools.summary: error: --input-shape {shape}: "), lines[0]
+    assert reason in lines[0] and "1,1,28,28" in lines[0], lines[0]

@@ -23,7 +23,7 @@ import numpy as np
 
 from bmxnet_ext import bmxnet_v1, model_metadata, ops
 from bmxnet_ext.atomic import check_output_parent
-from bmxnet_ext.cli import UsageError
+from bmxnet_ext.cli import UsageError, mxnet_quiet
 from bmxnet_ext.manifest import MANIFEST_NAME
 
 from .graph import ConversionError, check_param_shapes, guess_input_shape, read_mxnet_model
@@ -102,9 +102,17 @@ class ConversionReport:
         return "\n".join(lines)
 
 
+class InputShapeMissingError(ValueError, UsageError):
+    """A model that records no input shape (a BMXNet v1 model, a Gluon block) given without ``input_shape``:
+    a ``ValueError`` for callers, and for the command line a usage error (exit code 2) fixed by a flag,
+    ``--input-shape``."""
+
+
 def _require_shape(input_shape, what):
     if input_shape is None:
-        raise ValueError(f"Expected `input_shape` for {what}, like (1, 3, 224, 224), got None.")
+        raise InputShapeMissingError(
+            f"{what} records no input shape: give one with --input-shape (input_shape=), e.g. --input-shape "
+            "1,3,224,224 for ImageNet or 1,1,28,28 for MNIST (input_shape=(1, 3, 224, 224)).")
 
 
 class OutputExistsError(ConversionError, UsageError):
@@ -211,7 +219,8 @@ def _check_labels(metadata, symbol, data_name, input_shape):
     whose output is ``(N, K)`` (shape inference only): a reader would otherwise name classes wrongly."""
     if metadata is None or not metadata.labels:
         return
-    _, outputs, _ = symbol.infer_shape(**{data_name: tuple(input_shape)})
+    with mxnet_quiet():
+        _, outputs, _ = symbol.infer_shape(**{data_name: tuple(input_shape)})
     if len(outputs) == 1 and len(outputs[0]) == 2 and outputs[0][1] != len(metadata.labels):
         sets = ", ".join(f"{name} ({len(model_metadata.label_set(name))})" for name in model_metadata.LABEL_SETS)
         raise ConversionError(f"{len(metadata.labels)} class names for a model with {outputs[0][1]} outputs: give "

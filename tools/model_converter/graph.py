@@ -6,16 +6,15 @@ when its name is in :attr:`Graph.params`, an input otherwise). A *layer node* (`
 settings as a typed :class:`~tools.model_converter.layers.LayerSpec` in ``Node.layer`` instead. Reading validates the files so that every bad
 input fails here, before anything is computed or written.
 """
-import contextlib
-import io
 import json
 import os
-import sys
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Node", "Graph", "ConversionError", "read_mxnet_model", "known_operator", "mxnet_quiet"]
+from bmxnet_ext.cli import mxnet_quiet
+
+__all__ = ["Node", "Graph", "ConversionError", "read_mxnet_model", "known_operator"]
 
 
 class ConversionError(ValueError):
@@ -152,23 +151,6 @@ def read_mxnet_model(symbol_file, params_file):
         raise ConversionError(f"Symbol/params mismatch: expected exactly one data input (every other variable "
                               f"in {params_file!r}), got inputs {inputs}.")
     return graph
-
-
-@contextlib.contextmanager
-def mxnet_quiet():
-    """Silence what MXNet prints while the block runs: its C++ log lines on file descriptor 2 (e.g. "subgraph
-    backend is not in use" when binding) and Python's "infer_shape error" lines on stdout. Its errors still
-    arrive as exceptions."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-        with contextlib.redirect_stdout(io.StringIO()):
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def _shape_mismatch(graph, symbol, input_shape):

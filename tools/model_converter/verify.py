@@ -26,14 +26,14 @@ Four checks on random inputs (``docs/converter.md`` explains the choice):
 
 :func:`verify` raises :class:`VerificationError` on failure, so no output is written.
 """
-import contextlib
-import io
 import os
 from dataclasses import dataclass
 
 import numpy as np
 
-from .graph import ConversionError, mxnet_quiet
+from bmxnet_ext.cli import mxnet_quiet
+
+from .graph import ConversionError
 
 __all__ = ["VerificationError", "Verification", "verify", "run_symbol", "check_memory"]
 
@@ -232,7 +232,7 @@ def check_memory(symbol, data_name, input_shape, limit=None):
 
     limit = MEMORY_SHARE * _physical_memory() if limit is None else limit
     try:
-        with contextlib.redirect_stdout(io.StringIO()):  # MXNet prints the arguments of a failed inference
+        with mxnet_quiet():
             _, shapes, _ = symbol.get_internals().infer_shape(**{data_name: tuple(input_shape)})
     except mx.base.MXNetError as err:
         raise ConversionError(f"The model does not accept input shape {tuple(input_shape)}: "

@@ -17,7 +17,7 @@ import re
 
 import mxnet as mx
 
-from bmxnet_ext.cli import ToolError, mxnet_reason
+from bmxnet_ext.cli import ToolError, mxnet_quiet, mxnet_reason
 
 from .artifacts import EXPORT_PREFIX
 from .checkpoint import PARAMS, latest_checkpoint, verify_checkpoint
@@ -167,7 +167,8 @@ def check_matched_shapes(student, teacher, names, input_shape):
     shapes = []
     for block in (student, teacher):
         outputs = mx.sym.Group(block(mx.sym.var("data")))  # (logits, *matched outputs)
-        shapes.append(outputs.infer_shape(data=input_shape)[1][1:])
+        with mxnet_quiet():
+            shapes.append(outputs.infer_shape(data=input_shape)[1][1:])
     for name, ours, theirs in zip(names, *shapes):
         if ours[2:] != theirs[2:]:
             raise ToolError(f"--attention-loss-weight: the student's {name} is {ours[1:]}, the teacher's "

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import mxnet as mx
 
+from bmxnet_ext.cli import mxnet_quiet
 from bmxnet_ext.layers import LAYER_ATTR
 
 __all__ = ["Layer", "layers_of", "find_layers", "stage_layers", "Probe", "LayerNameError"]
@@ -96,8 +97,9 @@ def layers_of(net, input_shape):
     """All feature-map layers of ``net`` for inputs of ``input_shape`` ``(C, H, W)``, in graph order."""
     symbol, graph = _trace(net)
     nodes = graph["nodes"]
-    shapes = dict(zip(symbol.get_internals().list_outputs(),
-                      symbol.get_internals().infer_shape(data=(1,) + tuple(input_shape))[1]))
+    with mxnet_quiet():
+        outputs = symbol.get_internals().infer_shape(data=(1,) + tuple(input_shape))[1]
+    shapes = dict(zip(symbol.get_internals().list_outputs(), outputs))
     from_data = set()
     groups = {}  # layer name -> (last node index, kind)
     order = []

@@ -5,10 +5,11 @@
 //           [--save-outputs DIR]
 //
 // FILE is a .npy float32 array of the model input's shape (a missing leading batch axis of 1 is allowed; another
-// leading batch size becomes the run's batch size) or an image, turned into the input by the model's input
-// convention (recorded in the file; --mean/--std/--scale override it) and repeated over the batch. With
-// --benchmark the input is random numbers of the model's shape. After W warm-up runs (default 2), K timed
-// runs (default 10) give the median, min and max latency. Class names come from --labels or the model file.
+// leading batch size becomes the run's batch size; NaN and infinities are refused) or an image, turned into the
+// input by the model's input convention (recorded in the file; --mean/--std/--scale override it) and repeated
+// over the batch. With --benchmark the input is random numbers of the model's shape. After W warm-up runs
+// (default 2), K timed runs (default 10) give the median, min and max latency. Class names come from --labels
+// or the model file.
 // --json prints one JSON object instead of text; --save-outputs writes every graph output as
 // DIR/output_<i>.npy (dtype kept).
 //
@@ -195,6 +196,27 @@ void override_convention(bmx_model* model, const Options& o) {
   check(bmx_model_set_input_convention(model, &c));
 }
 
+// Refuse an array holding NaN or infinities (float64 values beyond float32's range included): the model would
+// run and print NaN scores, a silent wrong result. The message names the file, the count and the first one's
+// index in the array's own shape.
+void check_finite(const std::string& path, const bmx::cli::NpyArray& a) {
+  size_t count = 0, first = 0;
+  for (size_t i = 0; i < a.data.size(); ++i) {
+    if (!std::isfinite(a.data[i]) && count++ == 0) first = i;
+  }
+  if (count == 0) return;
+  std::vector<int64_t> index(a.shape.size());
+  for (size_t d = a.shape.size(); d-- > 0;) {
+    index[d] = static_cast<int64_t>(first % static_cast<size_t>(a.shape[d]));
+    first /= static_cast<size_t>(a.shape[d]);
+  }
+  std::string at = "(";
+  for (size_t d = 0; d < index.size(); ++d) at += (d ? ", " : "") + std::to_string(index[d]);
+  throw std::runtime_error("--input '" + path + "' holds " + std::to_string(count) + " NaN or infinite value" +
+                           (count == 1 ? "" : "s") + " (the first at index " + at + (index.size() == 1 ? ",)" : ")") +
+                           "): give finite numbers");
+}
+
 // Set input 0 from the .npy file, the image (every sample of the batch) or random numbers.
 void set_input(bmx_model* model, const Options& o) {
   bmx_tensor_info info{};
@@ -221,6 +243,7 @@ void set_input(bmx_model* model, const Options& o) {
       throw std::runtime_error("'" + o.input + "' has shape " + got + "), the model's input '" + info.name +
                                "' needs " + shape_text(info));
     }
+    check_finite(o.input, a);
     check(bmx_model_set_input(model, 0, a.data.data(), a.data.size() * sizeof(float)));
     return;
   }
