@@ -79,19 +79,19 @@ def test_matching_labels_and_outputs_still_run(bmx_run, model, tmp_path):
     ({(0, 7, 1): -np.inf}, (1, 12, 12), np.float32, ["holds 1 NaN or infinite value ", "first at index (0, 7, 1)"]),
     ({(0, 0, 0, 5): 1e300}, (1, 1, 12, 12), np.float64, ["holds 1 NaN or infinite value ", "(0, 0, 0, 5)"]),
 ])
-def test_non_finite_input_is_refused(bmx_run, model, tmp_path, values, shape, dtype, fragments):
-    """NaN or infinities in an --input array (a float64 beyond float32's range included) gave NaN scores, a
-    silent wrong result: refused with exit 1 (a bad file), naming the file, the count and the first index."""
+def test_non_finite_input_runs_with_a_warning(bmx_run, model, tmp_path, values, shape, dtype, fragments):
+    """NaN or infinities in an --input array (a float64 beyond float32's range included) run as MXNet runs them
+    (the runtime's NaN semantics are tested through bmx-run), but not silently: one warning line on stderr
+    names the file, the count and the first index, and the scores are still printed."""
     x = np.zeros(shape, dtype)
     for index, value in values.items():
         x[index] = value
     np.save(tmp_path / "bad.npy", x)
-    before = snapshot(tmp_path)
     proc = subprocess.run([bmx_run, model, "--input", "bad.npy"], cwd=tmp_path, capture_output=True, text=True,
                           timeout=60, check=False)
     lines = proc.stderr.strip().splitlines()
-    assert proc.returncode == 1 and proc.stdout == "" and len(lines) == 1, (proc.returncode, proc.stdout, proc.stderr)
-    assert lines[0].startswith("bmx-run: error: --input 'bad.npy' holds "), lines[0]
+    assert proc.returncode == 0 and len(lines) == 1, (proc.returncode, proc.stdout, proc.stderr)
+    assert lines[0].startswith("bmx-run: warning: --input 'bad.npy' holds "), lines[0]
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
-    assert snapshot(tmp_path) == before
+    assert "top-" in proc.stdout, proc.stdout

@@ -5,7 +5,7 @@
 //           [--save-outputs DIR]
 //
 // FILE is a .npy float32 array of the model input's shape (a missing leading batch axis of 1 is allowed; another
-// leading batch size becomes the run's batch size; NaN and infinities are refused) or an image, turned into the
+// leading batch size becomes the run's batch size; NaN and infinities are run, with a warning) or an image, turned into the
 // input by the model's input convention (recorded in the file; --mean/--std/--scale override it) and repeated
 // over the batch. With --benchmark the input is random numbers of the model's shape. After W warm-up runs
 // (default 2), K timed runs (default 10) give the median, min and max latency. Class names come from --labels
@@ -196,10 +196,10 @@ void override_convention(bmx_model* model, const Options& o) {
   check(bmx_model_set_input_convention(model, &c));
 }
 
-// Refuse an array holding NaN or infinities (float64 values beyond float32's range included): the model would
-// run and print NaN scores, a silent wrong result. The message names the file, the count and the first one's
-// index in the array's own shape.
-void check_finite(const std::string& path, const bmx::cli::NpyArray& a) {
+// Warn (one line on stderr) about an array holding NaN or infinities (float64 values beyond float32's range
+// included): they run as MXNet runs them, and the scores may come out NaN, so the run says why. The line names
+// the file, the count and the first one's index in the array's own shape.
+void warn_non_finite(const std::string& path, const bmx::cli::NpyArray& a) {
   size_t count = 0, first = 0;
   for (size_t i = 0; i < a.data.size(); ++i) {
     if (!std::isfinite(a.data[i]) && count++ == 0) first = i;
@@ -212,9 +212,10 @@ void check_finite(const std::string& path, const bmx::cli::NpyArray& a) {
   }
   std::string at = "(";
   for (size_t d = 0; d < index.size(); ++d) at += (d ? ", " : "") + std::to_string(index[d]);
-  throw std::runtime_error("--input '" + path + "' holds " + std::to_string(count) + " NaN or infinite value" +
-                           (count == 1 ? "" : "s") + " (the first at index " + at + (index.size() == 1 ? ",)" : ")") +
-                           "): give finite numbers");
+  at += index.size() == 1 ? ",)" : ")";
+  std::fprintf(stderr, "bmx-run: warning: --input '%s' holds %zu NaN or infinite value%s (the first at index %s): "
+               "they propagate as in MXNet, so scores may be NaN\n", path.c_str(), count, count == 1 ? "" : "s",
+               at.c_str());
 }
 
 // Set input 0 from the .npy file, the image (every sample of the batch) or random numbers.
@@ -243,7 +244,7 @@ void set_input(bmx_model* model, const Options& o) {
       throw std::runtime_error("'" + o.input + "' has shape " + got + "), the model's input '" + info.name +
                                "' needs " + shape_text(info));
     }
-    check_finite(o.input, a);
+    warn_non_finite(o.input, a);
     check(bmx_model_set_input(model, 0, a.data.data(), a.data.size() * sizeof(float)));
     return;
   }
