@@ -61,12 +61,12 @@ def model_name(text):
     An unknown name is refused with the closest registered ones, or the whole list when none is close, so a
     tool stops at parsing time, before it builds or loads anything.
     """
-    key = text.lower()
-    if key not in _MODELS:
-        close = difflib.get_close_matches(key, list_models(), n=3)
+    try:
+        return _checked_name(text)
+    except ValueError:
+        close = difflib.get_close_matches(text.lower(), list_models(), n=3)
         hint = f"did you mean {', '.join(close)}?" if close else f"expected one of {', '.join(list_models())}"
-        raise argparse.ArgumentTypeError(f"unknown model {text!r}; {hint}")
-    return key
+        raise argparse.ArgumentTypeError(f"unknown model {text!r}; {hint}") from None
 
 
 def list_models(pattern="*"):

@@ -54,11 +54,6 @@ void Pool2d::border(const float* rows, const Window& rw, int64_t ow_begin, int64
 
 namespace {
 
-template <bool Max>
-inline float combine_as(float acc, float v) {
-  return Max ? (v > acc ? v : acc) : acc + v;
-}
-
 // Pool2d::pass for a fixed operation, tap count and start; Step > 0 fixes the stride (1 and 2, the usual
 // ones, as loops the compiler vectorises), 0 takes `step`.
 template <bool Max, int Count, int Step, int Start>
@@ -69,9 +64,9 @@ void pass_loop(float* dst, const float* const* src, int64_t step, float init, in
   const float* s2 = Count > 2 ? src[2] : s0;
   for (int64_t i = 0; i < n; ++i) {
     float a = Start == 0 ? init : Start == 1 ? dst[i] : s0[i * st];
-    if (Start != 2) a = combine_as<Max>(a, s0[i * st]);
-    if (Count > 1) a = combine_as<Max>(a, s1[i * st]);
-    if (Count > 2) a = combine_as<Max>(a, s2[i * st]);
+    if (Start != 2) a = Pool2d::combine_as<Max>(a, s0[i * st]);
+    if (Count > 1) a = Pool2d::combine_as<Max>(a, s1[i * st]);
+    if (Count > 2) a = Pool2d::combine_as<Max>(a, s2[i * st]);
     dst[i] = a;
   }
 }

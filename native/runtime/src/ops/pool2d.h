@@ -51,6 +51,12 @@ struct Pool2d {
     columns(rows, rw, out_row);
   }
 
+  // The reduction step: max keeps acc unless v is greater (a NaN v is skipped, a NaN acc kept); else a sum.
+  template <bool Max>
+  static float combine_as(float acc, float v) {
+    return Max ? (v > acc ? v : acc) : acc + v;
+  }
+
  private:
   static constexpr int kTapsPerPass = 3;
   // What a pass combines its taps into: init(), dst[i], or the first tap itself.
@@ -62,7 +68,7 @@ struct Pool2d {
   void pass(float* dst, const float* const* src, int count, int64_t step, Start start, int64_t n) const;
   void columns(const float* rows, const Window& rw, float* out_row) const;
   void border(const float* rows, const Window& rw, int64_t ow_begin, int64_t ow_end, float* out_row) const;
-  float combine(float acc, float v) const { return type == kMax ? (v > acc ? v : acc) : acc + v; }
+  float combine(float acc, float v) const { return type == kMax ? combine_as<true>(acc, v) : combine_as<false>(acc, v); }
 };
 
 }  // namespace rt
